@@ -1,0 +1,33 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+  name: "swift-rnn",
+  products: [
+    .library(name: "RNN", targets: ["RNN"]),
+    .executable(name: "rnn", targets: ["rnn"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // MARK: C shim: BLAS binding (loaded at run time) and vectorised pointwise kernels
+    .target(
+      name: "CKernels",
+      linkerSettings: [.linkedLibrary("m"), .linkedLibrary("dl")]
+    ),
+    // MARK: Library: tensors, layers, models, text, checkpoints
+    .target(name: "RNN", dependencies: ["CKernels"]),
+    // MARK: Command line
+    .executableTarget(
+      name: "rnn",
+      dependencies: ["RNN", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+    ),
+    // MARK: Tests
+    .testTarget(
+      name: "RNNTests",
+      dependencies: ["RNN"],
+      exclude: ["Fixtures"]
+    ),
+  ]
+)

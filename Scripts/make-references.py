@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+"""Generate PyTorch reference fixtures for the swift-rnn test suite.
+
+What it generates
+-----------------
+Safetensors files in ``Tests/RNNTests/Fixtures/`` (relative to the package
+root), all tensors stored as little-endian F32:
+
+* ``lstm.safetensors``, ``gru.safetensors``, ``rnn_tanh.safetensors``,
+  ``rnn_relu.safetensors`` -- one bare recurrent module
+  (``torch.nn.LSTM`` / ``GRU`` / ``RNN(nonlinearity=...)``, input_size D=5,
+  hidden_size H=4, num_layers L=2, batch_first=False, dropout=0) run on
+  T=7 time steps with batch B=3. Tensors:
+
+  - inputs: ``x`` [T,B,D], ``h0`` [L,B,H], ``c0`` [L,B,H] (LSTM only)
+  - parameters under their torch names: ``weight_ih_l0``, ``weight_hh_l0``,
+    ``bias_ih_l0``, ``bias_hh_l0``, ``weight_ih_l1``, ...
+  - upstream gradients: ``dy`` [T,B,H], ``dh_n`` [L,B,H], ``dc_n`` [L,B,H]
+    (LSTM only)
+  - forward results: ``y`` [T,B,H], ``h_n`` [L,B,H], ``c_n`` [L,B,H] (LSTM)
+  - gradients of ``sum(y*dy) + sum(h_n*dh_n) [+ sum(c_n*dc_n)]`` w.r.t.
+    every parameter and input: ``grad.<param name>``, ``grad.x``,
+    ``grad.h0``, ``grad.c0`` (LSTM)
+
+  ``__metadata__``: cell, T, B, D, H, L, torch (all strings).
+
+* ``charlm_lstm.safetensors``, ``charlm_gru.safetensors``,
+  ``charlm_rnn_tanh.safetensors`` -- a whole character-level language model
+  (Embedding(V,E) -> recurrent module(E,H,L) -> Linear(H,V)) with V=11, E=6,
+  H=5, L=2, T=8, B=3 and loss = mean cross entropy over all T*B positions.
+  Tensors: every state_dict entry (``embedding.weight``,
+  ``rnn.weight_ih_l0``, ..., ``decoder.weight``, ``decoder.bias``),
+  ``inputs`` [T,B] and ``targets`` [T,B] (token ids stored as F32),
+  ``h0``/``c0`` [L,B,H], ``loss`` [1], ``logits`` [T,B,V], ``h_n``/``c_n``
+  [L,B,H], and ``grad.<name>`` for every parameter plus ``grad.h0`` and
+  ``grad.c0``. ``__metadata__`` as above plus V and E.
+
+The ``c0``/``c_n``/``grad.c0`` tensors exist only for LSTM files.
+
+Determinism and precision: the torch seed is fixed; every random value is
+drawn in float32 and then converted to float64, so the stored F32 inputs and
+parameters are exactly the values the float64 computation used. Outputs and
+gradients are computed in float64 and rounded to F32 when written.
+
+Parameters are re-initialised uniformly in [-0.5, 0.5] (larger than the
+torch default for these sizes) so that the gates are far from trivial.
+
+How to run (from the package root)
+----------------------------------
+    /work/venv/bin/python Scripts/make-references.py
+
+Only ``torch`` is required; the safetensors format is written by hand (the
+``safetensors`` package is used only, if installed, to double-check the
+written files). The script re-reads every file it writes and verifies that the
+tensors round-trip bit-exactly.
+"""
+
+import json
+import os
+import struct
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+SEED = 20240601
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(ROOT, "Tests", "RNNTests", "Fixtures")
+
+CELLS = ["lstm", "gru", "rnn_tanh", "rnn_relu"]
+CHARLM_CELLS = ["lstm", "gru", "rnn_tanh"]
+
+
+# ---------------------------------------------------------------------------
+# safetensors I/O (hand written, F32 only)
+# ---------------------------------------------------------------------------
+
+def write_safetensors(path, tensors, metadata):
+    """Write ``tensors`` (name -> torch tensor) as F32 safetensors."""
+    assert sys.byteorder == "little", "safetensors data must be little-endian"
+    header = {}
+    blobs = []
+    offset = 0
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().to(torch.float32).contiguous().clone()
+        data = bytes(t.untyped_storage())  # host order, checked to be little-endian
+        header[name] = {
+            "dtype": "F32",
+            "shape": list(t.shape),
+            "data_offsets": [offset, offset + len(data)],
+        }
+        blobs.append(data)
+        offset += len(data)
+    header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    hbytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    hbytes += b" " * ((-len(hbytes)) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(hbytes)))
+        f.write(hbytes)
+        for b in blobs:
+            f.write(b)
+
+
+def read_safetensors(path):
+    """Read an F32 safetensors file -> (dict name -> float32 tensor, metadata)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n].decode("utf-8"))
+    metadata = header.pop("__metadata__", {})
+    body = raw[8 + n:]
+    out = {}
+    for name, info in header.items():
+        if info["dtype"] != "F32":
+            raise ValueError(f"{path}: {name}: unsupported dtype {info['dtype']}")
+        b, e = info["data_offsets"]
+        t = torch.frombuffer(bytearray(body[b:e]), dtype=torch.float32)
+        out[name] = t.reshape(info["shape"]).clone()
+    return out, metadata
+
+
+def verify(path, tensors, metadata):
+    """Check that ``path`` round-trips ``tensors``/``metadata`` exactly."""
+    back, meta = read_safetensors(path)
+    assert meta == {str(k): str(v) for k, v in metadata.items()}, (path, meta)
+    assert set(back) == set(tensors), (path, set(back) ^ set(tensors))
+    for name, t in tensors.items():
+        expect = t.detach().to(torch.float32)
+        assert back[name].shape == expect.shape, (path, name)
+        assert torch.equal(back[name], expect), (path, name)
+    try:
+        from safetensors.torch import load_file
+    except ImportError:
+        return
+    lib = load_file(path)
+    assert set(lib) == set(tensors), path
+    for name in lib:
+        assert torch.equal(lib[name], back[name]), (path, name)
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+def randn(*shape):
+    """Random normal values drawn in float32, returned as float64."""
+    return torch.randn(*shape, dtype=torch.float32).double()
+
+
+def reinit_uniform(module, a=0.5):
+    """Re-initialise every parameter uniformly in [-a, a] (float32 draws)."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.empty(p.shape, dtype=torch.float32).uniform_(-a, a).double())
+
+
+def make_rnn(cell, input_size, hidden, layers):
+    kwargs = dict(input_size=input_size, hidden_size=hidden, num_layers=layers,
+                  batch_first=False, dropout=0.0, bias=True)
+    if cell == "lstm":
+        m = nn.LSTM(**kwargs)
+    elif cell == "gru":
+        m = nn.GRU(**kwargs)
+    elif cell == "rnn_tanh":
+        m = nn.RNN(nonlinearity="tanh", **kwargs)
+    elif cell == "rnn_relu":
+        m = nn.RNN(nonlinearity="relu", **kwargs)
+    else:
+        raise ValueError(cell)
+    return m.double()
+
+
+class CharLM(nn.Module):
+    def __init__(self, cell, V, E, H, L):
+        super().__init__()
+        self.cell = cell
+        self.embedding = nn.Embedding(V, E)
+        self.rnn = make_rnn(cell, E, H, L)
+        self.decoder = nn.Linear(H, V)
+
+    def forward(self, tokens, state):
+        """tokens [T,B] long, state h0 or (h0, c0) -> (logits [T,B,V], state)."""
+        out, state = self.rnn(self.embedding(tokens), state)
+        return self.decoder(out), state
+
+
+# ---------------------------------------------------------------------------
+# (a) bare recurrent modules
+# ---------------------------------------------------------------------------
+
+def cell_fixture(cell):
+    T, B, D, H, L = 7, 3, 5, 4, 2
+    is_lstm = cell == "lstm"
+    rnn = make_rnn(cell, D, H, L)
+    reinit_uniform(rnn)
+
+    x = randn(T, B, D).requires_grad_()
+    h0 = randn(L, B, H).requires_grad_()
+    c0 = randn(L, B, H).requires_grad_() if is_lstm else None
+    dy = randn(T, B, H)
+    dh_n = randn(L, B, H)
+    dc_n = randn(L, B, H) if is_lstm else None
+
+    if is_lstm:
+        y, (h_n, c_n) = rnn(x, (h0, c0))
+        objective = (y * dy).sum() + (h_n * dh_n).sum() + (c_n * dc_n).sum()
+    else:
+        y, h_n = rnn(x, h0)
+        objective = (y * dy).sum() + (h_n * dh_n).sum()
+    objective.backward()
+
+    tensors = {"x": x, "h0": h0, "dy": dy, "dh_n": dh_n, "y": y, "h_n": h_n}
+    for name, p in rnn.named_parameters():
+        tensors[name] = p
+        tensors["grad." + name] = p.grad
+    tensors["grad.x"] = x.grad
+    tensors["grad.h0"] = h0.grad
+    if is_lstm:
+        tensors.update({"c0": c0, "dc_n": dc_n, "c_n": c_n, "grad.c0": c0.grad})
+
+    metadata = {"cell": cell, "T": T, "B": B, "D": D, "H": H, "L": L,
+                "torch": torch.__version__}
+    return tensors, metadata
+
+
+# ---------------------------------------------------------------------------
+# (b) character-level language model
+# ---------------------------------------------------------------------------
+
+def charlm_fixture(cell):
+    V, E, H, L, T, B = 11, 6, 5, 2, 8, 3
+    is_lstm = cell == "lstm"
+    model = CharLM(cell, V, E, H, L).double()
+    with torch.no_grad():
+        model.embedding.weight.copy_(randn(V, E))
+        reinit_uniform(model.rnn)
+        reinit_uniform(model.decoder)
+
+    inputs = torch.randint(0, V, (T, B))
+    targets = torch.randint(0, V, (T, B))
+    h0 = randn(L, B, H).requires_grad_()
+    c0 = randn(L, B, H).requires_grad_() if is_lstm else None
+
+    logits, state = model(inputs, (h0, c0) if is_lstm else h0)
+    loss = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1))
+    loss.backward()
+
+    tensors = {name: t for name, t in model.state_dict().items()}
+    for name, p in model.named_parameters():
+        tensors["grad." + name] = p.grad
+    tensors.update({
+        "inputs": inputs.double(),
+        "targets": targets.double(),
+        "h0": h0,
+        "loss": loss.reshape(1),
+        "logits": logits,
+        "grad.h0": h0.grad,
+    })
+    if is_lstm:
+        h_n, c_n = state
+        tensors.update({"c0": c0, "c_n": c_n, "grad.c0": c0.grad})
+    else:
+        h_n = state
+    tensors["h_n"] = h_n
+
+    metadata = {"cell": cell, "T": T, "B": B, "D": E, "H": H, "L": L,
+                "V": V, "E": E, "torch": torch.__version__}
+    return tensors, metadata
+
+
+def main():
+    torch.manual_seed(SEED)
+    os.makedirs(FIXTURES, exist_ok=True)
+    jobs = [(f"{c}.safetensors", cell_fixture, c) for c in CELLS]
+    jobs += [(f"charlm_{c}.safetensors", charlm_fixture, c) for c in CHARLM_CELLS]
+    for filename, fn, cell in jobs:
+        tensors, metadata = fn(cell)
+        for name, t in tensors.items():
+            assert t is not None, (filename, name)
+            assert torch.isfinite(t).all(), (filename, name)
+        path = os.path.join(FIXTURES, filename)
+        write_safetensors(path, tensors, metadata)
+        verify(path, tensors, metadata)
+        print(f"wrote {os.path.relpath(path, ROOT)}: {len(tensors)} tensors")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+// Matrix multiply through the fastest BLAS found at run time.
+//
+// Nothing is linked at build time: the package builds anywhere and stays usable as a dependency.
+// At first use we dlopen, in order of measured speed on AVX-512 machines (../shared/NOTES.md):
+//   1. oneDNN (`dnnl_sgemm`): JIT kernels for the CPU it finds, ~110 GFLOP/s per core here.
+//   2. OpenBLAS: Debian's 0.3.21 does not recognise recent Xeons and falls back to its SSE3
+//      kernel (5-15x slower). It reads OPENBLAS_CORETYPE when it loads, so we set it to the
+//      CPU's real family before dlopen (unless the user set it).
+//   3. The built-in kernel below: portable C, vectorised by target_clones.
+// The thread count of oneDNN's OpenMP runtime is likewise set through the environment before it
+// loads (OMP_NUM_THREADS), so the first call decides it.
+#define _GNU_SOURCE
+#include "CKernels.h"
+#include "activations.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef int (*dnnl_sgemm_fn)(char, char, long, long, long, float, const float *, long,
+                             const float *, long, float, float *, long);
+typedef struct {
+  int major, minor, patch;
+  const char *hash;
+  unsigned cpu_runtime, gpu_runtime;
+} dnnl_version_info;
+typedef const dnnl_version_info *(*dnnl_version_fn)(void);
+typedef int (*dnnl_isa_fn)(void);
+
+typedef void (*cblas_sgemm_fn)(int, int, int, int, int, int, float, const float *, int,
+                               const float *, int, float, float *, int);
+typedef char *(*openblas_string_fn)(void);
+typedef void (*openblas_threads_fn)(int);
+
+static struct {
+  pthread_once_t once;
+  rnn_blas_backend requested;
+  int requested_threads;
+  rnn_blas_backend backend;
+  int threads;
+  dnnl_sgemm_fn dnnl_sgemm;
+  cblas_sgemm_fn cblas_sgemm;
+  char description[256];
+} blas = {.once = PTHREAD_ONCE_INIT, .requested = RNN_BLAS_AUTO};
+
+static const char *dnnl_isa_name(int isa) {
+  switch (isa) {
+  case 0x1: return "sse41";
+  case 0x3: return "avx";
+  case 0x7: return "avx2";
+  case 0x407: return "avx2_vnni";
+  case 0x27: return "avx512_core";
+  case 0x67: return "avx512_core_vnni";
+  case 0xe7: return "avx512_core_bf16";
+  case 0x3e7: return "avx512_core_amx";
+  default: return "isa unknown";
+  }
+}
+
+static void set_default_env(const char *name, const char *value) {
+  if (getenv(name) == NULL) setenv(name, value, 0);
+}
+
+static int load_onednn(void) {
+  char threads[16];
+  snprintf(threads, sizeof threads, "%d", blas.threads);
+  set_default_env("OMP_NUM_THREADS", threads);
+  const char *names[] = {"libdnnl.so.3", "libdnnl.so.2", "libdnnl.so"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    void *lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!lib) continue;
+    dnnl_sgemm_fn sgemm = (dnnl_sgemm_fn)dlsym(lib, "dnnl_sgemm");
+    if (!sgemm) continue;
+    dnnl_version_fn version = (dnnl_version_fn)dlsym(lib, "dnnl_version");
+    dnnl_isa_fn isa = (dnnl_isa_fn)dlsym(lib, "dnnl_get_effective_cpu_isa");
+    openblas_threads_fn omp_threads = (openblas_threads_fn)dlsym(lib, "omp_set_num_threads");
+    if (omp_threads) omp_threads(blas.threads);
+    const dnnl_version_info *v = version ? version() : NULL;
+    snprintf(blas.description, sizeof blas.description, "oneDNN %d.%d.%d (%s), %d threads",
+             v ? v->major : 0, v ? v->minor : 0, v ? v->patch : 0,
+             isa ? dnnl_isa_name(isa()) : "isa unknown", blas.threads);
+    blas.dnnl_sgemm = sgemm;
+    return 1;
+  }
+  return 0;
+}
+
+static int load_openblas(void) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) set_default_env("OPENBLAS_CORETYPE", "SkylakeX");
+  else if (__builtin_cpu_supports("avx2")) set_default_env("OPENBLAS_CORETYPE", "Haswell");
+#endif
+  const char *names[] = {"libopenblas.so.0", "libopenblas.so"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    void *lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!lib) continue;
+    cblas_sgemm_fn sgemm = (cblas_sgemm_fn)dlsym(lib, "cblas_sgemm");
+    if (!sgemm) continue;
+    openblas_threads_fn set_threads = (openblas_threads_fn)dlsym(lib, "openblas_set_num_threads");
+    openblas_string_fn core = (openblas_string_fn)dlsym(lib, "openblas_get_corename");
+    openblas_string_fn config = (openblas_string_fn)dlsym(lib, "openblas_get_config");
+    if (set_threads) set_threads(blas.threads);
+    char version[64] = "OpenBLAS";
+    if (config) snprintf(version, sizeof version, "%s", config());
+    char *space = strchr(version, ' ');
+    if (space && (space = strchr(space + 1, ' '))) *space = 0;  // "OpenBLAS 0.3.21"
+    snprintf(blas.description, sizeof blas.description, "%s (%s kernel), %d threads", version,
+             core ? core() : "unknown", blas.threads);
+    blas.cblas_sgemm = sgemm;
+    return 1;
+  }
+  return 0;
+}
+
+static void initialise(void) {
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  blas.threads = blas.requested_threads > 0 ? blas.requested_threads : (cores > 0 ? (int)cores : 1);
+  rnn_blas_backend want = blas.requested;
+  if ((want == RNN_BLAS_AUTO || want == RNN_BLAS_ONEDNN) && load_onednn()) {
+    blas.backend = RNN_BLAS_ONEDNN;
+  } else if ((want == RNN_BLAS_AUTO || want == RNN_BLAS_OPENBLAS) && load_openblas()) {
+    blas.backend = RNN_BLAS_OPENBLAS;
+  } else {
+    blas.backend = RNN_BLAS_BUILTIN;
+    blas.threads = 1;
+    snprintf(blas.description, sizeof blas.description,
+             "built-in C kernel (no oneDNN or OpenBLAS found), 1 thread");
+  }
+}
+
+rnn_blas_backend rnn_blas_init(rnn_blas_backend preferred, int threads) {
+  static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&lock);
+  if (blas.requested == RNN_BLAS_AUTO && blas.requested_threads == 0) {
+    blas.requested = preferred;
+    blas.requested_threads = threads;
+  }
+  pthread_mutex_unlock(&lock);
+  pthread_once(&blas.once, initialise);
+  return blas.backend;
+}
+
+const char *rnn_blas_description(void) {
+  pthread_once(&blas.once, initialise);
+  return blas.description;
+}
+
+int rnn_blas_threads(void) {
+  pthread_once(&blas.once, initialise);
+  return blas.threads;
+}
+
+// MARK: - Built-in kernel
+
+/// c[0..n) += a * b[0..n) for four rows of C at once (the B row is loaded once for all four).
+RNN_KERNEL static void axpy4(long n, const float a[4], const float *restrict b, float *restrict c0,
+                             float *restrict c1, float *restrict c2, float *restrict c3) {
+  for (long j = 0; j < n; j++) {
+    float x = b[j];
+    c0[j] += a[0] * x;
+    c1[j] += a[1] * x;
+    c2[j] += a[2] * x;
+    c3[j] += a[3] * x;
+  }
+}
+
+RNN_KERNEL static void axpy1(long n, float a, const float *restrict b, float *restrict c) {
+  for (long j = 0; j < n; j++) c[j] += a * b[j];
+}
+
+static void builtin_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha,
+                          const float *A, long lda, const float *B, long ldb, float beta,
+                          float *C, long ldc) {
+  for (long i = 0; i < M; i++) {
+    float *c = C + i * ldc;
+    if (beta == 0.0f) memset(c, 0, (size_t)N * sizeof *c);
+    else if (beta != 1.0f) for (long j = 0; j < N; j++) c[j] *= beta;
+  }
+  if (M == 0 || N == 0 || K == 0) return;
+  // Pack op(B) as [K, N] rows so the inner loop streams contiguous memory.
+  const float *packed = B;
+  float *buffer = NULL;
+  if (trans_b || ldb != N) {
+    buffer = malloc((size_t)K * (size_t)N * sizeof *buffer);
+    if (!buffer) abort();
+    for (long k = 0; k < K; k++)
+      for (long j = 0; j < N; j++) buffer[k * N + j] = trans_b ? B[j * ldb + k] : B[k * ldb + j];
+    packed = buffer;
+  }
+#define OP_A(i, k) (trans_a ? A[(k) * lda + (i)] : A[(i) * lda + (k)])
+  const long block = 256;  // columns per block: four C rows and one B row stay in L1
+  for (long j0 = 0; j0 < N; j0 += block) {
+    long n = N - j0 < block ? N - j0 : block;
+    long i = 0;
+    for (; i + 4 <= M; i += 4) {
+      for (long k = 0; k < K; k++) {
+        float a[4] = {alpha * OP_A(i, k), alpha * OP_A(i + 1, k), alpha * OP_A(i + 2, k),
+                      alpha * OP_A(i + 3, k)};
+        axpy4(n, a, packed + k * N + j0, C + i * ldc + j0, C + (i + 1) * ldc + j0,
+              C + (i + 2) * ldc + j0, C + (i + 3) * ldc + j0);
+      }
+    }
+    for (; i < M; i++)
+      for (long k = 0; k < K; k++) axpy1(n, alpha * OP_A(i, k), packed + k * N + j0, C + i * ldc + j0);
+  }
+#undef OP_A
+  free(buffer);
+}
+
+void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, const float *A,
+               long lda, const float *B, long ldb, float beta, float *C, long ldc) {
+  pthread_once(&blas.once, initialise);
+  if (M <= 0 || N <= 0) return;
+  switch (blas.backend) {
+  case RNN_BLAS_ONEDNN:
+    if (K > 0) {
+      blas.dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb,
+                      beta, C, ldc);
+      return;
+    }
+    break;
+  case RNN_BLAS_OPENBLAS:
+    if (K > 0) {
+      // CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112.
+      blas.cblas_sgemm(101, trans_a ? 112 : 111, trans_b ? 112 : 111, (int)M, (int)N, (int)K,
+                       alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+      return;
+    }
+    break;
+  default:
+    break;
+  }
+  builtin_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}

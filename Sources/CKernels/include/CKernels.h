@@ -1,0 +1,136 @@
+// CKernels: the C layer under the RNN library.
+//
+//   blas.c         matrix multiply through the fastest BLAS found at run time (oneDNN, OpenBLAS)
+//                  or a built-in vectorised fallback; no link-time dependency on any BLAS.
+//   recurrent.c    fused pointwise forward/backward of one LSTM, GRU or vanilla-RNN time step.
+//   vector.c       bias broadcast and reduction, softmax cross-entropy, norms, dropout masks.
+//   optimizers.c   Adam, RMSprop and SGD-with-momentum updates over flat parameter buffers.
+//
+// Every array is float32, row-major and contiguous unless a leading dimension says otherwise.
+// Shape legend: T time, B batch, D input features, H hidden, V vocabulary, N rows.
+// Pointwise kernels are compiled for AVX-512, AVX2+FMA and baseline x86-64 (chosen at load time),
+// and plainly elsewhere (arm64).
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: - BLAS
+
+/// The matrix-multiply implementations the library can run.
+typedef enum {
+  RNN_BLAS_AUTO = -1,     ///< pick the fastest available (oneDNN, then OpenBLAS, then built-in)
+  RNN_BLAS_BUILTIN = 0,   ///< the portable vectorised C kernel in blas.c
+  RNN_BLAS_ONEDNN = 1,    ///< oneDNN's `dnnl_sgemm` (libdnnl.so.2 / .3), JIT kernels for this CPU
+  RNN_BLAS_OPENBLAS = 2,  ///< OpenBLAS `cblas_sgemm` (libopenblas.so.0), core type forced to the CPU's
+} rnn_blas_backend;
+
+/// Loads a BLAS and sets its thread count (`threads <= 0`: one per core). The first call wins;
+/// later calls return the backend already chosen. Returns the backend in use.
+rnn_blas_backend rnn_blas_init(rnn_blas_backend preferred, int threads);
+
+/// One line naming the library, its version and the kernel it runs, e.g.
+/// "oneDNN 2.6.3 (avx512_core_amx), 2 threads". Calls `rnn_blas_init(AUTO, 0)` if needed.
+const char *rnn_blas_description(void);
+
+/// The number of threads the BLAS was configured with.
+int rnn_blas_threads(void);
+
+/// C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, row-major; op(X) = X or X^T
+/// (`trans_a`, `trans_b` non-zero). `lda`, `ldb`, `ldc` are the row strides of A, B, C as stored.
+void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, const float *A,
+               long lda, const float *B, long ldb, float beta, float *C, long ldc);
+
+// MARK: - Recurrent cells, one time step (gate orders as PyTorch: LSTM i,f,g,o; GRU r,z,n)
+
+/// LSTM forward. gates [B,4H]: in, pre-activations x W_ih^T + b_ih + h W_hh^T + b_hh; out, the
+/// activated gates i,f,g,o. c_prev [B,H]; writes c [B,H], tanh_c = tanh(c) [B,H], h [B,H].
+void rnn_lstm_forward_step(long B, long H, float *gates, const float *c_prev, float *c,
+                           float *tanh_c, float *h);
+
+/// LSTM backward. dh = dy + dh_next is the gradient reaching h_t (both [B,H]);
+/// dc [B,H]: in, the gradient reaching c_t from step t+1; out, the gradient for c_{t-1}.
+/// Writes dgates [B,4H], the gradients of the gate pre-activations.
+void rnn_lstm_backward_step(long B, long H, const float *gates, const float *c_prev,
+                            const float *tanh_c, const float *dy, const float *dh_next, float *dc,
+                            float *dgates);
+
+/// GRU forward. xg [B,3H] = x W_ih^T + b_ih; hg [B,3H] = h_prev W_hh^T + b_hh.
+/// Writes gates [B,3H] = r,z,n, hn [B,H] = hg's n part (kept for backward), h [B,H].
+void rnn_gru_forward_step(long B, long H, const float *xg, const float *hg, const float *h_prev,
+                          float *gates, float *hn, float *h);
+
+/// GRU backward. Writes dxg [B,3H] (gradient of xg), dhg [B,3H] (gradient of hg) and
+/// dh_prev [B,H], the part of h_{t-1}'s gradient that does not pass through W_hh.
+void rnn_gru_backward_step(long B, long H, const float *gates, const float *hn,
+                           const float *h_prev, const float *dy, const float *dh_next, float *dxg,
+                           float *dhg, float *dh_prev);
+
+/// Vanilla RNN forward: h = tanh(pre) or max(pre, 0) (`relu` non-zero); pre, h: [B,H].
+void rnn_simple_forward_step(long B, long H, const float *pre, float *h, int relu);
+
+/// Vanilla RNN backward: dpre = (dy + dh_next) * act'(h); h, dy, dh_next, dpre: [B,H].
+void rnn_simple_backward_step(long B, long H, const float *h, const float *dy,
+                              const float *dh_next, float *dpre, int relu);
+
+// MARK: - Vectors and rows
+
+/// dst[n, :] = a + b for each of N rows of width M (b may be NULL).
+void rnn_fill_rows(long N, long M, float *dst, const float *a, const float *b);
+
+/// sums[j] += sum over n of x[n, j]; x: [N, M] (bias gradients).
+void rnn_add_column_sums(long N, long M, const float *x, float *sums);
+
+/// dst[i] += src[i].
+void rnn_add(long n, float *dst, const float *src);
+
+/// dst[i] *= src[i].
+void rnn_multiply(long n, float *dst, const float *src);
+
+/// x[i] *= s.
+void rnn_scale(long n, float *x, float s);
+
+/// x[i] = min(max(x[i], -limit), limit).
+void rnn_clamp(long n, float *x, float limit);
+
+/// The sum of squares of x, accumulated in double.
+double rnn_sum_squares(long n, const float *x);
+
+/// 1 if every x[i] is finite, else 0.
+int rnn_all_finite(long n, const float *x);
+
+/// Softmax cross-entropy over N rows of V logits. Returns the sum over rows of -log p[target]
+/// (in double); rows whose target is negative are skipped. If dlogits is not NULL it receives
+/// (softmax - onehot(target)) * scale, and zeros for skipped rows. dlogits may alias logits.
+double rnn_softmax_cross_entropy(long N, long V, const float *logits, const int32_t *targets,
+                                 float scale, float *dlogits);
+
+/// probs[V] = softmax(logits / temperature).
+void rnn_softmax(long V, const float *logits, float temperature, float *probs);
+
+/// Fills mask[n] with 0 (probability p) or 1/(1-p), from the xoshiro128+ generator in state[4],
+/// which it advances.
+void rnn_dropout_mask(long n, float *mask, float p, uint32_t state[4]);
+
+// MARK: - Optimizers over flat buffers (PyTorch's update rules)
+
+/// Adam: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+/// p -= (lr / bias1) * m / (sqrt(v) / sqrt(bias2) + eps), bias_k = 1 - b_k^step.
+void rnn_adam_step(long n, float *p, const float *g, float *m, float *v, float lr, float beta1,
+                   float beta2, float eps, float bias1, float bias2);
+
+/// RMSprop: v = alpha v + (1-alpha) g^2; p -= lr g / (sqrt(v) + eps).
+void rnn_rmsprop_step(long n, float *p, const float *g, float *v, float lr, float alpha, float eps);
+
+/// SGD with momentum: buf = momentum buf + g; p -= lr buf (buf unused when momentum == 0).
+void rnn_sgd_step(long n, float *p, const float *g, float *buf, float lr, float momentum);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

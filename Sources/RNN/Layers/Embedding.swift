@@ -1,0 +1,50 @@
+import CKernels
+
+/// A lookup table from token ids to vectors: `weight [V, E]`, as `torch.nn.Embedding`.
+public struct Embedding: Sendable {
+  public let vocabularySize: Int
+  public let size: Int
+  public let weight: ParameterRef
+
+  /// Declares `<name>.weight [V, E]`.
+  public init(vocabularySize: Int, size: Int, layout: inout ParameterLayout, name: String = "embedding") {
+    self.vocabularySize = vocabularySize
+    self.size = size
+    weight = layout.declare("\(name).weight", shape: [vocabularySize, size])
+  }
+
+  /// PyTorch's initialisation: standard normal.
+  public func initialize(_ parameters: Parameters, using generator: inout RandomGenerator) {
+    let w = parameters.value(weight)
+    for i in 0..<weight.count { w[i] = generator.normal() }
+  }
+
+  /// The rows of `tokens` (any shape `S`, ids in `0..<V`): `[S..., E]`.
+  public func forward(_ tokens: [Int32], shape: [Int], parameters: Parameters) -> Tensor {
+    precondition(tokens.count == shape.reduce(1, *), "\(tokens.count) tokens for shape \(shape)")
+    let w = parameters.value(weight)
+    return Tensor(shape: shape + [size]) { out in
+      for (n, token) in tokens.enumerated() {
+        precondition(token >= 0 && Int(token) < vocabularySize, "token \(token) outside vocabulary of \(vocabularySize)")
+        (out + n * size).update(from: w + Int(token) * size, count: size)
+      }
+    }
+  }
+
+  /// Adds each row of `dy [S..., E]` into the gradient row of its token.
+  public func backward(_ dy: Tensor, tokens: [Int32], parameters: Parameters) {
+    let dw = parameters.gradient(weight)
+    dy.withPointer { dy in
+      for (n, token) in tokens.enumerated() { rnn_add(size, dw + Int(token) * size, dy + n * size) }
+    }
+  }
+
+  /// Records the lookup on `tape`; its backward accumulates into `weight`'s gradient.
+  public func callAsFunction(_ tokens: [Int32], shape: [Int], parameters: Parameters, on tape: Tape) -> Variable {
+    let y = tape.input(forward(tokens, shape: shape, parameters: parameters))
+    tape.onBackward { [self] in
+      if let dy = tape.gradient(y) { backward(dy, tokens: tokens, parameters: parameters) }
+    }
+    return y
+  }
+}

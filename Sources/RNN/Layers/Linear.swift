@@ -1,0 +1,60 @@
+import CKernels
+
+/// An affine map of the last dimension, `y = x W^T + b`: `weight [O, I]`, `bias [O]`, as `torch.nn.Linear`.
+public struct Linear: Sendable {
+  public let inputSize: Int
+  public let outputSize: Int
+  public let weight: ParameterRef
+  public let bias: ParameterRef
+
+  /// Declares `<name>.weight [O, I]` and `<name>.bias [O]`.
+  public init(inputSize: Int, outputSize: Int, layout: inout ParameterLayout, name: String) {
+    self.inputSize = inputSize
+    self.outputSize = outputSize
+    weight = layout.declare("\(name).weight", shape: [outputSize, inputSize])
+    bias = layout.declare("\(name).bias", shape: [outputSize])
+  }
+
+  /// PyTorch's initialisation: weight and bias uniform in `[-1/sqrt(I), 1/sqrt(I)]`.
+  public func initialize(_ parameters: Parameters, using generator: inout RandomGenerator) {
+    let bound = 1 / Float(inputSize).squareRoot()
+    for ref in [weight, bias] {
+      let p = parameters.value(ref)
+      for i in 0..<ref.count { p[i] = generator.uniform(-bound, bound) }
+    }
+  }
+
+  /// `x [N..., I] -> [N..., O]`: one GEMM over all rows.
+  public func forward(_ x: Tensor, parameters: Parameters) -> Tensor {
+    precondition(x.shape.last == inputSize, "input \(x.shape) does not end in \(inputSize)")
+    let n = x.count / inputSize
+    return Tensor(shape: x.shape.dropLast() + [outputSize]) { y in
+      rnn_fill_rows(n, outputSize, y, parameters.value(bias), nil)
+      x.withPointer { x in BLAS.gemm(false, true, n, outputSize, inputSize, x, parameters.value(weight), beta: 1, y) }
+    }
+  }
+
+  /// Accumulates `dW += dy^T x`, `db += sum(dy)`; returns `dx = dy W`.
+  public func backward(_ dy: Tensor, x: Tensor, parameters: Parameters) -> Tensor {
+    let n = x.count / inputSize
+    return dy.withPointer { dy in
+      x.withPointer { x in
+        BLAS.gemm(true, false, outputSize, inputSize, n, dy, x, beta: 1, parameters.gradient(weight))
+      }
+      rnn_add_column_sums(n, outputSize, dy, parameters.gradient(bias))
+      return Tensor(shape: x.shape) { dx in
+        BLAS.gemm(false, false, n, inputSize, outputSize, dy, parameters.value(weight), beta: 0, dx)
+      }
+    }
+  }
+
+  /// Records the map on `tape`.
+  public func callAsFunction(_ x: Variable, parameters: Parameters, on tape: Tape) -> Variable {
+    let input = tape[x]
+    let y = tape.input(forward(input, parameters: parameters))
+    tape.onBackward { [self] in
+      if let dy = tape.gradient(y) { tape.accumulate(backward(dy, x: input, parameters: parameters), into: x) }
+    }
+    return y
+  }
+}

@@ -1,0 +1,170 @@
+import CKernels
+
+/// The recurrent cells, with PyTorch's gate orders and parameter shapes.
+public enum CellKind: String, Codable, Sendable, CaseIterable {
+  /// `torch.nn.LSTM`: gates `i, f, g, o`; state `(h, c)`.
+  case lstm
+  /// `torch.nn.GRU`: gates `r, z, n`, the reset gate applied after the hidden product.
+  case gru
+  /// `torch.nn.RNN(nonlinearity: "tanh")`.
+  case rnnTanh = "rnn_tanh"
+  /// `torch.nn.RNN(nonlinearity: "relu")`.
+  case rnnRelu = "rnn_relu"
+
+  /// Gate blocks stacked in `weight_ih`/`weight_hh`: rows are `gates * H`.
+  public var gates: Int {
+    switch self {
+    case .lstm: 4
+    case .gru: 3
+    case .rnnTanh, .rnnRelu: 1
+    }
+  }
+
+  /// Whether the state has a cell part `c` besides `h`.
+  public var hasCellState: Bool { self == .lstm }
+}
+
+/// The state a recurrent layer carries from one step to the next: `h [B,H]`, and `c [B,H]` for an LSTM.
+public struct RecurrentState: Equatable, Sendable {
+  public var h: Tensor
+  public var c: Tensor?
+
+  public init(h: Tensor, c: Tensor? = nil) {
+    self.h = h
+    self.c = c
+  }
+
+  /// The zero state of a layer of `cell` for `batch` sequences.
+  public static func zeros(_ cell: CellKind, batch: Int, hidden: Int) -> RecurrentState {
+    RecurrentState(h: .zeros([batch, hidden]), c: cell.hasCellState ? .zeros([batch, hidden]) : nil)
+  }
+}
+
+/// What `RecurrentLayer.backward` needs from one `forward` over a sequence.
+public struct RecurrentCache: Sendable {
+  /// The input `[T,B,D]`.
+  var x: Tensor
+  /// The initial state.
+  var initial: RecurrentState
+  /// Every step's output `h_t`, `[T,B,H]`.
+  var y: Tensor
+  /// Activated gates `[T,B,G*H]` (LSTM `i,f,g,o`; GRU `r,z,n`); for a vanilla RNN, unused.
+  var gates: Tensor
+  /// LSTM: the cell states `c_t` `[T,B,H]`. GRU: the hidden side of the candidate, `W_hn h + b_hn`.
+  var cells: Tensor
+  /// LSTM: `tanh(c_t)` `[T,B,H]`.
+  var tanhCells: Tensor
+}
+
+/// One recurrent layer over whole sequences `[T,B,D] -> [T,B,H]`, with PyTorch's parameters:
+/// `weight_ih [G*H, D]`, `weight_hh [G*H, H]`, `bias_ih [G*H]`, `bias_hh [G*H]` (`G` gates).
+///
+/// The input projection of all steps is one GEMM before the time loop; each step is one GEMM with
+/// `weight_hh` and one fused pointwise kernel; the weight gradients are one GEMM each after the
+/// backward loop. Memory kept for backward per layer: `T*B*(G+3)*H` floats.
+public struct RecurrentLayer: Sendable {
+  public let cell: CellKind
+  /// `D`, the features of each input step.
+  public let inputSize: Int
+  /// `H`, the features of the state and of each output step.
+  public let hiddenSize: Int
+  public let weightIH: ParameterRef
+  public let weightHH: ParameterRef
+  public let biasIH: ParameterRef
+  public let biasHH: ParameterRef
+
+  /// Declares the layer's parameters as `<prefix>weight_ih<suffix>` etc. (e.g. `rnn.` and `_l0`).
+  public init(
+    _ cell: CellKind, inputSize: Int, hiddenSize: Int, layout: inout ParameterLayout,
+    prefix: String = "", suffix: String = ""
+  ) {
+    let rows = cell.gates * hiddenSize
+    self.cell = cell
+    self.inputSize = inputSize
+    self.hiddenSize = hiddenSize
+    weightIH = layout.declare("\(prefix)weight_ih\(suffix)", shape: [rows, inputSize])
+    weightHH = layout.declare("\(prefix)weight_hh\(suffix)", shape: [rows, hiddenSize])
+    biasIH = layout.declare("\(prefix)bias_ih\(suffix)", shape: [rows])
+    biasHH = layout.declare("\(prefix)bias_hh\(suffix)", shape: [rows])
+  }
+
+  /// PyTorch's initialisation: every parameter uniform in `[-1/sqrt(H), 1/sqrt(H)]`.
+  public func initialize(_ parameters: Parameters, using generator: inout RandomGenerator) {
+    let bound = 1 / Float(hiddenSize).squareRoot()
+    for ref in [weightIH, weightHH, biasIH, biasHH] {
+      let p = parameters.value(ref)
+      for i in 0..<ref.count { p[i] = generator.uniform(-bound, bound) }
+    }
+  }
+
+  /// Runs the layer over `x [T,B,D]` from `state`; returns every step's output `[T,B,H]`, the
+  /// final state and the cache for `backward`.
+  public func forward(_ x: Tensor, state: RecurrentState, parameters: Parameters)
+    -> (y: Tensor, state: RecurrentState, cache: RecurrentCache)
+  {
+    precondition(x.shape.count == 3 && x.shape[2] == inputSize, "input \(x.shape) is not [T, B, \(inputSize)]")
+    precondition(state.h.shape == [x.shape[1], hiddenSize], "state \(state.h.shape) is not [B, H]")
+    let cache: RecurrentCache
+    switch cell {
+    case .lstm: cache = lstmForward(x, state, parameters)
+    case .gru: cache = gruForward(x, state, parameters)
+    case .rnnTanh, .rnnRelu: cache = simpleForward(x, state, parameters)
+    }
+    return (cache.y, finalState(cache), cache)
+  }
+
+  /// Back-propagates `dy [T,B,H]` (nil: zero) and the gradient of the final state (nil: zero)
+  /// through the sequence; accumulates into the parameters' gradients and returns the gradients
+  /// of `x` and of the initial state.
+  public func backward(
+    _ dy: Tensor?, dState: RecurrentState?, cache: RecurrentCache, parameters: Parameters
+  ) -> (dx: Tensor, dState: RecurrentState) {
+    let (t, b) = (cache.x.shape[0], cache.x.shape[1])
+    let dy = dy ?? .zeros([t, b, hiddenSize])
+    precondition(dy.shape == [t, b, hiddenSize], "output gradient \(dy.shape) is not [T, B, H]")
+    let dState = dState ?? .zeros(cell, batch: b, hidden: hiddenSize)
+    switch cell {
+    case .lstm: return lstmBackward(dy, dState, cache, parameters)
+    case .gru: return gruBackward(dy, dState, cache, parameters)
+    case .rnnTanh, .rnnRelu: return simpleBackward(dy, dState, cache, parameters)
+    }
+  }
+
+  private func finalState(_ cache: RecurrentCache) -> RecurrentState {
+    let (t, b) = (cache.x.shape[0], cache.x.shape[1])
+    guard t > 0 else { return cache.initial }
+    let size = b * hiddenSize
+    func last(_ sequence: Tensor) -> Tensor {
+      Tensor(shape: [b, hiddenSize], scalars: Array(sequence.scalars[(t - 1) * size..<t * size]))
+    }
+    return RecurrentState(h: last(cache.y), c: cell.hasCellState ? last(cache.cells) : nil)
+  }
+
+  /// Accumulates the weight and bias gradients shared by all cells once the per-step gradients
+  /// are known: `dW_ih += dxg^T x`, `db_ih += sum(dxg)`, `dW_hh += dhg^T h_{t-1}`,
+  /// `db_hh += sum(dhg)`; returns `dx = dxg W_ih`. `dxg`, `dhg`: `[T,B,G*H]`.
+  func accumulateWeightGradients(
+    dxg: UnsafePointer<Float>, dhg: UnsafePointer<Float>, cache: RecurrentCache, parameters: Parameters
+  ) -> Tensor {
+    let (t, b, d, h) = (cache.x.shape[0], cache.x.shape[1], inputSize, hiddenSize)
+    let rows = cell.gates * h
+    let n = t * b
+    guard n > 0 else { return .zeros(cache.x.shape) }
+    cache.x.withPointer { x in
+      BLAS.gemm(true, false, rows, d, n, dxg, x, beta: 1, parameters.gradient(weightIH))
+    }
+    cache.initial.h.withPointer { h0 in
+      BLAS.gemm(true, false, rows, h, b, dhg, h0, beta: 1, parameters.gradient(weightHH))
+    }
+    if t > 1 {
+      cache.y.withPointer { y in
+        BLAS.gemm(true, false, rows, h, n - b, dhg + b * rows, y, beta: 1, parameters.gradient(weightHH))
+      }
+    }
+    rnn_add_column_sums(n, rows, dxg, parameters.gradient(biasIH))
+    rnn_add_column_sums(n, rows, dhg, parameters.gradient(biasHH))
+    return Tensor(shape: cache.x.shape) { dx in
+      BLAS.gemm(false, false, n, d, rows, dxg, parameters.value(weightIH), beta: 0, dx)
+    }
+  }
+}

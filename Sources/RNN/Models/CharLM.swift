@@ -1,0 +1,63 @@
+/// A character-level language model: `Embedding -> L x recurrent layer -> Linear` to logits
+/// over the vocabulary, parameterised as this PyTorch module, so that state dicts are
+/// interchangeable (`batch_first=False`):
+///
+///     embedding = nn.Embedding(V, E)          # embedding.weight [V, E]
+///     rnn = nn.LSTM(E, H, L)                  # or nn.GRU / nn.RNN; rnn.weight_ih_l{k}, ...
+///     decoder = nn.Linear(H, V)               # decoder.weight [V, H], decoder.bias [V]
+///
+/// While training, dropout (if configured) applies to each layer's output, the last one's too,
+/// before it reaches the next layer or the decoder.
+public final class CharLM: @unchecked Sendable {
+  public let config: CharLMConfig
+  /// All parameters in one flat store, named as the PyTorch module's `state_dict`.
+  public let parameters: Parameters
+  public let embedding: Embedding
+  public let layers: [RecurrentLayer]
+  public let decoder: Linear
+
+  /// A model with every parameter zero (to be loaded from a checkpoint).
+  public init(_ config: CharLMConfig) {
+    self.config = config
+    var layout = ParameterLayout()
+    embedding = Embedding(vocabularySize: config.vocabularySize, size: config.embedding, layout: &layout)
+    layers = (0..<config.layers).map { l in
+      RecurrentLayer(
+        config.cell, inputSize: l == 0 ? config.embedding : config.hidden, hiddenSize: config.hidden,
+        layout: &layout, prefix: "rnn.", suffix: "_l\(l)")
+    }
+    decoder = Linear(inputSize: config.hidden, outputSize: config.vocabularySize, layout: &layout, name: "decoder")
+    parameters = Parameters(layout)
+  }
+
+  /// A model initialised as PyTorch initialises the module, from `generator`.
+  public convenience init(_ config: CharLMConfig, using generator: inout RandomGenerator) {
+    self.init(config)
+    embedding.initialize(parameters, using: &generator)
+    for layer in layers { layer.initialize(parameters, using: &generator) }
+    decoder.initialize(parameters, using: &generator)
+  }
+
+  /// The zero state of every layer for `batch` sequences.
+  public func zeroState(batch: Int) -> [RecurrentState] {
+    layers.map { _ in .zeros(config.cell, batch: batch, hidden: config.hidden) }
+  }
+
+  /// Records the model on `tape`: `tokens [T,B]` (time-major) to logits `[T,B,V]`, from `state`
+  /// (one per layer). Dropout applies when a generator is given and `config.dropout > 0`.
+  public func callAsFunction(
+    _ tokens: [Int32], time: Int, batch: Int, state: [StateVariables], on tape: Tape,
+    dropout generator: UnsafeMutablePointer<RandomGenerator>? = nil
+  ) -> (logits: Variable, state: [StateVariables]) {
+    precondition(state.count == layers.count, "\(state.count) states for \(layers.count) layers")
+    var x = embedding(tokens, shape: [time, batch], parameters: parameters, on: tape)
+    var final: [StateVariables] = []
+    for (layer, initial) in zip(layers, state) {
+      let (y, last) = layer(x, state: initial, parameters: parameters, on: tape)
+      x = y
+      if let generator, config.dropout > 0 { x = tape.dropout(x, probability: config.dropout, using: &generator.pointee) }
+      final.append(last)
+    }
+    return (decoder(x, parameters: parameters, on: tape), final)
+  }
+}

@@ -1,0 +1,342 @@
+/// The token set of a character-level model: an ordered list of Unicode scalars, whose index is
+/// the token id (`0 ..< V`).
+///
+/// Lookup from scalar to id is a dense table for scalars below U+10000 (sized to the largest such
+/// scalar in the vocabulary) plus a dictionary for the rest. Two vocabularies are equal when their
+/// scalar lists are equal.
+public struct Vocabulary: Equatable, Sendable {
+  /// The tokens; `scalars[id]` is the scalar of token `id`.
+  public let scalars: [Unicode.Scalar]
+  /// `bmpIDs[s]` is the id of scalar `s` (for `s < bmpIDs.count`), or -1 when `s` is absent.
+  private let bmpIDs: [Int32]
+  /// Ids of the scalars at or above `bmpIDs.count`.
+  private let otherIDs: [UInt32: Int32]
+
+  /// A vocabulary of `scalars` in the given order. Throws `VocabularyError.duplicateScalar` if a
+  /// scalar appears twice.
+  public init(scalars: [Unicode.Scalar]) throws {
+    var firstIndex: [Unicode.Scalar: Int] = [:]
+    for (index, scalar) in scalars.enumerated() {
+      if let first = firstIndex.updateValue(index, forKey: scalar) {
+        throw VocabularyError.duplicateScalar(scalar, first: first, second: index)
+      }
+    }
+    self.init(uniqueScalars: scalars)
+  }
+
+  /// The sorted (by scalar value) unique scalars of `text`.
+  public init(building text: String) {
+    var seen = ScalarSet()
+    for scalar in text.unicodeScalars { seen.insert(scalar.value) }
+    self.init(uniqueScalars: seen.sortedScalars())
+  }
+
+  /// A vocabulary of scalars already known to be unique.
+  init(uniqueScalars scalars: [Unicode.Scalar]) {
+    precondition(scalars.count <= Int(Int32.max), "vocabulary too large")
+    let bmpLimit: UInt32 = 0x1_0000
+    let largestBMP = scalars.lazy.map(\.value).filter { $0 < bmpLimit }.max()
+    var bmpIDs = [Int32](repeating: -1, count: largestBMP.map { Int($0) + 1 } ?? 0)
+    var otherIDs: [UInt32: Int32] = [:]
+    for (index, scalar) in scalars.enumerated() {
+      if scalar.value < bmpLimit {
+        bmpIDs[Int(scalar.value)] = Int32(index)
+      } else {
+        otherIDs[scalar.value] = Int32(index)
+      }
+    }
+    self.scalars = scalars
+    self.bmpIDs = bmpIDs
+    self.otherIDs = otherIDs
+  }
+
+  public static func == (lhs: Vocabulary, rhs: Vocabulary) -> Bool {
+    lhs.scalars == rhs.scalars
+  }
+
+  /// The number of tokens, `V`.
+  public var count: Int { scalars.count }
+
+  /// The id of `scalar`, or nil if it is not in the vocabulary.
+  @inlinable
+  public func id(of scalar: Unicode.Scalar) -> Int32? {
+    let id = id(ofValue: scalar.value)
+    return id < 0 ? nil : id
+  }
+
+  /// The id of the scalar with value `value`, or -1 if it is not in the vocabulary.
+  @usableFromInline
+  func id(ofValue value: UInt32) -> Int32 {
+    if value < UInt32(truncatingIfNeeded: bmpIDs.count) {
+      return bmpIDs.withUnsafeBufferPointer { $0[Int(value)] }
+    }
+    return otherIDs[value] ?? -1
+  }
+
+  /// The scalar of token `id`, which must be in `0 ..< count`.
+  public func scalar(for id: Int32) -> Unicode.Scalar {
+    precondition(id >= 0 && Int(id) < scalars.count, "token id \(id) is outside 0..<\(scalars.count)")
+    return scalars[Int(id)]
+  }
+
+  /// The ids of the scalars of `string`. Throws `VocabularyError.unknownCharacters` naming the
+  /// first scalar that is not in the vocabulary, its position and how many such scalars there are.
+  public func encode(_ string: String) throws -> [Int32] {
+    var ids: [Int32] = []
+    ids.reserveCapacity(string.utf8.count)
+    var firstUnknown: (scalar: Unicode.Scalar, position: Int)?
+    var unknownCount = 0
+    for (position, scalar) in string.unicodeScalars.enumerated() {
+      let id = id(ofValue: scalar.value)
+      if id < 0 {
+        if firstUnknown == nil { firstUnknown = (scalar, position) }
+        unknownCount += 1
+      }
+      ids.append(id)
+    }
+    if let first = firstUnknown {
+      throw VocabularyError.unknownCharacters(first: first.scalar, position: first.position, count: unknownCount)
+    }
+    return ids
+  }
+
+  /// The text of token ids, each of which must be in `0 ..< count`.
+  public func decode<S: Sequence>(_ ids: S) -> String where S.Element == Int32 {
+    var view = String.UnicodeScalarView()
+    for id in ids { view.append(scalar(for: id)) }
+    return String(view)
+  }
+}
+
+// MARK: - JSON
+
+extension Vocabulary {
+  /// The scalars as a JSON array of one-scalar strings, e.g. `["\n"," ","a","\u0000"]`.
+  ///
+  /// Quotes, backslashes and control characters (C0, DEL, C1, U+2028, U+2029) are escaped; other
+  /// scalars are written as UTF-8. The text parses with Python's `json.loads` and with
+  /// `init(jsonArray:)`.
+  public var jsonArray: String {
+    var out = "["
+    for (index, scalar) in scalars.enumerated() {
+      if index > 0 { out += "," }
+      out += "\""
+      switch scalar {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      case "\r": out += "\\r"
+      case "\t": out += "\\t"
+      case "\u{08}": out += "\\b"
+      case "\u{0C}": out += "\\f"
+      default:
+        let v = scalar.value
+        if v < 0x20 || (0x7F...0x9F).contains(v) || v == 0x2028 || v == 0x2029 {
+          let hex = String(v, radix: 16)
+          out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        } else {
+          out.unicodeScalars.append(scalar)
+        }
+      }
+      out += "\""
+    }
+    out += "]"
+    return out
+  }
+
+  /// Parses the output of `jsonArray`: a JSON array of strings, each exactly one Unicode scalar,
+  /// with no duplicates. Any valid JSON spelling is accepted (whitespace, `\u` escapes, surrogate
+  /// pairs).
+  public init(jsonArray json: String) throws {
+    var parser = JSONStringArrayParser(bytes: Array(json.utf8))
+    let strings = try parser.parse()
+    var scalars: [Unicode.Scalar] = []
+    scalars.reserveCapacity(strings.count)
+    for (index, string) in strings.enumerated() {
+      let view = string.unicodeScalars
+      guard view.count == 1, let scalar = view.first else {
+        throw VocabularyError.notOneScalar(index: index, value: string)
+      }
+      scalars.append(scalar)
+    }
+    try self.init(scalars: scalars)
+  }
+}
+
+/// A strict RFC 8259 parser for exactly one thing: an array of strings.
+private struct JSONStringArrayParser {
+  let bytes: [UInt8]
+  var offset = 0
+
+  init(bytes: [UInt8]) { self.bytes = bytes }
+
+  mutating func parse() throws -> [String] {
+    skipWhitespace()
+    try expect(UInt8(ascii: "["), "expected '[' at the start of the array")
+    var strings: [String] = []
+    skipWhitespace()
+    if peek() == UInt8(ascii: "]") {
+      offset += 1
+    } else {
+      while true {
+        skipWhitespace()
+        strings.append(try parseString())
+        skipWhitespace()
+        if peek() == UInt8(ascii: ",") {
+          offset += 1
+        } else {
+          try expect(UInt8(ascii: "]"), "expected ',' or ']' after an array element")
+          break
+        }
+      }
+    }
+    skipWhitespace()
+    if offset != bytes.count { throw fail("unexpected text after the array") }
+    return strings
+  }
+
+  private func peek() -> UInt8? { offset < bytes.count ? bytes[offset] : nil }
+
+  private func fail(_ reason: String) -> VocabularyError {
+    .malformedJSON(reason: reason, offset: offset)
+  }
+
+  private mutating func expect(_ byte: UInt8, _ reason: String) throws {
+    guard peek() == byte else { throw fail(reason) }
+    offset += 1
+  }
+
+  private mutating func skipWhitespace() {
+    while let b = peek(), b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D { offset += 1 }
+  }
+
+  private mutating func parseString() throws -> String {
+    try expect(UInt8(ascii: "\""), "expected a string")
+    var utf8: [UInt8] = []
+    while true {
+      guard let b = peek() else { throw fail("unterminated string") }
+      switch b {
+      case UInt8(ascii: "\""):
+        offset += 1
+        return String(decoding: utf8, as: UTF8.self)
+      case UInt8(ascii: "\\"):
+        offset += 1
+        guard let e = peek() else { throw fail("unterminated escape") }
+        offset += 1
+        switch e {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(e)
+        case UInt8(ascii: "b"): utf8.append(0x08)
+        case UInt8(ascii: "f"): utf8.append(0x0C)
+        case UInt8(ascii: "n"): utf8.append(0x0A)
+        case UInt8(ascii: "r"): utf8.append(0x0D)
+        case UInt8(ascii: "t"): utf8.append(0x09)
+        case UInt8(ascii: "u"): utf8.append(contentsOf: try parseUnicodeEscape().utf8)
+        default:
+          offset -= 1
+          throw fail("invalid escape '\\\(Unicode.Scalar(e))'")
+        }
+      case 0..<0x20:
+        throw fail("unescaped control character in a string")
+      default:
+        utf8.append(b)
+        offset += 1
+      }
+    }
+  }
+
+  /// Parses the hex digits after `\u`, and a following `\uXXXX` low surrogate if needed.
+  private mutating func parseUnicodeEscape() throws -> String {
+    let high = try parseHex4()
+    if (0xDC00...0xDFFF).contains(high) { throw fail("unpaired low surrogate \\u\(String(high, radix: 16))") }
+    if (0xD800...0xDBFF).contains(high) {
+      guard offset + 1 < bytes.count, bytes[offset] == UInt8(ascii: "\\"), bytes[offset + 1] == UInt8(ascii: "u")
+      else { throw fail("unpaired high surrogate \\u\(String(high, radix: 16))") }
+      offset += 2
+      let low = try parseHex4()
+      guard (0xDC00...0xDFFF).contains(low) else { throw fail("high surrogate not followed by a low surrogate") }
+      let value = 0x1_0000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+      return String(Character(Unicode.Scalar(value)!))
+    }
+    return String(Character(Unicode.Scalar(high)!))
+  }
+
+  private mutating func parseHex4() throws -> UInt32 {
+    var value: UInt32 = 0
+    for _ in 0..<4 {
+      guard let b = peek() else { throw fail("truncated \\u escape") }
+      let digit: UInt32
+      switch b {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(b - UInt8(ascii: "0"))
+      case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(b - UInt8(ascii: "a") + 10)
+      case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(b - UInt8(ascii: "A") + 10)
+      default: throw fail("invalid hex digit in \\u escape")
+      }
+      value = value << 4 | digit
+      offset += 1
+    }
+    return value
+  }
+}
+
+// MARK: - Errors
+
+/// Errors from building a vocabulary, parsing its JSON or encoding text with it.
+public enum VocabularyError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// A scalar appears twice in the list, at indices `first` and `second`.
+  case duplicateScalar(Unicode.Scalar, first: Int, second: Int)
+  /// Text has `count` scalars not in the vocabulary; the first is at scalar offset `position`.
+  case unknownCharacters(first: Unicode.Scalar, position: Int, count: Int)
+  /// The vocabulary JSON is not an array of strings; `offset` is the UTF-8 byte offset of the problem.
+  case malformedJSON(reason: String, offset: Int)
+  /// Element `index` of the vocabulary JSON array is not exactly one Unicode scalar.
+  case notOneScalar(index: Int, value: String)
+
+  public var description: String {
+    switch self {
+    case .duplicateScalar(let scalar, let first, let second):
+      return "vocabulary lists \(scalar.readable) twice (at indices \(first) and \(second))"
+    case .unknownCharacters(let first, let position, let count):
+      return "\(count) character\(count == 1 ? " is" : "s are") not in the vocabulary; the first is "
+        + "\(first.readable) at character \(position)"
+    case .malformedJSON(let reason, let offset):
+      return "vocabulary JSON is malformed at byte \(offset): \(reason)"
+    case .notOneScalar(let index, let value):
+      return "vocabulary JSON element \(index) (\(value.debugDescription)) is "
+        + "\(value.unicodeScalars.count) Unicode scalars, not exactly one"
+    }
+  }
+}
+
+// MARK: - Helpers shared by the text readers
+
+extension Unicode.Scalar {
+  /// A form for error messages that shows invisible characters: `"a" (U+0061)`, `"\n" (U+000A)`.
+  var readable: String {
+    let hex = String(value, radix: 16, uppercase: true)
+    return "\"\(escaped(asASCII: false))\" (U+\(String(repeating: "0", count: max(0, 4 - hex.count)) + hex))"
+  }
+}
+
+/// A set of Unicode scalar values as a bitmap over `0 ... 0x10FFFF` (136 KiB).
+struct ScalarSet {
+  private var words = [UInt64](repeating: 0, count: 0x11_0000 / 64)
+
+  @inline(__always)
+  mutating func insert(_ value: UInt32) {
+    words.withUnsafeMutableBufferPointer { $0[Int(value >> 6)] |= 1 << UInt64(value & 63) }
+  }
+
+  /// The members in increasing order.
+  func sortedScalars() -> [Unicode.Scalar] {
+    var result: [Unicode.Scalar] = []
+    for (index, word) in words.enumerated() where word != 0 {
+      var w = word
+      while w != 0 {
+        let bit = w.trailingZeroBitCount
+        result.append(Unicode.Scalar(UInt32(index * 64 + bit))!)
+        w &= w - 1
+      }
+    }
+    return result
+  }
+}

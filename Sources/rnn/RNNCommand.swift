@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `rnn` command: train, sample from and score character-level recurrent language models.
+@main
+struct RNNCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "rnn",
+    abstract: "Recurrent neural networks: train, sample from and score character-level language models.",
+    subcommands: []
+  )
+}
