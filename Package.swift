@@ -26,7 +26,7 @@ let package = Package(
     // MARK: Tests
     .testTarget(
       name: "RNNTests",
-      dependencies: ["RNN"],
+      dependencies: ["RNN", "rnn"],
       exclude: ["Fixtures"]
     ),
   ]

@@ -51,7 +51,9 @@ final class CorpusTests: XCTestCase {
 
   func testDecoderMatchesSwiftOnMixedText() throws {
     var text = ""
-    for i in 0..<5000 { text += "line \(i): ascii then ü€𝄞 and 中文 😀\u{7F}\u{80}\u{7FF}\u{800}\u{FFFF}\u{10000}\n" }
+    for i in 0..<5000 {
+      text += "line \(i): ascii then ü€𝄞 and 中文 😀\u{7F}\u{80}\u{7FF}\u{800}\u{FFFF}\u{10000}\n"
+    }
     let path = try write("mixed.txt", text)
     let corpus = try Corpus.load(paths: [path])
     XCTAssertEqual(corpus.text.count, text.unicodeScalars.count)
@@ -207,7 +209,9 @@ final class CorpusTests: XCTestCase {
   }
 
   func testBoundaryScalarsDecode() throws {
-    let scalars: [Unicode.Scalar] = ["\u{0}", "\u{7F}", "\u{80}", "\u{7FF}", "\u{800}", "\u{D7FF}", "\u{E000}", "\u{FFFF}", "\u{10000}", "\u{10FFFF}"]
+    let scalars: [Unicode.Scalar] = [
+      "\u{0}", "\u{7F}", "\u{80}", "\u{7FF}", "\u{800}", "\u{D7FF}", "\u{E000}", "\u{FFFF}", "\u{10000}", "\u{10FFFF}",
+    ]
     var text = String.UnicodeScalarView()
     text.append(contentsOf: scalars)
     let path = try write("edges.txt", Array("t".utf8) + Array(String(text).utf8))  // NUL after byte 0: binary check
@@ -253,11 +257,13 @@ final class CorpusTests: XCTestCase {
     // <folder>/toolchain/usr/bin/swift-driver, <folder>/bin/swift -> it: the resolved link leads to the toolchain.
     let usr = folder + "/toolchain/usr"
     let interface = try write(
-      "toolchain/usr/lib/swift/linux/Swift.swiftmodule/riscv64-unknown-linux-gnu.swiftinterface", "public struct Int {}\n")
+      "toolchain/usr/lib/swift/linux/Swift.swiftmodule/riscv64-unknown-linux-gnu.swiftinterface",
+      "public struct Int {}\n")
     try write("toolchain/usr/bin/swift-driver", "#!/bin/sh\n")
     chmod(usr + "/bin/swift-driver", 0o755)
     try FileManager.default.createDirectory(atPath: folder + "/bin", withIntermediateDirectories: true)
-    try FileManager.default.createSymbolicLink(atPath: folder + "/bin/swift", withDestinationPath: usr + "/bin/swift-driver")
+    try FileManager.default.createSymbolicLink(
+      atPath: folder + "/bin/swift", withDestinationPath: usr + "/bin/swift-driver")
     let found = try BuiltInCorpus.locateSwiftInterface(
       environment: ["PATH": "/nonexistent:" + folder + "/bin"], commonPlaces: [], machine: "riscv64")
     XCTAssertEqual(found, interface)

@@ -58,7 +58,8 @@ final class VocabularyTests: XCTestCase {
   }
 
   func testJSONEscapesControlCharactersQuotesAndBackslash() throws {
-    let vocabulary = try Vocabulary(scalars: ["\n", " ", "a", "\u{0}", "\"", "\\", "\t", "\u{1F}", "\u{7F}", "/", "é", "😀"])
+    let vocabulary = try Vocabulary(
+      scalars: ["\n", " ", "a", "\u{0}", "\"", "\\", "\t", "\u{1F}", "\u{7F}", "/", "é", "😀"])
     XCTAssertEqual(
       vocabulary.jsonArray,
       #"["\n"," ","a","\u0000","\"","\\","\t","\u001f","\u007f","/","é","😀"]"#)
@@ -104,7 +105,8 @@ final class VocabularyTests: XCTestCase {
   }
 
   func testJSONAcceptsWhitespaceEscapesAndSurrogatePairs() throws {
-    let vocabulary = try Vocabulary(jsonArray: " [ \"\\u0041\" ,\n\"\\ud83d\\ude00\", \"\\/\",\"\\b\",\"\\f\",\"\\r\" ] \n")
+    let vocabulary = try Vocabulary(
+      jsonArray: " [ \"\\u0041\" ,\n\"\\ud83d\\ude00\", \"\\/\",\"\\b\",\"\\f\",\"\\r\" ] \n")
     XCTAssertEqual(vocabulary.scalars, ["A", "😀", "/", "\u{8}", "\u{C}", "\r"])
     XCTAssertEqual(try Vocabulary(jsonArray: "[]").count, 0)
   }
@@ -138,7 +140,9 @@ final class VocabularyTests: XCTestCase {
     let positioned = try? Vocabulary(jsonArray: "[\"a\",\"b\"x]")
     XCTAssertNil(positioned)
     XCTAssertThrowsError(try Vocabulary(jsonArray: "[\"a\",\"b\"x]")) { error in
-      XCTAssertEqual(error as? VocabularyError, .malformedJSON(reason: "expected ',' or ']' after an array element", offset: 8))
+      XCTAssertEqual(
+        error as? VocabularyError,
+        .malformedJSON(reason: "expected ',' or ']' after an array element", offset: 8))
     }
   }
 

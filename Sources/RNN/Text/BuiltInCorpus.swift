@@ -178,8 +178,10 @@ extension BuiltInCorpus {
     } catch {
       throw BuiltInCorpusError.extractFailed(path: staging, reason: "\(error.localizedDescription)")
     }
-    guard let tar = findExecutable("tar", environment: environment) ?? findExecutable("tar", environment: ["PATH": "/usr/bin:/bin"])
-    else { throw BuiltInCorpusError.extractFailed(path: staging, reason: "no tar on PATH") }
+    let tarSearch = ["PATH": (environment["PATH"] ?? "") + ":/usr/bin:/bin"]
+    guard let tar = findExecutable("tar", environment: tarSearch) else {
+      throw BuiltInCorpusError.extractFailed(path: staging, reason: "no tar on PATH")
+    }
     let untar = try run(
       tar,
       ["-xzf", download + "/" + archive, "-C", staging, "--strip-components=1",

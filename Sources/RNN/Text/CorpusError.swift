@@ -6,13 +6,13 @@ public enum CorpusError: Error, Equatable, Sendable, CustomStringConvertible {
   case unreadable(path: String, reason: String)
   /// A file given explicitly looks binary: it has a NUL byte at `byteOffset`, within its first 8 KiB.
   case binaryFile(path: String, byteOffset: Int)
-  /// The file is not valid UTF-8: `byteOffset` (0-based) is the first byte of the ill-formed sequence, `line` and `column` (1-based, columns in characters) its position.
+  /// Not valid UTF-8: `byteOffset` (0-based) starts the bad sequence; `line`, `column` (1-based, in characters).
   case invalidUTF8(path: String, byteOffset: Int, line: Int, column: Int, reason: String)
   /// The files read hold no characters at all.
   case emptyCorpus(paths: [String])
   /// A folder (searched recursively, hidden entries and binary files skipped) holds no text file.
   case noTextFiles(folder: String)
-  /// A vocabulary was given and the text has `count` characters outside it; `examples` are the first few distinct ones, `firstPath` the file of the first.
+  /// `count` characters are not in the given vocabulary; `examples`: a few distinct; `firstPath`: file of the first.
   case unknownCharacters(count: Int, examples: [Unicode.Scalar], firstPath: String)
 
   public var description: String {

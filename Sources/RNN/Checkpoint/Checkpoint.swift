@@ -1,0 +1,111 @@
+import Foundation
+
+/// A trained character-level model as one `.safetensors` file that PyTorch loads as it is.
+///
+/// Tensors carry the names of the PyTorch module documented on `CharLM` (`embedding.weight`,
+/// `rnn.weight_ih_l0`, ..., `decoder.bias`), so
+/// `model.load_state_dict(safetensors.torch.load_file(path), strict=True)` works. The
+/// `__metadata__` holds:
+/// - `"vocabulary"`: a JSON array of one-scalar strings, index = token id;
+/// - `"config"`: `CharLMConfig` as JSON (`cell`, `layers`, `hidden`, `embedding`,
+///   `vocabulary_size`, `dropout`);
+/// - `"format"`: `"swift-rnn-charlm/1"`, and `"step"`: the training step it was saved at.
+public struct Checkpoint {
+  public static let format = "swift-rnn-charlm/1"
+
+  public let model: CharLM
+  public let vocabulary: Vocabulary
+  /// The training step the model was saved at (0 if unknown).
+  public let step: Int
+
+  public init(model: CharLM, vocabulary: Vocabulary, step: Int = 0) {
+    precondition(vocabulary.count == model.config.vocabularySize, "vocabulary does not match the model")
+    self.model = model
+    self.vocabulary = vocabulary
+    self.step = step
+  }
+
+  /// The checkpoint as safetensors contents.
+  public func encoded() -> SafeTensors {
+    let config = String(decoding: try! JSONEncoder.sorted.encode(model.config), as: UTF8.self)
+    return SafeTensors(
+      tensors: model.parameters.stateDict(),
+      metadata: ["vocabulary": vocabulary.jsonArray, "config": config, "format": Self.format, "step": String(step)])
+  }
+
+  /// Writes the checkpoint atomically (a crash leaves any previous file intact).
+  public func write(to path: String) throws {
+    try encoded().write(to: path)
+  }
+
+  /// Reads and validates a checkpoint: metadata, vocabulary, config and every tensor's shape.
+  public init(contentsOf path: String) throws {
+    let file: SafeTensors
+    do { file = try SafeTensors(contentsOf: path) } catch let error as SafeTensorsError {
+      throw CheckpointError.format(path: path, error)
+    }
+    try self.init(file, path: path)
+  }
+
+  /// Validates decoded contents; `path` names the source in errors.
+  public init(_ file: SafeTensors, path: String) throws {
+    func metadata(_ key: String) throws -> String {
+      guard let value = file.metadata[key] else { throw CheckpointError.missingMetadata(path: path, key: key) }
+      return value
+    }
+    let vocabulary: Vocabulary
+    do { vocabulary = try Vocabulary(jsonArray: try metadata("vocabulary")) } catch let error as VocabularyError {
+      throw CheckpointError.invalidMetadata(path: path, key: "vocabulary", reason: error.description)
+    }
+    let config: CharLMConfig
+    do { config = try JSONDecoder().decode(CharLMConfig.self, from: Data(try metadata("config").utf8)) } catch let error
+      as DecodingError
+    {
+      throw CheckpointError.invalidMetadata(path: path, key: "config", reason: Self.describe(error))
+    }
+    let limits = [("layers", config.layers, 1...64), ("hidden", config.hidden, 1...65536), ("embedding", config.embedding, 1...65536)]
+    for (name, value, range) in limits where !range.contains(value) {
+      throw CheckpointError.invalidMetadata(path: path, key: "config", reason: "\(name) \(value) is outside \(range)")
+    }
+    guard config.vocabularySize == vocabulary.count else {
+      throw CheckpointError.invalidMetadata(
+        path: path, key: "config",
+        reason: "vocabulary_size \(config.vocabularySize) but the vocabulary has \(vocabulary.count) characters")
+    }
+    guard (0..<1).contains(config.dropout) else {
+      throw CheckpointError.invalidMetadata(path: path, key: "config", reason: "dropout \(config.dropout) is outside [0, 1)")
+    }
+    let model = CharLM(config)
+    for entry in model.parameters.layout.entries {
+      guard let tensor = file[entry.name] else { throw CheckpointError.missingTensor(path: path, name: entry.name) }
+      guard tensor.shape == entry.ref.shape else {
+        throw CheckpointError.shapeMismatch(path: path, name: entry.name, expected: entry.ref.shape, actual: tensor.shape)
+      }
+      model.parameters.assign(tensor, to: entry.ref)
+    }
+    let known = Set(model.parameters.layout.entries.map(\.name))
+    let extra = file.tensors.map(\.name).filter { !known.contains($0) }
+    guard extra.isEmpty else { throw CheckpointError.unexpectedTensors(path: path, names: extra) }
+    self.model = model
+    self.vocabulary = vocabulary
+    self.step = file.metadata["step"].flatMap { Int($0) } ?? 0
+  }
+
+  private static func describe(_ error: DecodingError) -> String {
+    switch error {
+    case .keyNotFound(let key, _): "missing \"\(key.stringValue)\""
+    case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+      (context.codingPath.last.map { "\"\($0.stringValue)\": " } ?? "") + context.debugDescription
+    @unknown default: "\(error)"
+    }
+  }
+}
+
+extension JSONEncoder {
+  /// An encoder with sorted keys, so files are byte-for-byte reproducible.
+  static var sorted: JSONEncoder {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return encoder
+  }
+}

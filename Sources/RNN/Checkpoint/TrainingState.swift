@@ -1,0 +1,116 @@
+import Foundation
+
+/// Everything besides the model that resuming a run needs: the training config, progress
+/// (step, epoch, batch, dropout generator, best validation loss), the optimizer's buffers and
+/// the state carried between batches.
+///
+/// It lives in its own file beside the checkpoint, `<name>.training.safetensors`, so that the
+/// checkpoint itself stays a plain PyTorch state dict. Tensors: `optimizer.<buffer>` `[P]` (the
+/// flat parameter store, PyTorch's buffer names), `state.h_l<k>` / `state.c_l<k>` `[B,H]`.
+/// Metadata: `"format"`, `"step"` (must equal the checkpoint's), `"train_config"`,
+/// `"progress"`, `"optimizer"` and `"data"` (size and hash of the training text).
+public struct TrainingState {
+  public static let format = "swift-rnn-training/1"
+
+  public var config: TrainConfig
+  public var progress: TrainingProgress
+  public var optimizer: Optimizer
+  public var state: [RecurrentState]
+  /// Identifies the training text, so a resumed run can check it reads the same data.
+  public var data: String
+
+  public init(config: TrainConfig, progress: TrainingProgress, optimizer: Optimizer, state: [RecurrentState], data: String) {
+    self.config = config
+    self.progress = progress
+    self.optimizer = optimizer
+    self.state = state
+    self.data = data
+  }
+
+  /// The training-state file that goes with checkpoint `path` (`x.safetensors` -> `x.training.safetensors`).
+  public static func path(besides checkpoint: String) -> String {
+    let base = checkpoint.hasSuffix(".safetensors") ? String(checkpoint.dropLast(".safetensors".count)) : checkpoint
+    return base + ".training.safetensors"
+  }
+
+  /// A short fingerprint of a token sequence (count and FNV-1a hash).
+  public static func fingerprint(_ tokens: ArraySlice<Int32>) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for token in tokens { hash = (hash ^ UInt64(UInt32(bitPattern: token))) &* 0x100_0000_01b3 }
+    return "\(tokens.count):\(String(hash, radix: 16))"
+  }
+
+  /// The file contents.
+  public func encoded() -> SafeTensors {
+    var tensors: [(name: String, tensor: Tensor)] = optimizer.kind.bufferNames.map {
+      ("optimizer.\($0)", Tensor(shape: [optimizer.buffers[$0]!.count], scalars: optimizer.buffers[$0]!))
+    }
+    for (l, layer) in state.enumerated() {
+      tensors.append(("state.h_l\(l)", layer.h))
+      if let c = layer.c { tensors.append(("state.c_l\(l)", c)) }
+    }
+    let encoder = JSONEncoder.sorted
+    return SafeTensors(
+      tensors: tensors,
+      metadata: [
+        "format": Self.format, "step": String(progress.step), "data": data,
+        "train_config": String(decoding: try! encoder.encode(config), as: UTF8.self),
+        "progress": String(decoding: try! encoder.encode(progress), as: UTF8.self),
+        "optimizer": String(decoding: try! encoder.encode(["kind": optimizer.kind.rawValue, "steps": String(optimizer.steps)]), as: UTF8.self),
+      ])
+  }
+
+  /// Writes the file atomically.
+  public func write(to path: String) throws { try encoded().write(to: path) }
+
+  /// Reads the training state saved beside checkpoint `checkpoint` and validates it against it.
+  public init(besides checkpoint: Checkpoint, at checkpointPath: String) throws {
+    let path = Self.path(besides: checkpointPath)
+    func fail(_ reason: String) -> CheckpointError { .trainingState(path: path, reason: reason) }
+    let file: SafeTensors
+    do { file = try SafeTensors(contentsOf: path) } catch let error as SafeTensorsError {
+      if case .unreadable(_, let reason) = error { throw fail("training state unreadable (\(reason))") }
+      throw CheckpointError.format(path: path, error)
+    }
+    guard file.metadata["format"] == Self.format else { throw fail("not a swift-rnn training state") }
+    guard file.metadata["step"] == String(checkpoint.step) else {
+      throw fail("it is from step \(file.metadata["step"] ?? "?"), the checkpoint from step \(checkpoint.step)")
+    }
+    let decoder = JSONDecoder()
+    func decode<T: Decodable>(_ type: T.Type, _ key: String) throws -> T {
+      guard let text = file.metadata[key], let value = try? decoder.decode(type, from: Data(text.utf8)) else {
+        throw fail("missing or invalid \"\(key)\"")
+      }
+      return value
+    }
+    config = try decode(TrainConfig.self, "train_config")
+    progress = try decode(TrainingProgress.self, "progress")
+    guard progress.generator.count == 4, progress.step == checkpoint.step, progress.epoch >= 0, progress.batch >= 0 else {
+      throw fail("invalid progress")
+    }
+    let optimizerInfo = try decode([String: String].self, "optimizer")
+    guard let kind = optimizerInfo["kind"].flatMap(OptimizerKind.init(rawValue:)), kind == config.optimizer,
+      let steps = optimizerInfo["steps"].flatMap({ Int($0) })
+    else { throw fail("invalid optimizer entry") }
+    var buffers: [String: [Float]] = [:]
+    for name in kind.bufferNames {
+      guard let tensor = file["optimizer.\(name)"] else { throw fail("optimizer buffer \(name) is missing") }
+      buffers[name] = tensor.scalars
+    }
+    let model = checkpoint.model
+    do {
+      optimizer = try Optimizer(kind, steps: steps, buffers: buffers, parameterCount: model.parameters.count)
+    } catch { throw fail("\(error)") }
+    let shape = [config.batchSize, model.config.hidden]
+    state = try (0..<model.config.layers).map { l in
+      guard let h = file["state.h_l\(l)"], h.shape == shape else { throw fail("carried state h_l\(l) is missing or not \(shape)") }
+      var c: Tensor? = nil
+      if model.config.cell.hasCellState {
+        guard let value = file["state.c_l\(l)"], value.shape == shape else { throw fail("carried state c_l\(l) is missing or not \(shape)") }
+        c = value
+      }
+      return RecurrentState(h: h, c: c)
+    }
+    data = file.metadata["data"] ?? ""
+  }
+}

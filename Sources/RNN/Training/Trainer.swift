@@ -1,0 +1,91 @@
+/// Trains a `CharLM` on batches of text with truncated backpropagation through time: the
+/// hidden state carries from batch to batch within an epoch and restarts at zero with each epoch.
+public final class Trainer {
+  public let model: CharLM
+  public let config: TrainConfig
+  public let batches: BatchIterator
+  public private(set) var optimizer: Optimizer
+  public private(set) var progress: TrainingProgress
+  /// The state carried into the next batch, one per layer, `[B,H]` each.
+  public private(set) var state: [RecurrentState]
+
+  /// What one update did.
+  public struct StepReport: Sendable {
+    /// Mean loss over the batch, nats per character.
+    public var loss: Float
+    /// Global gradient norm before clipping.
+    public var gradientNorm: Float
+    /// Learning rate used.
+    public var learningRate: Float
+  }
+
+  /// A new run from the model's current parameters.
+  public init(model: CharLM, batches: BatchIterator, config: TrainConfig) {
+    self.model = model
+    self.config = config
+    self.batches = batches
+    optimizer = Optimizer(config.optimizer, parameterCount: model.parameters.count)
+    progress = TrainingProgress(seed: config.seed)
+    state = model.zeroState(batch: config.batchSize)
+  }
+
+  /// A run resumed from saved optimizer state, progress and carried state.
+  public init(
+    model: CharLM, batches: BatchIterator, config: TrainConfig, optimizer: Optimizer, progress: TrainingProgress,
+    state: [RecurrentState]
+  ) {
+    self.model = model
+    self.config = config
+    self.batches = batches
+    self.optimizer = optimizer
+    self.progress = progress
+    self.state = state
+  }
+
+  /// The learning rate of the current epoch.
+  public var learningRate: Float { config.learningRate(epoch: progress.epoch) }
+
+  /// Trains on the next batch: forward, backward, clipping, one optimizer update. If the loss or
+  /// a gradient is not finite, throws `TrainingError.diverged` and changes nothing.
+  @discardableResult
+  public func step() throws -> StepReport {
+    if progress.batch == 0 { state = model.zeroState(batch: config.batchSize) }
+    let (inputs, targets) = batches.batch(progress.batch)
+    var generator = RandomGenerator(seed: 0)
+    generator.state = (progress.generator[0], progress.generator[1], progress.generator[2], progress.generator[3])
+
+    model.parameters.zeroGradients()
+    let tape = Tape()
+    let initial = state.map { StateVariables($0, on: tape) }
+    let (logits, final) = withUnsafeMutablePointer(to: &generator) {
+      model(inputs, time: config.seqLength, batch: config.batchSize, state: initial, on: tape, dropout: $0)
+    }
+    let lossVariable = tape.softmaxCrossEntropy(logits, targets: targets)
+    let loss = tape[lossVariable].scalars[0]
+    tape.backward(from: lossVariable)
+    guard loss.isFinite, model.parameters.gradientsAreFinite else {
+      throw TrainingError.diverged(step: progress.step + 1, loss: loss)
+    }
+    if config.gradClipValue > 0 { model.parameters.clipGradientValues(config.gradClipValue) }
+    let norm = config.gradClip > 0 ? model.parameters.clipGradientNorm(config.gradClip) : model.parameters.gradientNorm()
+    let rate = learningRate
+    optimizer.step(model.parameters, learningRate: rate)
+
+    state = final.map { $0.values(on: tape) }
+    progress.generator = [generator.state.0, generator.state.1, generator.state.2, generator.state.3]
+    progress.step += 1
+    progress.batch += 1
+    if progress.batch == batches.batchesPerEpoch {
+      progress.batch = 0
+      progress.epoch += 1
+    }
+    return StepReport(loss: loss, gradientNorm: norm, learningRate: rate)
+  }
+
+  /// Records a validation loss; returns whether it is the best so far.
+  public func recordValidation(_ loss: Double) -> Bool {
+    guard loss < (progress.bestValidationLoss ?? .infinity) else { return false }
+    progress.bestValidationLoss = loss
+    return true
+  }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import RNN
+
+/// `rnn eval`: scores a text with a trained model, in nats and bits per character.
+struct Eval: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Score text with a trained model (loss per character).",
+    discussion: "The text is read as one continuous stream from a zero state, batch 1, no dropout; the first character is not scored.")
+
+  @Option(help: "Checkpoint to evaluate.")
+  var checkpoint: String
+  @Option(name: .customLong("data"), parsing: .upToNextOption, help: "UTF-8 text files or folders to score.")
+  var paths: [String]
+  @Flag(help: "Print one JSON object: loss_nats_per_char, bits_per_char, characters (the number scored).")
+  var json = false
+  @OptionGroup var compute: ComputeOptions
+
+  func validate() throws {
+    guard !paths.isEmpty else { throw ValidationError("--data needs at least one file") }
+  }
+
+  func run() throws {
+    compute.configure()
+    let loaded = try Checkpoint(contentsOf: checkpoint)
+    let corpus = try Corpus.load(paths: paths, vocabulary: loaded.vocabulary)
+    guard corpus.text.count >= 2 else { throw Failure("the text has \(corpus.text.count) character; at least 2 are needed to score one") }
+    let (nats, count) = loaded.model.loss(of: corpus.text[...], batch: 1, chunk: 1000)
+    let mean = nats / Double(count)
+    if json {
+      print("{\"loss_nats_per_char\": \(mean), \"bits_per_char\": \(mean / log(2)), \"characters\": \(count)}")
+    } else {
+      print("\(fixed(mean, 4)) nats/char, \(fixed(mean / log(2), 4)) bits/char over \(count) characters")
+    }
+  }
+}

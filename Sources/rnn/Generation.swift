@@ -1,0 +1,19 @@
+import RNN
+
+/// Generates `length` characters after `prime` (nil or empty: after a newline, not printed),
+/// handing each to `emit` as soon as it is chosen.
+func generate(
+  model: CharLM, vocabulary: Vocabulary, prime: [Int32], length: Int, options: SamplingOptions,
+  using generator: inout RandomGenerator, emit: (String) -> Void
+) {
+  var sampler = Sampler(model: model)
+  if prime.isEmpty {
+    let start = vocabulary.id(of: "\n") ?? Int32(truncatingIfNeeded: generator.next() % UInt64(vocabulary.count))
+    sampler.feed([start])
+  } else {
+    sampler.feed(prime)
+  }
+  for _ in 0..<length {
+    emit(vocabulary.decode([sampler.next(options, using: &generator)]))
+  }
+}
