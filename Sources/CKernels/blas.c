@@ -7,8 +7,9 @@
 //      kernel (5-15x slower). It reads OPENBLAS_CORETYPE when it loads, so we set it to the
 //      CPU's real family before dlopen (unless the user set it).
 //   3. The built-in kernel below: portable C, vectorised by target_clones.
-// The thread count of oneDNN's OpenMP runtime is likewise set through the environment before it
-// loads (OMP_NUM_THREADS), so the first call decides it.
+// The library always runs single-threaded (oneDNN's OpenMP runtime reads OMP_NUM_THREADS=1 when
+// it loads): the callers split work across threads themselves, coarsely (see Parallel.swift).
+// `threads` is that split's width.
 #define _GNU_SOURCE
 #include "CKernels.h"
 #include "activations.h"
@@ -65,9 +66,7 @@ static void set_default_env(const char *name, const char *value) {
 }
 
 static int load_onednn(void) {
-  char threads[16];
-  snprintf(threads, sizeof threads, "%d", blas.threads);
-  set_default_env("OMP_NUM_THREADS", threads);
+  setenv("OMP_NUM_THREADS", "1", 1);
   const char *names[] = {"libdnnl.so.3", "libdnnl.so.2", "libdnnl.so"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
     void *lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
@@ -76,12 +75,10 @@ static int load_onednn(void) {
     if (!sgemm) continue;
     dnnl_version_fn version = (dnnl_version_fn)dlsym(lib, "dnnl_version");
     dnnl_isa_fn isa = (dnnl_isa_fn)dlsym(lib, "dnnl_get_effective_cpu_isa");
-    openblas_threads_fn omp_threads = (openblas_threads_fn)dlsym(lib, "omp_set_num_threads");
-    if (omp_threads) omp_threads(blas.threads);
     const dnnl_version_info *v = version ? version() : NULL;
-    snprintf(blas.description, sizeof blas.description, "oneDNN %d.%d.%d (%s), %d threads",
+    snprintf(blas.description, sizeof blas.description, "oneDNN %d.%d.%d (%s kernels)",
              v ? v->major : 0, v ? v->minor : 0, v ? v->patch : 0,
-             isa ? dnnl_isa_name(isa()) : "isa unknown", blas.threads);
+             isa ? dnnl_isa_name(isa()) : "isa unknown");
     blas.dnnl_sgemm = sgemm;
     return 1;
   }
@@ -103,13 +100,13 @@ static int load_openblas(void) {
     openblas_threads_fn set_threads = (openblas_threads_fn)dlsym(lib, "openblas_set_num_threads");
     openblas_string_fn core = (openblas_string_fn)dlsym(lib, "openblas_get_corename");
     openblas_string_fn config = (openblas_string_fn)dlsym(lib, "openblas_get_config");
-    if (set_threads) set_threads(blas.threads);
+    if (set_threads) set_threads(1);
     char version[64] = "OpenBLAS";
     if (config) snprintf(version, sizeof version, "%s", config());
     char *space = strchr(version, ' ');
     if (space && (space = strchr(space + 1, ' '))) *space = 0;  // "OpenBLAS 0.3.21"
-    snprintf(blas.description, sizeof blas.description, "%s (%s kernel), %d threads", version,
-             core ? core() : "unknown", blas.threads);
+    snprintf(blas.description, sizeof blas.description, "%s (%s kernel)", version,
+             core ? core() : "unknown");
     blas.cblas_sgemm = sgemm;
     return 1;
   }
@@ -126,9 +123,8 @@ static void initialise(void) {
     blas.backend = RNN_BLAS_OPENBLAS;
   } else {
     blas.backend = RNN_BLAS_BUILTIN;
-    blas.threads = 1;
     snprintf(blas.description, sizeof blas.description,
-             "built-in C kernel (no oneDNN or OpenBLAS found), 1 thread");
+             "built-in C kernel (no oneDNN or OpenBLAS found)");
   }
 }
 
@@ -235,4 +231,34 @@ void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, co
     break;
   }
   builtin_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// MARK: - Batch-1 products
+
+/// Accumulates one block of 64 outputs (four zmm, eight ymm registers) over all K inputs.
+RNN_KERNEL static void gemv_t_block64(long K, long N, const float *restrict x, const float *restrict wt,
+                                      float *restrict y) {
+  float acc[64];
+  for (int j = 0; j < 64; j++) acc[j] = y[j];
+  for (long k = 0; k < K; k++) {
+    const float *restrict row = wt + k * N;
+    float xk = x[k];
+    for (int j = 0; j < 64; j++) acc[j] += xk * row[j];
+  }
+  for (int j = 0; j < 64; j++) y[j] = acc[j];
+}
+
+RNN_KERNEL static void gemv_t_tail(long K, long N, long width, const float *restrict x,
+                                   const float *restrict wt, float *restrict y) {
+  for (long k = 0; k < K; k++) {
+    const float *restrict row = wt + k * N;
+    float xk = x[k];
+    for (long j = 0; j < width; j++) y[j] += xk * row[j];
+  }
+}
+
+void rnn_gemv_t(long K, long N, const float *x, const float *wt, float *y) {
+  long n = 0;
+  for (; n + 64 <= N; n += 64) gemv_t_block64(K, N, x, wt + n, y + n);
+  if (n < N) gemv_t_tail(K, N, N - n, x, wt + n, y + n);
 }

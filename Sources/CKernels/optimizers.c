@@ -5,26 +5,27 @@
 #include <math.h>
 
 RNN_KERNEL void rnn_adam_step(long n, float *p, const float *g, float *m, float *v, float lr,
-                              float beta1, float beta2, float eps, float bias1, float bias2) {
+                              float beta1, float beta2, float c1, float c2, float eps, float bias1,
+                              float bias2) {
   float *restrict pp = p, *restrict mm = m, *restrict vv = v;
   const float *restrict gg = g;
   float step = lr / bias1, root2 = sqrtf(bias2);
   for (long i = 0; i < n; i++) {
     float gi = gg[i];
-    float mi = beta1 * mm[i] + (1.0f - beta1) * gi;
-    float vi = beta2 * vv[i] + (1.0f - beta2) * gi * gi;
+    float mi = beta1 * mm[i] + c1 * gi;
+    float vi = beta2 * vv[i] + c2 * gi * gi;
     mm[i] = mi, vv[i] = vi;
     pp[i] -= step * mi / (sqrtf(vi) / root2 + eps);
   }
 }
 
 RNN_KERNEL void rnn_rmsprop_step(long n, float *p, const float *g, float *v, float lr, float alpha,
-                                 float eps) {
+                                 float c, float eps) {
   float *restrict pp = p, *restrict vv = v;
   const float *restrict gg = g;
   for (long i = 0; i < n; i++) {
     float gi = gg[i];
-    float vi = alpha * vv[i] + (1.0f - alpha) * gi * gi;
+    float vi = alpha * vv[i] + c * gi * gi;
     vv[i] = vi;
     pp[i] -= lr * gi / (sqrtf(vi) + eps);
   }

@@ -17,10 +17,10 @@ RNN_KERNEL void rnn_fill_rows(long N, long M, float *dst, const float *a, const 
   }
 }
 
-RNN_KERNEL void rnn_add_column_sums(long N, long M, const float *x, float *sums) {
+RNN_KERNEL void rnn_add_column_sums(long N, long M, const float *x, long ldx, float *sums) {
   float *restrict s = sums;
   for (long n = 0; n < N; n++) {
-    const float *restrict row = x + n * M;
+    const float *restrict row = x + n * ldx;
     for (long j = 0; j < M; j++) s[j] += row[j];
   }
 }

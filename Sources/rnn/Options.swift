@@ -3,7 +3,7 @@ import RNN
 
 /// Options every command that computes shares.
 struct ComputeOptions: ParsableArguments {
-  @Option(help: "Threads for matrix products (0: one per core).")
+  @Option(parsing: .unconditional, help: "Threads for matrix products (0: one per core).")
   var threads: Int = 0
 
   @Option(help: "Matrix-multiply library: automatic, onednn, openblas or builtin.")

@@ -7,17 +7,17 @@ struct Sample: ParsableCommand {
 
   @Option(help: "Checkpoint to sample from.")
   var checkpoint: String
-  @Option(help: "Characters to generate.")
+  @Option(parsing: .unconditional, help: "Characters to generate.")
   var length = 2000
-  @Option(help: "Softmax temperature: lower is more conservative, higher more surprising.")
+  @Option(parsing: .unconditional, help: "Softmax temperature: lower is more conservative, higher more surprising.")
   var temperature: Float = 1
   @Option(help: "Text to start from (printed first); its characters must be in the model's vocabulary.")
   var prime: String?
   @Flag(help: "Always take the most likely character.")
   var argmax = false
-  @Option(help: "Sample only among the k most likely characters.")
+  @Option(parsing: .unconditional, help: "Sample only among the k most likely characters.")
   var topK: Int?
-  @Option(help: "Random seed (default: a fresh one each run).")
+  @Option(parsing: .unconditional, help: "Random seed (default: a fresh one each run).")
   var seed: UInt64?
   @OptionGroup var compute: ComputeOptions
 

@@ -17,51 +17,51 @@ struct Train: ParsableCommand {
 
   @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn_relu.")
   var cell: CellOption = .lstm
-  @Option(help: "Stacked recurrent layers.")
+  @Option(parsing: .unconditional, help: "Stacked recurrent layers.")
   var layers = 2
-  @Option(help: "Hidden size of each layer.")
+  @Option(parsing: .unconditional, help: "Hidden size of each layer.")
   var hidden = 128
-  @Option(help: "Size of the character embedding.")
+  @Option(parsing: .unconditional, help: "Size of the character embedding.")
   var embedding = 64
-  @Option(help: "Dropout between layers and before the decoder (0 to <1).")
+  @Option(parsing: .unconditional, help: "Dropout between layers and before the decoder (0 to <1).")
   var dropout: Float = 0
-  @Option(help: "Steps of backpropagation through time per batch.")
+  @Option(parsing: .unconditional, help: "Steps of backpropagation through time per batch.")
   var seqLength = 50
-  @Option(help: "Sequences per batch.")
+  @Option(parsing: .unconditional, help: "Sequences per batch.")
   var batchSize = 50
-  @Option(help: "Learning rate.")
+  @Option(parsing: .unconditional, help: "Learning rate.")
   var learningRate: Float = 2e-3
   @Option(help: "Optimizer: adam, rmsprop or sgd (momentum 0.9).")
   var optimizer: OptimizerKind = .adam
-  @Option(help: "Clip gradients to this global norm (0: off).")
+  @Option(parsing: .unconditional, help: "Clip gradients to this global norm (0: off).")
   var gradClip: Float = 5
-  @Option(help: "Clamp each gradient element to this magnitude (0: off).")
+  @Option(parsing: .unconditional, help: "Clamp each gradient element to this magnitude (0: off).")
   var gradClipValue: Float = 0
-  @Option(help: "Multiply the learning rate by this after each epoch from --lr-decay-after on (1: off).")
+  @Option(parsing: .unconditional, help: "Multiply the learning rate by this after each epoch from --lr-decay-after on (1: off).")
   var lrDecay: Float = 1
-  @Option(help: "First epoch (from 0) whose learning rate is decayed.")
+  @Option(parsing: .unconditional, help: "First epoch (from 0) whose learning rate is decayed.")
   var lrDecayAfter = 10
-  @Option(help: "Stop after this many updates in all (a resumed run continues up to it).")
+  @Option(parsing: .unconditional, help: "Stop after this many updates in all (a resumed run continues up to it).")
   var maxSteps: Int?
-  @Option(help: "Stop after this many passes over the training text.")
+  @Option(parsing: .unconditional, help: "Stop after this many passes over the training text.")
   var maxEpochs: Int = 10
-  @Option(help: "Fraction of the text, from its end, held out for validation.")
+  @Option(parsing: .unconditional, help: "Fraction of the text, from its end, held out for validation.")
   var valFraction: Double = 0.05
-  @Option(help: "Fraction of the text, at its very end, held out for the final test.")
+  @Option(parsing: .unconditional, help: "Fraction of the text, at its very end, held out for the final test.")
   var testFraction: Double = 0.05
-  @Option(help: "Validate (and print a sample) every this many steps.")
+  @Option(parsing: .unconditional, help: "Validate (and print a sample) every this many steps.")
   var evalEvery = 500
-  @Option(help: "Save latest.safetensors every this many steps (default: --eval-every).")
+  @Option(parsing: .unconditional, help: "Save latest.safetensors every this many steps (default: --eval-every).")
   var checkpointEvery: Int?
   @Option(help: "Folder for latest.safetensors and best.safetensors.")
   var checkpointDir = "checkpoints"
   @Option(help: "Continue the run saved in this checkpoint (its .training.safetensors must be beside it).")
   var resume: String?
-  @Option(help: "Seed of initialisation and dropout.")
+  @Option(parsing: .unconditional, help: "Seed of initialisation and dropout.")
   var seed: UInt64 = 0
-  @Option(help: "Print a progress line every this many steps.")
+  @Option(parsing: .unconditional, help: "Print a progress line every this many steps.")
   var printEvery = 10
-  @Option(help: "Characters in the sample printed at each validation (0: none).")
+  @Option(parsing: .unconditional, help: "Characters in the sample printed at each validation (0: none).")
   var sampleLength = 200
   @OptionGroup var compute: ComputeOptions
 
@@ -88,6 +88,7 @@ struct Train: ParsableCommand {
 
   func run() throws {
     compute.configure()
+    try prepareCheckpointFolder()
     let resumed = try resume.map { path in
       let checkpoint = try Checkpoint(contentsOf: path)
       return (checkpoint, try TrainingState(besides: checkpoint, at: path))
@@ -130,5 +131,26 @@ struct Train: ParsableCommand {
       trainer: trainer, vocabulary: corpus.vocabulary, validation: corpus.text[splits.validation],
       test: corpus.text[splits.test], options: self
     ).run()
+  }
+
+  /// Creates the checkpoint folder and checks it is writable, before any work is done.
+  private func prepareCheckpointFolder() throws {
+    var isFolder: ObjCBool = false
+    var path = ""
+    for part in checkpointDir.split(separator: "/", omittingEmptySubsequences: false) {
+      path += (path.isEmpty && part.isEmpty ? "" : (path.isEmpty ? "" : "/")) + part
+      if path.isEmpty { path = "/"; continue }
+      if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue {
+        throw Failure("cannot create checkpoint folder \(checkpointDir): \(path) is a file, not a folder")
+      }
+    }
+    do {
+      try FileManager.default.createDirectory(atPath: checkpointDir, withIntermediateDirectories: true)
+    } catch {
+      throw Failure("cannot create checkpoint folder \(checkpointDir): \(error.localizedDescription)")
+    }
+    guard access(checkpointDir, W_OK) == 0 else {
+      throw Failure("checkpoint folder \(checkpointDir) is not writable: \(String(cString: strerror(errno)))")
+    }
   }
 }

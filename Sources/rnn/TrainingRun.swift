@@ -20,7 +20,6 @@ struct TrainingRun {
   }
 
   func run() throws {
-    try prepareCheckpointFolder()
     let model = trainer.model
     let config = model.config
     let tokensPerStep = trainer.config.batchSize * trainer.config.seqLength
@@ -101,17 +100,6 @@ struct TrainingRun {
       data: TrainingState.fingerprint(trainer.batches.tokens))
     try state.write(to: TrainingState.path(besides: latestPath))
     try Checkpoint(model: trainer.model, vocabulary: vocabulary, step: trainer.progress.step).write(to: latestPath)
-  }
-
-  private func prepareCheckpointFolder() throws {
-    do {
-      try FileManager.default.createDirectory(atPath: options.checkpointDir, withIntermediateDirectories: true)
-    } catch {
-      throw Failure("cannot create checkpoint folder \(options.checkpointDir): \((error as NSError).localizedDescription)")
-    }
-    guard FileManager.default.isWritableFile(atPath: options.checkpointDir) else {
-      throw Failure("checkpoint folder \(options.checkpointDir) is not writable")
-    }
   }
 
   private func parameterCount(_ model: CharLM) -> Int {

@@ -48,7 +48,8 @@ final class NaiveCellTests: XCTestCase {
       XCTAssertEqual(y.shape, [0, b, h], "\(cell)")
       XCTAssertEqual(final, state, "\(cell)")
 
-      let dState = RecurrentState(h: random([b, h], &generator), c: cell.hasCellState ? random([b, h], &generator) : nil)
+      let dState = RecurrentState(
+        h: random([b, h], &generator), c: cell.hasCellState ? random([b, h], &generator) : nil)
       parameters.zeroGradients()
       let grads = layer.backward(.zeros([0, b, h]), dState: dState, cache: cache, parameters: parameters)
       XCTAssertEqual(grads.dx.shape, [0, b, d], "\(cell)")
@@ -96,7 +97,8 @@ final class NaiveCellTests: XCTestCase {
       let a = layer.forward(stack(first), state: state, parameters: parameters)
       let b2 = layer.forward(stack(second), state: a.state, parameters: parameters)
       let what = "\(cell)"
-      assertClose(stack((0..<t1).map { slice(a.y, $0) } + (0..<t - t1).map { slice(b2.y, $0) }), whole.y,
+      assertClose(
+        stack((0..<t1).map { slice(a.y, $0) } + (0..<t - t1).map { slice(b2.y, $0) }), whole.y,
         relative: 1e-6, absolute: 1e-7, "\(what): y")
       assertClose(b2.state.h, whole.state.h, relative: 1e-6, absolute: 1e-7, "\(what): h_n")
       if cell.hasCellState { assertClose(b2.state.c!, whole.state.c!, relative: 1e-6, absolute: 1e-7, "\(what): c_n") }
@@ -228,7 +230,8 @@ private struct NaiveCell {
     }
     return (
       Tensor(shape: [t, b, h], scalars: y),
-      RecurrentState(h: Tensor(shape: [b, h], scalars: hN), c: cell.hasCellState ? Tensor(shape: [b, h], scalars: cN) : nil)
+      RecurrentState(
+        h: Tensor(shape: [b, h], scalars: hN), c: cell.hasCellState ? Tensor(shape: [b, h], scalars: cN) : nil)
     )
   }
 }

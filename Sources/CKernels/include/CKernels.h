@@ -29,21 +29,26 @@ typedef enum {
   RNN_BLAS_OPENBLAS = 2,  ///< OpenBLAS `cblas_sgemm` (libopenblas.so.0), core type forced to the CPU's
 } rnn_blas_backend;
 
-/// Loads a BLAS and sets its thread count (`threads <= 0`: one per core). The first call wins;
-/// later calls return the backend already chosen. Returns the backend in use.
+/// Loads a BLAS (always run single-threaded) and records how many threads callers split work
+/// over (`threads <= 0`: one per core). The first call wins; later calls return the backend
+/// already chosen. Returns the backend in use.
 rnn_blas_backend rnn_blas_init(rnn_blas_backend preferred, int threads);
 
 /// One line naming the library, its version and the kernel it runs, e.g.
-/// "oneDNN 2.6.3 (avx512_core_amx), 2 threads". Calls `rnn_blas_init(AUTO, 0)` if needed.
+/// "oneDNN 2.6.3 (avx512_core_amx kernels)". Calls `rnn_blas_init(AUTO, 0)` if needed.
 const char *rnn_blas_description(void);
 
-/// The number of threads the BLAS was configured with.
+/// The number of threads work is split over.
 int rnn_blas_threads(void);
 
 /// C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, row-major; op(X) = X or X^T
 /// (`trans_a`, `trans_b` non-zero). `lda`, `ldb`, `ldc` are the row strides of A, B, C as stored.
 void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, const float *A,
                long lda, const float *B, long ldb, float beta, float *C, long ldc);
+
+/// y[N] += x[K] * wt[K,N]: a matrix-vector product with the matrix stored transposed (one row
+/// of wt per input), for batch-1 inference; y stays in registers while wt streams once.
+void rnn_gemv_t(long K, long N, const float *x, const float *wt, float *y);
 
 // MARK: - Recurrent cells, one time step (gate orders as PyTorch: LSTM i,f,g,o; GRU r,z,n)
 
@@ -82,8 +87,8 @@ void rnn_simple_backward_step(long B, long H, const float *h, const float *dy,
 /// dst[n, :] = a + b for each of N rows of width M (b may be NULL).
 void rnn_fill_rows(long N, long M, float *dst, const float *a, const float *b);
 
-/// sums[j] += sum over n of x[n, j]; x: [N, M] (bias gradients).
-void rnn_add_column_sums(long N, long M, const float *x, float *sums);
+/// sums[j] += sum over n of x[n, j]; x: N rows of M, `ldx` apart (bias gradients).
+void rnn_add_column_sums(long N, long M, const float *x, long ldx, float *sums);
 
 /// dst[i] += src[i].
 void rnn_add(long n, float *dst, const float *src);
@@ -118,13 +123,15 @@ void rnn_dropout_mask(long n, float *mask, float p, uint32_t state[4]);
 
 // MARK: - Optimizers over flat buffers (PyTorch's update rules)
 
-/// Adam: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+/// Adam: m = b1 m + c1 g; v = b2 v + c2 g^2;
 /// p -= (lr / bias1) * m / (sqrt(v) / sqrt(bias2) + eps), bias_k = 1 - b_k^step.
+/// c_k = 1 - b_k is passed in, computed in double as PyTorch does (1 - 0.999f is not 0.001f).
 void rnn_adam_step(long n, float *p, const float *g, float *m, float *v, float lr, float beta1,
-                   float beta2, float eps, float bias1, float bias2);
+                   float beta2, float c1, float c2, float eps, float bias1, float bias2);
 
-/// RMSprop: v = alpha v + (1-alpha) g^2; p -= lr g / (sqrt(v) + eps).
-void rnn_rmsprop_step(long n, float *p, const float *g, float *v, float lr, float alpha, float eps);
+/// RMSprop: v = alpha v + c g^2 (c = 1 - alpha, computed in double); p -= lr g / (sqrt(v) + eps).
+void rnn_rmsprop_step(long n, float *p, const float *g, float *v, float lr, float alpha, float c,
+                      float eps);
 
 /// SGD with momentum: buf = momentum buf + g; p -= lr buf (buf unused when momentum == 0).
 void rnn_sgd_step(long n, float *p, const float *g, float *buf, float lr, float momentum);

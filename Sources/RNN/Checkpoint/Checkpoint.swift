@@ -42,6 +42,7 @@ public struct Checkpoint {
   public init(contentsOf path: String) throws {
     let file: SafeTensors
     do { file = try SafeTensors(contentsOf: path) } catch let error as SafeTensorsError {
+      if case .unreadable(_, let reason) = error { throw CheckpointError.unreadable(path: path, reason: reason) }
       throw CheckpointError.format(path: path, error)
     }
     try self.init(file, path: path)

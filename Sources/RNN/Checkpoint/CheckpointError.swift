@@ -1,5 +1,7 @@
 /// Why a checkpoint could not be used.
 public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// The file cannot be read (missing, a folder, no permission).
+  case unreadable(path: String, reason: String)
   /// The file is not valid safetensors (the reader's error says which rule it breaks).
   case format(path: String, SafeTensorsError)
   /// A required `__metadata__` entry is absent.
@@ -17,7 +19,8 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
 
   public var description: String {
     switch self {
-    case .format(let path, let error): "\(path): not a valid checkpoint: \(error)"
+    case .unreadable(let path, let reason): "cannot read checkpoint \(path): \(reason)"
+    case .format(let path, let error): "\(path) is not a safetensors checkpoint: \(error)"
     case .missingMetadata(let path, let key): "\(path): not a swift-rnn checkpoint: no \"\(key)\" in its metadata"
     case .invalidMetadata(let path, let key, let reason): "\(path): invalid \"\(key)\" metadata: \(reason)"
     case .missingTensor(let path, let name): "\(path): tensor \(name) is missing"

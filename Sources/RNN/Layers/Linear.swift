@@ -29,8 +29,8 @@ public struct Linear: Sendable {
     precondition(x.shape.last == inputSize, "input \(x.shape) does not end in \(inputSize)")
     let n = x.count / inputSize
     return Tensor(shape: x.shape.dropLast() + [outputSize]) { y in
-      rnn_fill_rows(n, outputSize, y, parameters.value(bias), nil)
-      x.withPointer { x in BLAS.gemm(false, true, n, outputSize, inputSize, x, parameters.value(weight), beta: 1, y) }
+      Parallel.fillRows(n, outputSize, y, parameters.value(bias), nil)
+      x.withPointer { x in BLAS.parallelGemm(false, true, n, outputSize, inputSize, x, parameters.value(weight), beta: 1, y) }
     }
   }
 
@@ -39,11 +39,11 @@ public struct Linear: Sendable {
     let n = x.count / inputSize
     return dy.withPointer { dy in
       x.withPointer { x in
-        BLAS.gemm(true, false, outputSize, inputSize, n, dy, x, beta: 1, parameters.gradient(weight))
+        BLAS.parallelGemm(true, false, outputSize, inputSize, n, dy, x, beta: 1, parameters.gradient(weight))
       }
-      rnn_add_column_sums(n, outputSize, dy, parameters.gradient(bias))
+      Parallel.addColumnSums(n, outputSize, dy, into: parameters.gradient(bias))
       return Tensor(shape: x.shape) { dx in
-        BLAS.gemm(false, false, n, inputSize, outputSize, dy, parameters.value(weight), beta: 0, dx)
+        BLAS.parallelGemm(false, false, n, inputSize, outputSize, dy, parameters.value(weight), beta: 0, dx)
       }
     }
   }

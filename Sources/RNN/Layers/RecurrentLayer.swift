@@ -140,6 +140,17 @@ public struct RecurrentLayer: Sendable {
     return RecurrentState(h: last(cache.y), c: cell.hasCellState ? last(cache.cells) : nil)
   }
 
+  /// `x W_ih^T + b_ih (+ b_hh if biases)` for every step at once: `[T,B,G*H]`, rows split
+  /// across threads.
+  func inputProjection(_ x: Tensor, biases both: Bool, _ parameters: Parameters) -> Tensor {
+    let (n, d) = (x.shape[0] * x.shape[1], inputSize)
+    let rows = cell.gates * hiddenSize
+    return Tensor(shape: [x.shape[0], x.shape[1], rows]) { out in
+      Parallel.fillRows(n, rows, out, parameters.value(biasIH), both ? parameters.value(biasHH) : nil)
+      x.withPointer { x in BLAS.parallelGemm(false, true, n, rows, d, x, parameters.value(weightIH), beta: 1, out) }
+    }
+  }
+
   /// Accumulates the weight and bias gradients shared by all cells once the per-step gradients
   /// are known: `dW_ih += dxg^T x`, `db_ih += sum(dxg)`, `dW_hh += dhg^T h_{t-1}`,
   /// `db_hh += sum(dhg)`; returns `dx = dxg W_ih`. `dxg`, `dhg`: `[T,B,G*H]`.
@@ -151,20 +162,21 @@ public struct RecurrentLayer: Sendable {
     let n = t * b
     guard n > 0 else { return .zeros(cache.x.shape) }
     cache.x.withPointer { x in
-      BLAS.gemm(true, false, rows, d, n, dxg, x, beta: 1, parameters.gradient(weightIH))
+      BLAS.parallelGemm(true, false, rows, d, n, dxg, x, beta: 1, parameters.gradient(weightIH))
     }
     cache.initial.h.withPointer { h0 in
-      BLAS.gemm(true, false, rows, h, b, dhg, h0, beta: 1, parameters.gradient(weightHH))
+      BLAS.parallelGemm(true, false, rows, h, b, dhg, lda: rows, h0, beta: 1, parameters.gradient(weightHH))
     }
     if t > 1 {
       cache.y.withPointer { y in
-        BLAS.gemm(true, false, rows, h, n - b, dhg + b * rows, y, beta: 1, parameters.gradient(weightHH))
+        BLAS.parallelGemm(
+          true, false, rows, h, n - b, dhg + b * rows, lda: rows, y, beta: 1, parameters.gradient(weightHH))
       }
     }
-    rnn_add_column_sums(n, rows, dxg, parameters.gradient(biasIH))
-    rnn_add_column_sums(n, rows, dhg, parameters.gradient(biasHH))
+    Parallel.addColumnSums(n, rows, dxg, into: parameters.gradient(biasIH))
+    Parallel.addColumnSums(n, rows, dhg, into: parameters.gradient(biasHH))
     return Tensor(shape: cache.x.shape) { dx in
-      BLAS.gemm(false, false, n, d, rows, dxg, parameters.value(weightIH), beta: 0, dx)
+      BLAS.parallelGemm(false, false, n, d, rows, dxg, parameters.value(weightIH), beta: 0, dx)
     }
   }
 }

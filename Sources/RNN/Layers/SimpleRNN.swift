@@ -3,23 +3,25 @@ import CKernels
 // Vanilla RNN, as torch.nn.RNN: h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act = tanh or relu.
 extension RecurrentLayer {
   /// Forward over `x [T,B,D]`: one GEMM for all input projections, then per step one GEMM with
-  /// `W_hh` and the activation. Backward needs only the outputs.
+  /// `W_hh` and the activation, each slice of the batch on its own thread. Backward needs only
+  /// the outputs.
   func simpleForward(_ x: Tensor, _ state: RecurrentState, _ parameters: Parameters) -> RecurrentCache {
-    let (t, b, d, h) = (x.shape[0], x.shape[1], inputSize, hiddenSize)
+    let (t, b, h) = (x.shape[0], x.shape[1], hiddenSize)
     let relu: Int32 = cell == .rnnRelu ? 1 : 0
-    var pre = Tensor(shape: [t, b, h]) { pre in
-      rnn_fill_rows(t * b, h, pre, parameters.value(biasIH), parameters.value(biasHH))
-      x.withPointer { x in BLAS.gemm(false, true, t * b, h, d, x, parameters.value(weightIH), beta: 1, pre) }
-    }
-    var y = Tensor.zeros([t, b, h])
+    var pre = inputProjection(x, biases: true, parameters)
+    var y = Tensor(uninitializedShape: [t, b, h])
+    let whh = parameters.value(weightHH)
     pre.withMutablePointer { pre in
       y.withMutablePointer { y in
         state.h.withPointer { h0 in
-          for step in 0..<t {
-            let hPrev = step == 0 ? h0 : UnsafePointer(y + (step - 1) * b * h)
-            let preT = pre + step * b * h
-            BLAS.gemm(false, true, b, h, h, hPrev, parameters.value(weightHH), beta: 1, preT)
-            rnn_simple_forward_step(b, h, preT, y + step * b * h, relu)
+          Parallel.split(b) { slice in
+            let (r, n) = (slice.lowerBound, slice.count)
+            for step in 0..<t {
+              let now = (step * b + r) * h
+              let hPrev = step == 0 ? h0 + r * h : UnsafePointer(y + now - b * h)
+              BLAS.gemm(false, true, n, h, h, hPrev, whh, beta: 1, pre + now)
+              rnn_simple_forward_step(n, h, pre + now, y + now, relu)
+            }
           }
         }
       }
@@ -28,22 +30,27 @@ extension RecurrentLayer {
   }
 
   /// Backward through time: per step the activation's derivative and one GEMM
-  /// (`dh_{t-1} = dpre_t W_hh`), then the weight gradients as whole-sequence GEMMs.
+  /// (`dh_{t-1} = dpre_t W_hh`), each slice of the batch on its own thread; then the weight
+  /// gradients as whole-sequence GEMMs.
   func simpleBackward(
     _ dy: Tensor, _ dState: RecurrentState, _ cache: RecurrentCache, _ parameters: Parameters
   ) -> (dx: Tensor, dState: RecurrentState) {
     let (t, b, h) = (cache.x.shape[0], cache.x.shape[1], hiddenSize)
     let relu: Int32 = cell == .rnnRelu ? 1 : 0
     var dhNext = dState.h
-    var dpre = Tensor.zeros([t, b, h])
+    var dpre = Tensor(uninitializedShape: [t, b, h])
+    let whh = parameters.value(weightHH)
     dpre.withMutablePointer { dpre in
       dhNext.withMutablePointer { dhNext in
         dy.withPointer { dy in
           cache.y.withPointer { y in
-            for step in stride(from: t - 1, through: 0, by: -1) {
-              let dpreT = dpre + step * b * h
-              rnn_simple_backward_step(b, h, y + step * b * h, dy + step * b * h, dhNext, dpreT, relu)
-              BLAS.gemm(false, false, b, h, h, dpreT, parameters.value(weightHH), beta: 0, dhNext)
+            Parallel.split(b) { slice in
+              let (r, n) = (slice.lowerBound, slice.count)
+              for step in stride(from: t - 1, through: 0, by: -1) {
+                let now = (step * b + r) * h
+                rnn_simple_backward_step(n, h, y + now, dy + now, dhNext + r * h, dpre + now, relu)
+                BLAS.gemm(false, false, n, h, h, dpre + now, whh, beta: 0, dhNext + r * h)
+              }
             }
           }
         }

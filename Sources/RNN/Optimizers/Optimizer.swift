@@ -60,9 +60,11 @@ public struct Optimizer: Sendable {
         case .adam:
           let bias1 = 1 - Float(_exp(Double(steps) * _log(0.9)))
           let bias2 = 1 - Float(_exp(Double(steps) * _log(0.999)))
-          rnn_adam_step(n, p, g, a.baseAddress!, b.baseAddress!, lr, 0.9, 0.999, 1e-8, bias1, bias2)
+          rnn_adam_step(
+            n, p, g, a.baseAddress!, b.baseAddress!, lr, 0.9, 0.999, Float(1 - 0.9 as Double),
+            Float(1 - 0.999 as Double), 1e-8, bias1, bias2)
         case .rmsprop:
-          rnn_rmsprop_step(n, p, g, a.baseAddress!, lr, 0.95, 1e-8)
+          rnn_rmsprop_step(n, p, g, a.baseAddress!, lr, 0.95, Float(1 - 0.95 as Double), 1e-8)
         case .sgd:
           rnn_sgd_step(n, p, g, a.baseAddress!, lr, 0.9)
         }

@@ -34,6 +34,25 @@ public enum BLAS {
   /// The number of threads the matrix products use.
   public static var threads: Int { Int(rnn_blas_threads()) }
 
+  /// `gemm` with the rows of `C` split across `Parallel.width` threads (for large products).
+  @inlinable
+  public static func parallelGemm(
+    _ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int,
+    alpha: Float = 1, _ a: UnsafePointer<Float>, lda: Int? = nil,
+    _ b: UnsafePointer<Float>, ldb: Int? = nil,
+    beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+  ) {
+    let lda = lda ?? (transposeA ? m : k)
+    let ldc = ldc ?? n
+    let a = UncheckedBox(a), c = UncheckedBox(c)
+    Parallel.split(m) { rows in
+      gemm(
+        transposeA, transposeB, rows.count, n, k, alpha: alpha,
+        transposeA ? a.value + rows.lowerBound : a.value + rows.lowerBound * lda, lda: lda,
+        b, ldb: ldb, beta: beta, c.value + rows.lowerBound * ldc, ldc: ldc)
+    }
+  }
+
   /// `C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C`, row-major, with `op` transposing
   /// when `transposeA` / `transposeB`. Leading dimensions default to contiguous storage.
   @inlinable

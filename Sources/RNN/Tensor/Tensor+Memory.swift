@@ -10,6 +10,12 @@ extension Tensor {
     self.init(shape: shape, scalars: scalars)
   }
 
+  /// A tensor whose elements are undefined until written (for buffers a kernel fills entirely).
+  @inlinable
+  public init(uninitializedShape shape: [Int]) {
+    self.init(shape: shape) { _ in }
+  }
+
   /// A zero tensor of the given shape.
   public static func zeros(_ shape: [Int]) -> Tensor { Tensor(shape: shape, repeating: 0) }
 

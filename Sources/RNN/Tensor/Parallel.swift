@@ -1,0 +1,56 @@
+import CKernels
+import Dispatch
+
+/// Splits work across the threads configured with `BLAS.configure(threads:)`.
+///
+/// The matrix library itself runs single-threaded; parallelism is ours and coarse: a recurrent
+/// layer's time loop runs each slice of the batch on its own core with no synchronisation
+/// inside the loop, and large products are split by rows of their output. (An OpenMP BLAS
+/// synchronising twice per time step collapses when the machine has other work.)
+public enum Parallel {
+  /// The number of parts work is split into.
+  public static var width: Int { BLAS.threads }
+
+  /// Calls `body` with consecutive, near-equal ranges that cover `0..<count`, concurrently, one
+  /// per thread (fewer if `count` is smaller).
+  @inlinable
+  public static func split(_ count: Int, _ body: (Range<Int>) -> Void) {
+    let parts = min(width, count)
+    guard parts > 1 else {
+      if count > 0 { body(0..<count) }
+      return
+    }
+    withoutActuallyEscaping(body) { body in
+      let box = UncheckedBox(body)
+      DispatchQueue.concurrentPerform(iterations: parts) { part in
+        box.value(count * part / parts..<count * (part + 1) / parts)
+      }
+    }
+  }
+}
+
+/// Carries a value that is only read concurrently (a closure over disjoint slices) into
+/// `concurrentPerform`.
+@usableFromInline
+struct UncheckedBox<Value>: @unchecked Sendable {
+  @usableFromInline let value: Value
+  @usableFromInline init(_ value: Value) { self.value = value }
+}
+
+extension Parallel {
+  /// `sums[j] += sum over n of x[n, j]` for `x [N, M]`, columns split across threads.
+  public static func addColumnSums(_ n: Int, _ m: Int, _ x: UnsafePointer<Float>, into sums: UnsafeMutablePointer<Float>) {
+    let x = UncheckedBox(x), sums = UncheckedBox(sums)
+    split(m) { columns in
+      rnn_add_column_sums(n, columns.count, x.value + columns.lowerBound, m, sums.value + columns.lowerBound)
+    }
+  }
+
+  /// `dst[n, :] = a + b` for `N` rows of width `M`, rows split across threads (`b` may be nil).
+  public static func fillRows(
+    _ n: Int, _ m: Int, _ dst: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>?
+  ) {
+    let dst = UncheckedBox(dst), a = UncheckedBox(a), b = UncheckedBox(b)
+    split(n) { rows in rnn_fill_rows(rows.count, m, dst.value + rows.lowerBound * m, a.value, b.value) }
+  }
+}

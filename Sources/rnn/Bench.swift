@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import RNN
+
+/// `rnn bench`: training and sampling throughput on random tokens, the work of a PyTorch
+/// training step (embedding, L-layer cell, decoder, softmax cross-entropy, backward, global-norm
+/// clipping, Adam) and of batch-1 sampling with temperature.
+struct Bench: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Measure training and sampling speed on random data.")
+
+  @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn_relu.")
+  var cell: CellOption = .lstm
+  @Option(parsing: .unconditional, help: "Stacked recurrent layers.")
+  var layers = 2
+  @Option(parsing: .unconditional, help: "Hidden size of each layer.")
+  var hidden = 128
+  @Option(parsing: .unconditional, help: "Embedding size (default: the hidden size).")
+  var embedding: Int?
+  @Option(parsing: .unconditional, help: "Steps per training sequence.")
+  var seqLength = 50
+  @Option(parsing: .unconditional, help: "Sequences per batch.")
+  var batchSize = 50
+  @Option(parsing: .unconditional, help: "Vocabulary size.")
+  var vocab = 65
+  @Option(parsing: .unconditional, help: "Seconds to time each of training and sampling (after a warm-up).")
+  var seconds: Double = 10
+  @Flag(help: "Print one JSON object.")
+  var json = false
+  @OptionGroup var compute: ComputeOptions
+
+  func validate() throws {
+    for (value, name) in [(layers, "layers"), (hidden, "hidden"), (seqLength, "seq-length"), (batchSize, "batch-size"), (vocab, "vocab")] {
+      try requirePositive(value, name)
+    }
+    if let embedding { try requirePositive(embedding, "embedding") }
+    guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
+  }
+
+  func run() throws {
+    compute.configure()
+    let e = embedding ?? hidden
+    let config = CharLMConfig(cell: cell.kind, layers: layers, hidden: hidden, embedding: e, vocabularySize: vocab)
+    var generator = RandomGenerator(seed: 1)
+    let model = CharLM(config, using: &generator)
+    let tokens = (0..<(batchSize * seqLength * 8 + 1)).map { _ in Int32(generator.next() % UInt64(vocab)) }
+    var trainConfig = TrainConfig()
+    trainConfig.batchSize = batchSize
+    trainConfig.seqLength = seqLength
+    let trainer = Trainer(model: model, batches: try BatchIterator(tokens: tokens, batchSize: batchSize, seqLength: seqLength), config: trainConfig)
+
+    for _ in 0..<2 { try trainer.step() }
+    var steps = 0
+    let trainStart = now()
+    while steps < 3 || now() - trainStart < seconds {
+      try trainer.step()
+      steps += 1
+    }
+    let trainSeconds = now() - trainStart
+    let trainRate = Double(steps * batchSize * seqLength) / trainSeconds
+
+    var sampler = Sampler(model: model)
+    sampler.feed([0])
+    for _ in 0..<10 { _ = sampler.next(SamplingOptions(), using: &generator) }
+    var characters = 0
+    let sampleStart = now()
+    while characters < 10 || now() - sampleStart < seconds {
+      for _ in 0..<10 { _ = sampler.next(SamplingOptions(temperature: 0.8), using: &generator) }
+      characters += 10
+    }
+    let sampleRate = Double(characters) / (now() - sampleStart)
+
+    // Training FLOPs per token: 24*H*(D+H) per layer (forward 8, backward 16), 6*H*V decoder.
+    var flopsPerToken = 6.0 * Double(hidden * vocab)
+    for l in 0..<layers {
+      let d = l == 0 ? e : hidden
+      flopsPerToken += 6.0 * Double(cell.kind.gates) * Double(hidden * (d + hidden))
+    }
+    let flops = flopsPerToken * trainRate
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let peak = Int(usage.ru_maxrss) * 1024
+    if json {
+      let fields: [(String, String)] = [
+        ("cell", "\"\(cell.kind.rawValue)\""), ("layers", "\(layers)"), ("hidden", "\(hidden)"), ("embedding", "\(e)"),
+        ("seq_length", "\(seqLength)"), ("batch_size", "\(batchSize)"), ("vocab", "\(vocab)"),
+        ("train_tokens_per_s", "\(trainRate)"), ("train_steps", "\(steps)"), ("train_gflops", "\(flops / 1e9)"),
+        ("sample_chars_per_s", "\(sampleRate)"), ("peak_rss_bytes", "\(peak)"),
+        ("blas", "\"\(BLAS.description)\""), ("threads", "\(BLAS.threads)"),
+      ]
+      say("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+    } else {
+      say("\(layers) x \(cell.kind.rawValue) \(hidden), E=\(e), T=\(seqLength), B=\(batchSize), V=\(vocab); \(BLAS.description)")
+      say("train:  \(thousands(trainRate)) tokens/s (\(steps) steps), \(fixed(flops / 1e9, 1)) GFLOP/s of model FLOPs")
+      say("sample: \(thousands(sampleRate)) chars/s (batch 1)")
+      say("peak resident memory: \(fixed(Double(peak) / 1_048_576, 1)) MiB")
+    }
+  }
+}

@@ -1,0 +1,332 @@
+import Foundation
+import XCTest
+
+@testable import RNN
+
+/// End-to-end tests of the `rnn` executable: it learns, samples, scores, checkpoints, resumes,
+/// and refuses bad input with a one-line message. Models are tiny so the debug build runs the
+/// whole file in a few seconds.
+final class CommandLineTests: XCTestCase {
+  private var folder: String!
+  private var rnn: URL!
+
+  override func setUpWithError() throws {
+    rnn = try rnnExecutable(besides: Self.self)
+    folder = NSTemporaryDirectory() + "CommandLineTests-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+  }
+
+  override func tearDownWithError() throws {
+    try? FileManager.default.removeItem(atPath: folder)
+  }
+
+  // MARK: - Helpers
+
+  /// Writes `bytes` to `name` in the test folder; returns the full path.
+  @discardableResult
+  private func write(_ name: String, _ bytes: [UInt8]) throws -> String {
+    let path = folder + "/" + name
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    return path
+  }
+
+  @discardableResult
+  private func write(_ name: String, _ text: String) throws -> String { try write(name, Array(text.utf8)) }
+
+  private func rnn(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> CommandResult {
+    try runCommand(rnn, arguments, in: folder, file: file, line: line)
+  }
+
+  /// Runs `rnn train` on `data` into `checkpointDir` with the small model used throughout (one
+  /// layer of 32, embedding 16, batches of 8 x 25, Adam at 1e-2, one thread so runs repeat
+  /// exactly); `extra` adds or overrides options. Fails the test unless it exits with 0.
+  private func train(
+    data: String, checkpointDir: String, steps: Int, extra: [String] = [], file: StaticString = #filePath,
+    line: UInt = #line
+  ) throws -> CommandResult {
+    let arguments =
+      [
+        "train", "--data", data, "--checkpoint-dir", checkpointDir, "--max-steps", String(steps),
+        "--layers", "1", "--hidden", "32", "--embedding", "16", "--seq-length", "25", "--batch-size", "8",
+        "--learning-rate", "1e-2", "--val-fraction", "0.1", "--test-fraction", "0", "--threads", "1",
+        "--print-every", "50", "--sample-length", "0",
+      ] + extra
+    let result = try rnn(arguments, file: file, line: line)
+    XCTAssertEqual(
+      result.status, 0, "rnn \(arguments.joined(separator: " "))\n\(result.transcript)", file: file, line: line)
+    return result
+  }
+
+  /// The last validation loss a training run printed.
+  private func finalValidationLoss(_ result: CommandResult, file: StaticString = #filePath, line: UInt = #line) throws
+    -> Double
+  {
+    try XCTUnwrap(
+      result.validationLosses.last?.loss, "no validation line\n\(result.transcript)", file: file, line: line)
+  }
+
+  // MARK: - 1. Learning
+
+  /// 300 steps of an LSTM on sentences drawn from 4 x 4 x 4 choices. The thresholds, each computed
+  /// from the text itself:
+  /// - ln V (a uniform guess) and the unigram entropy (the best loss without context): a model
+  ///   that has not learned to use context cannot beat them;
+  /// - the bigram conditional entropy measured on the text (about 1.1 nats): the best any model
+  ///   that sees one previous character can do, so beating it means the model reads words;
+  /// - the source entropy plus 0.1 nats (about 0.27): the source entropy (about 0.17 nats/char,
+  ///   3 ln 4 per sentence) is the floor for every model; within 0.1 of it the model predicts
+  ///   everything in a sentence but the three random choices. Measured: 0.203.
+  func testLSTMLearnsGeneratedSentences() throws {
+    let sentences = SentenceText(length: 20_000, seed: 1)
+    let data = try write("sentences.txt", sentences.text)
+    let stats = CharacterStatistics(sentences.text)
+    let result = try train(data: data, checkpointDir: "lstm", steps: 300, extra: ["--eval-every", "100"])
+    XCTAssertEqual(result.validationLosses.map(\.step), [100, 200, 300], result.transcript)
+    let loss = try finalValidationLoss(result)
+
+    XCTAssertLessThan(loss, log(Double(stats.vocabularySize)), "uniform guess")
+    XCTAssertLessThan(loss, stats.unigramEntropy, "unigram entropy")
+    XCTAssertLessThan(loss, stats.bigramConditionalEntropy, "bigram conditional entropy")
+    XCTAssertLessThan(
+      loss, sentences.sourceEntropyRate + 0.1,
+      "source entropy \(sentences.sourceEntropyRate) nats/char + 0.1\n\(result.transcript)")
+    XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/lstm/latest.safetensors"))
+    XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/lstm/latest.training.safetensors"))
+    XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/lstm/best.safetensors"))
+  }
+
+  /// Short GRU and tanh-RNN runs (100 steps) must beat the unigram entropy (about 2.6 nats),
+  /// which no model that ignores context can, and the bigram conditional entropy (about 1.2).
+  /// Measured: GRU 0.24, RNN 0.28.
+  func testGRUAndRNNLearnGeneratedSentences() throws {
+    let sentences = SentenceText(length: 20_000, seed: 2)
+    let data = try write("sentences.txt", sentences.text)
+    let stats = CharacterStatistics(sentences.text)
+    for cell in ["gru", "rnn"] {
+      let result = try train(
+        data: data, checkpointDir: cell, steps: 100, extra: ["--cell", cell, "--eval-every", "100"])
+      let loss = try finalValidationLoss(result)
+      XCTAssertLessThan(loss, stats.unigramEntropy, "\(cell): unigram entropy\n\(result.transcript)")
+      XCTAssertLessThan(
+        loss, stats.bigramConditionalEntropy, "\(cell): bigram conditional entropy\n\(result.transcript)")
+    }
+  }
+
+  // MARK: - 2. Sampling
+
+  /// On "abcdefghij" repeated, the argmax continuation of "abc" is the alphabet going on.
+  func testSampleContinuesPrimeExactly() throws {
+    let data = try write("letters.txt", String(repeating: "abcdefghij", count: 500))
+    let result = try train(data: data, checkpointDir: "letters", steps: 60, extra: ["--eval-every", "60"])
+    XCTAssertLessThan(try finalValidationLoss(result), 0.1, result.transcript)
+
+    let sample = try rnn([
+      "sample", "--checkpoint", "letters/latest.safetensors", "--prime", "abc", "--argmax", "--length", "20",
+      "--threads", "1",
+    ])
+    XCTAssertEqual(sample.status, 0, sample.transcript)
+    // The prime, 20 characters, and a newline.
+    XCTAssertEqual(sample.stdout, "abc" + "defghijabcdefghijabc" + "\n", sample.transcript)
+    XCTAssertEqual(sample.stderr, "")
+  }
+
+  // MARK: - 3. Evaluation
+
+  /// `rnn eval` on the validation part scores what the library scores, and about what training
+  /// printed. Training reads validation text as `B` streams (here 4 of 1250 characters), each
+  /// starting from a zero state without context; eval reads one stream. The few characters after
+  /// each stream start cost a few nats more each, so the two differ by a few percent at most
+  /// (measured: eval 0.1902, training 0.1924).
+  func testEvalAgreesWithLibraryAndTraining() throws {
+    let sentences = SentenceText(length: 20_000, seed: 3)
+    let data = try write("sentences.txt", sentences.text)
+    let training = try train(
+      data: data, checkpointDir: "run", steps: 300,
+      extra: ["--val-fraction", "0.25", "--batch-size", "4", "--eval-every", "100"])
+    let best = try XCTUnwrap(training.validationLosses.last(where: \.best), training.transcript)
+    let validationText = validationPart(of: sentences.text, fraction: 0.25)
+    let validation = try write("validation.txt", validationText)
+
+    let eval = try rnn([
+      "eval", "--checkpoint", "run/best.safetensors", "--data", validation, "--json", "--threads", "1",
+    ])
+    XCTAssertEqual(eval.status, 0, eval.transcript)
+    let json = try XCTUnwrap(
+      try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any], eval.transcript)
+    let nats = try XCTUnwrap(json["loss_nats_per_char"] as? Double, eval.stdout)
+    let bits = try XCTUnwrap(json["bits_per_char"] as? Double, eval.stdout)
+    let characters = try XCTUnwrap(json["characters"] as? Int, eval.stdout)
+    XCTAssertEqual(characters, validationText.unicodeScalars.count - 1, "every character but the first is scored")
+    XCTAssertEqual(bits, nats / log(2), accuracy: 1e-12)
+
+    // The library, in other chunks than eval's: the state carries over, so the loss is the same.
+    let checkpoint = try Checkpoint(contentsOf: folder + "/run/best.safetensors")
+    let tokens = try checkpoint.vocabulary.encode(validationText)
+    let library = checkpoint.model.loss(of: tokens[...], batch: 1, chunk: 256)
+    XCTAssertEqual(library.count, characters)
+    XCTAssertEqual(nats, library.nats / Double(library.count), accuracy: 1e-6, "eval vs library")
+
+    // What training printed is the library's loss over 4 streams in chunks of --seq-length
+    // (printed with 4 decimals).
+    let streams = checkpoint.model.loss(of: tokens[...], batch: 4, chunk: 25)
+    XCTAssertEqual(best.loss, streams.nats / Double(streams.count), accuracy: 1e-4, "training vs library, 4 streams")
+    XCTAssertEqual(nats, best.loss, accuracy: 0.05 * best.loss, "eval vs training\n\(training.transcript)")
+  }
+
+  // MARK: - 4. Checkpoint files
+
+  /// Reading and writing a checkpoint, as safetensors or as a `Checkpoint`, reproduces its bytes.
+  func testCheckpointRoundTripsBitExactly() throws {
+    let data = try write("letters.txt", String(repeating: "the quick brown fox. ", count: 100))
+    _ = try train(data: data, checkpointDir: "run", steps: 5, extra: ["--eval-every", "5"])
+    let original = folder + "/run/latest.safetensors"
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: original))
+
+    let copy = folder + "/copy.safetensors"
+    try SafeTensors(contentsOf: original).write(to: copy)
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: copy)), bytes, "SafeTensors read and write")
+
+    let loaded = try Checkpoint(contentsOf: original)
+    XCTAssertEqual(loaded.step, 5)
+    let rewritten = folder + "/rewritten.safetensors"
+    try Checkpoint(model: loaded.model, vocabulary: loaded.vocabulary, step: loaded.step).write(to: rewritten)
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: rewritten)), bytes, "Checkpoint read and write")
+  }
+
+  // MARK: - 5. Resuming
+
+  func testResumeContinuesExactly() throws { try checkResume(dropout: nil) }
+  func testResumeContinuesExactlyWithDropout() throws { try checkResume(dropout: "0.1") }
+
+  /// 2K steps in one run and K steps then a resumed run up to 2K end with the same files. Both
+  /// validate at K and 2K (`--eval-every K`), so even the best loss in the training state agrees.
+  private func checkResume(dropout: String?, file: StaticString = #filePath, line: UInt = #line) throws {
+    let k = 20
+    let data = try write("sentences.txt", SentenceText(length: 5_000, seed: 4).text)
+    let extra =
+      [
+        "--layers", "2", "--hidden", "16", "--embedding", "8", "--seq-length", "10", "--batch-size", "4",
+        "--eval-every", "\(k)",
+      ]
+      + (dropout.map { ["--dropout", $0] } ?? [])
+    _ = try train(data: data, checkpointDir: "straight", steps: 2 * k, extra: extra, file: file, line: line)
+    _ = try train(data: data, checkpointDir: "resumed", steps: k, extra: extra, file: file, line: line)
+    let resumed = try train(
+      data: data, checkpointDir: "resumed", steps: 2 * k, extra: extra + ["--resume", "resumed/latest.safetensors"],
+      file: file, line: line)
+    XCTAssertTrue(resumed.stdout.contains("Resuming resumed/latest.safetensors at step \(k)"), resumed.transcript)
+
+    let what = "dropout \(dropout ?? "0")"
+    for name in ["latest.safetensors", "latest.training.safetensors"] {
+      let straight = try Data(contentsOf: URL(fileURLWithPath: folder + "/straight/" + name))
+      let continued = try Data(contentsOf: URL(fileURLWithPath: folder + "/resumed/" + name))
+      XCTAssertTrue(
+        straight == continued,
+        "LIBRARY BUG: with \(what), \(name) after \(2 * k) steps in one run differs from \(k) steps + --resume to \(2 * k)",
+        file: file, line: line)
+    }
+  }
+
+  // MARK: - 6. Bad input
+
+  /// Asserts the run failed cleanly: a non-zero exit status (not a signal), an error message on one
+  /// line that contains each of `mentions` (case-insensitive), and nothing else on standard error
+  /// but ArgumentParser's usage hint; no crash report.
+  private func assertFails(
+    _ arguments: [String], mentioning mentions: [String], file: StaticString = #filePath, line: UInt = #line
+  ) throws {
+    let result = try rnn(arguments, file: file, line: line)
+    let command = "rnn " + arguments.joined(separator: " ")
+    XCTAssertFalse(result.signaled, "\(command): killed by a signal\n\(result.transcript)", file: file, line: line)
+    XCTAssertNotEqual(result.status, 0, "\(command): exit status\n\(result.transcript)", file: file, line: line)
+    for crash in ["Stack dump", "Fatal error", "Illegal instruction", "Segmentation fault", "Current stack trace"] {
+      XCTAssertFalse(result.stderr.contains(crash), "\(command): crashed\n\(result.transcript)", file: file, line: line)
+    }
+    let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: true)
+    guard let message = lines.first else {
+      return XCTFail("\(command): nothing on standard error\n\(result.transcript)", file: file, line: line)
+    }
+    XCTAssertTrue(message.hasPrefix("Error: "), "\(command): \(message)", file: file, line: line)
+    for mention in mentions {
+      XCTAssertTrue(
+        message.localizedCaseInsensitiveContains(mention), "\(command): \"\(message)\" does not mention \"\(mention)\"",
+        file: file, line: line)
+    }
+    // ArgumentParser follows a validation error with "Usage: ...", "  See 'rnn ... --help' ..."
+    // and sometimes "Help: ..."; anything else would be a second message or a trace.
+    for extra in lines.dropFirst() {
+      XCTAssertTrue(
+        extra.hasPrefix("Usage: ") || extra.hasPrefix("Help: ") || extra.hasPrefix("  "),
+        "\(command): more than one line of error: \(extra)", file: file, line: line)
+    }
+  }
+
+  /// The tiny training options used for failing runs.
+  private let tiny = [
+    "--layers", "1", "--hidden", "8", "--embedding", "4", "--seq-length", "5", "--batch-size", "2", "--max-steps", "2",
+    "--threads", "1", "--sample-length", "0",
+  ]
+
+  func testBadTrainingData() throws {
+    try assertFails(
+      ["train", "--data", "missing.txt", "--checkpoint-dir", "ck"] + tiny, mentioning: ["missing.txt", "no such file"])
+    try write("empty.txt", "")
+    try assertFails(
+      ["train", "--data", "empty.txt", "--checkpoint-dir", "ck"] + tiny, mentioning: ["empty.txt", "empty"])
+    try write("invalid.txt", Array("abc".utf8) + [0xFF, 0xFE] + Array("def".utf8))
+    try assertFails(
+      ["train", "--data", "invalid.txt", "--checkpoint-dir", "ck"] + tiny,
+      mentioning: ["invalid.txt", "UTF-8", "byte offset 3"])
+    // 100 characters; one batch of 8 x 25 needs 8 * 25 + 1.
+    try write("short.txt", String(repeating: "abcde", count: 20))
+    try assertFails(
+      [
+        "train", "--data", "short.txt", "--checkpoint-dir", "ck", "--batch-size", "8", "--seq-length", "25",
+        "--threads", "1",
+      ],
+      mentioning: ["too short", "201"])
+  }
+
+  func testBadTrainingOptions() throws {
+    let data = try write("letters.txt", String(repeating: "abcdefghij", count: 100))
+    try assertFails(
+      ["train", "--data", data, "--checkpoint-dir", "ck", "--hidden", "0"], mentioning: ["--hidden", "positive"])
+    // "-1" reads as an option name, so ArgumentParser reports the value missing; "=-1" passes it.
+    try assertFails(
+      ["train", "--data", data, "--checkpoint-dir", "ck", "--learning-rate", "-1"], mentioning: ["--learning-rate"])
+    try assertFails(
+      ["train", "--data", data, "--checkpoint-dir", "ck", "--learning-rate=-1"],
+      mentioning: ["--learning-rate", "positive"])
+    // A checkpoint folder under a regular file cannot be created.
+    try write("file", "not a folder")
+    try assertFails(
+      ["train", "--data", data, "--checkpoint-dir", "file/sub"] + tiny,
+      mentioning: ["cannot create checkpoint folder", "file/sub"])
+  }
+
+  func testBadCheckpointsAndSampling() throws {
+    let data = try write("letters.txt", String(repeating: "abcdefghij", count: 100))
+    _ = try train(
+      data: data, checkpointDir: "ck", steps: 2, extra: ["--hidden", "8", "--embedding", "4", "--batch-size", "2"])
+    let checkpoint = "ck/latest.safetensors"
+
+    try assertFails(
+      ["sample", "--checkpoint", checkpoint, "--temperature", "0"], mentioning: ["--temperature", "positive"])
+    try assertFails(
+      ["sample", "--checkpoint", "missing.safetensors"], mentioning: ["missing.safetensors", "no such file"])
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + checkpoint))
+    try write("truncated.safetensors", Array(bytes.prefix(100)))
+    try assertFails(
+      ["sample", "--checkpoint", "truncated.safetensors"],
+      mentioning: ["truncated.safetensors", "not a safetensors checkpoint"])
+    try assertFails(["sample", "--checkpoint", "letters.txt"], mentioning: ["letters.txt", "not a safetensors checkpoint"])
+    try assertFails(
+      ["eval", "--checkpoint", "truncated.safetensors", "--data", data],
+      mentioning: ["truncated.safetensors", "not a safetensors checkpoint"])
+    try assertFails(
+      ["sample", "--checkpoint", checkpoint, "--prime", "abz"], mentioning: ["--prime", "vocabulary", "\"z\""])
+    try write("other.txt", "abc zebra")
+    try assertFails(
+      ["eval", "--checkpoint", checkpoint, "--data", "other.txt"], mentioning: ["other.txt", "not in the vocabulary"])
+  }
+}
