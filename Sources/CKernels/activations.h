@@ -9,9 +9,11 @@
 #include <string.h>
 
 /// Marks a kernel to be compiled for AVX-512, AVX2+FMA and baseline x86-64, the best chosen when
-/// the library loads; a plain function on other architectures.
+/// the library loads; a plain function on other architectures. The clones name ISA levels
+/// (`x86-64-v4`), not CPU models: `arch=skylake-avx512` would match only that very model and
+/// send every newer CPU to the baseline code.
 #if defined(__x86_64__) && defined(__clang__) && defined(__linux__)
-#define RNN_KERNEL __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#define RNN_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define RNN_KERNEL
 #endif

@@ -58,7 +58,7 @@ struct Bench: ParsableCommand {
     let trainSeconds = now() - trainStart
     let trainRate = Double(steps * batchSize * seqLength) / trainSeconds
 
-    var sampler = Sampler(model: model)
+    let sampler = Sampler(model: model)
     sampler.feed([0])
     for _ in 0..<10 { _ = sampler.next(SamplingOptions(), using: &generator) }
     var characters = 0

@@ -4,13 +4,12 @@ import CKernels
 // r = sigmoid(xg_r + hg_r); z = sigmoid(xg_z + hg_z); n = tanh(xg_n + r * hg_n);
 // h' = (1 - z) n + z h. The reset gate multiplies the hidden product after it is taken.
 extension RecurrentLayer {
-  /// Forward over `x [T,B,D]`: one GEMM for all input projections, then per step one GEMM with
-  /// `W_hh` and one fused kernel, each slice of the batch on its own thread. Caches the gates
-  /// `r,z,n` `[T,B,3H]` and `hg_n` `[T,B,H]`.
-  func gruForward(_ x: Tensor, _ state: RecurrentState, _ parameters: Parameters) -> RecurrentCache {
-    let (t, b, h) = (x.shape[0], x.shape[1], hiddenSize)
+  /// Forward from the input projections `xg = x W_ih^T + b_ih` `[T,B,3H]`: per step one GEMM
+  /// with `W_hh` and one fused kernel, each slice of the batch on its own thread. Caches the
+  /// gates `r,z,n` `[T,B,3H]` and `hg_n` `[T,B,H]`.
+  func gruForward(_ xg: Tensor, _ state: RecurrentState, _ parameters: Parameters) -> RecurrentCache {
+    let (t, b, h) = (xg.shape[0], xg.shape[1], hiddenSize)
     let g = 3 * h
-    let xg = inputProjection(x, biases: false, parameters)
     var hg = Tensor(uninitializedShape: [b, g])
     var gates = Tensor(uninitializedShape: [t, b, g])
     var hn = Tensor(uninitializedShape: [t, b, h])
@@ -40,15 +39,16 @@ extension RecurrentLayer {
         }
       }
     }
-    return RecurrentCache(x: x, initial: state, y: y, gates: gates, cells: hn, tanhCells: .zeros([0]))
+    return RecurrentCache(initial: state, y: y, gates: gates, cells: hn, tanhCells: .zeros([0]))
   }
 
   /// Backward through time: per step one fused kernel and one GEMM (`dh_{t-1} += dhg_t W_hh`),
-  /// each slice of the batch on its own thread; then the weight gradients as whole-sequence GEMMs.
+  /// each slice of the batch on its own thread; then `W_hh`'s gradients as whole-sequence GEMMs.
+  /// Returns the gradient of the input projections, `[T,B,3H]`.
   func gruBackward(
     _ dy: Tensor, _ dState: RecurrentState, _ cache: RecurrentCache, _ parameters: Parameters
-  ) -> (dx: Tensor, dState: RecurrentState) {
-    let (t, b, h) = (cache.x.shape[0], cache.x.shape[1], hiddenSize)
+  ) -> (dxg: Tensor, dState: RecurrentState) {
+    let (t, b, h) = (cache.y.shape[0], cache.y.shape[1], hiddenSize)
     let g = 3 * h
     var dhNext = dState.h
     var dhPrev = Tensor(uninitializedShape: [b, h])
@@ -89,11 +89,7 @@ extension RecurrentLayer {
         }
       }
     }
-    let dx = dxg.withPointer { dxg in
-      dhg.withPointer { dhg in
-        accumulateWeightGradients(dxg: dxg, dhg: dhg, cache: cache, parameters: parameters)
-      }
-    }
-    return (dx, RecurrentState(h: dhNext))
+    dhg.withPointer { accumulateHiddenGradients(dhg: $0, cache: cache, parameters: parameters) }
+    return (dxg, RecurrentState(h: dhNext))
   }
 }

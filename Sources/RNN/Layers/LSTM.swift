@@ -3,14 +3,14 @@ import CKernels
 // LSTM, as torch.nn.LSTM: gates = x W_ih^T + b_ih + h W_hh^T + b_hh, split i, f, g, o;
 // c' = sigmoid(f) c + sigmoid(i) tanh(g); h' = sigmoid(o) tanh(c').
 extension RecurrentLayer {
-  /// Forward over `x [T,B,D]`: one GEMM for all input projections, then per step one GEMM with
-  /// `W_hh` and one fused kernel, each slice of the batch on its own thread. Caches the
-  /// activated gates `[T,B,4H]`, `c_t` and `tanh(c_t)`.
-  func lstmForward(_ x: Tensor, _ state: RecurrentState, _ parameters: Parameters) -> RecurrentCache {
-    let (t, b, h) = (x.shape[0], x.shape[1], hiddenSize)
+  /// Forward from the input projections `xg = x W_ih^T + b_ih + b_hh` `[T,B,4H]`: per step one
+  /// GEMM with `W_hh` and one fused kernel, each slice of the batch on its own thread. Caches the
+  /// activated gates `[T,B,4H]` (in `xg`'s storage), `c_t` and `tanh(c_t)`.
+  func lstmForward(_ xg: Tensor, _ state: RecurrentState, _ parameters: Parameters) -> RecurrentCache {
+    let (t, b, h) = (xg.shape[0], xg.shape[1], hiddenSize)
     let g = 4 * h
     let c0 = state.c ?? .zeros([b, h])
-    var gates = inputProjection(x, biases: true, parameters)
+    var gates = xg
     var cells = Tensor(uninitializedShape: [t, b, h])
     var tanhCells = Tensor(uninitializedShape: [t, b, h])
     var y = Tensor(uninitializedShape: [t, b, h])
@@ -40,15 +40,16 @@ extension RecurrentLayer {
       }
     }
     return RecurrentCache(
-      x: x, initial: RecurrentState(h: state.h, c: c0), y: y, gates: gates, cells: cells, tanhCells: tanhCells)
+      initial: RecurrentState(h: state.h, c: c0), y: y, gates: gates, cells: cells, tanhCells: tanhCells)
   }
 
   /// Backward through time: per step one fused kernel and one GEMM (`dh_{t-1} = dgates_t W_hh`),
-  /// each slice of the batch on its own thread; then the weight gradients as whole-sequence GEMMs.
+  /// each slice of the batch on its own thread; then `W_hh`'s gradients as whole-sequence GEMMs.
+  /// Returns the gradient of the input projections, `[T,B,4H]`.
   func lstmBackward(
     _ dy: Tensor, _ dState: RecurrentState, _ cache: RecurrentCache, _ parameters: Parameters
-  ) -> (dx: Tensor, dState: RecurrentState) {
-    let (t, b, h) = (cache.x.shape[0], cache.x.shape[1], hiddenSize)
+  ) -> (dxg: Tensor, dState: RecurrentState) {
+    let (t, b, h) = (cache.y.shape[0], cache.y.shape[1], hiddenSize)
     let g = 4 * h
     var dhNext = dState.h
     var dc = dState.c ?? .zeros([b, h])
@@ -82,9 +83,7 @@ extension RecurrentLayer {
         }
       }
     }
-    let dx = dgates.withPointer { dgates in
-      accumulateWeightGradients(dxg: dgates, dhg: dgates, cache: cache, parameters: parameters)
-    }
-    return (dx, RecurrentState(h: dhNext, c: dc))
+    dgates.withPointer { accumulateHiddenGradients(dhg: $0, cache: cache, parameters: parameters) }
+    return (dgates, RecurrentState(h: dhNext, c: dc))
   }
 }

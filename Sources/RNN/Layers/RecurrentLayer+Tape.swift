@@ -30,20 +30,52 @@ extension RecurrentLayer {
     let y = tape.input(yValue)
     let final = StateVariables(finalValue, on: tape)
     tape.onBackward { [self] in
-      let dy = tape.gradient(y)
-      let dh = tape.gradient(final.h)
-      let dc = final.c.flatMap { tape.gradient($0) }
-      guard dy != nil || dh != nil || dc != nil else { return }
-      let dState: RecurrentState? =
-        dh == nil && dc == nil
-        ? nil
-        : RecurrentState(
-          h: dh ?? .zeros(finalValue.h.shape), c: cell.hasCellState ? (dc ?? .zeros(finalValue.h.shape)) : nil)
+      guard let (dy, dState) = outputGradients(y: y, final: final, on: tape) else { return }
       let grads = backward(dy, dState: dState, cache: cache, parameters: parameters)
       tape.accumulate(grads.dx, into: x)
-      tape.accumulate(grads.dState.h, into: state.h)
-      if let c = state.c, let dc0 = grads.dState.c { tape.accumulate(dc0, into: c) }
+      accumulateStateGradients(grads.dState, into: state, on: tape)
     }
     return (y, final)
+  }
+
+  /// Records `embedding` followed by this layer on `tape`, for token ids `[T,B]`: the input
+  /// projection comes from a per-character table (`projectionTable`), so neither the embedded
+  /// sequence nor its `[T*B, D] x [D, G*H]` products are ever formed. Same results as
+  /// `embedding` then the layer.
+  public func callAsFunction(
+    _ tokens: [Int32], time: Int, batch: Int, embedding: Embedding, state: StateVariables, parameters: Parameters,
+    on tape: Tape
+  ) -> (y: Variable, state: StateVariables) {
+    precondition(tokens.count == time * batch, "\(tokens.count) tokens for [\(time), \(batch)]")
+    let table = projectionTable(embedding, parameters)
+    let xg = gatherProjections(table, tokens: tokens, time: time, batch: batch)
+    let (yValue, finalValue, cache) = forward(projected: xg, state: state.values(on: tape), parameters: parameters)
+    let y = tape.input(yValue)
+    let final = StateVariables(finalValue, on: tape)
+    tape.onBackward { [self] in
+      guard let (dy, dState) = outputGradients(y: y, final: final, on: tape) else { return }
+      let grads = backwardToProjection(dy, dState: dState, cache: cache, parameters: parameters)
+      tableGradients(grads.dxg, tokens: tokens, embedding: embedding, parameters: parameters)
+      accumulateStateGradients(grads.dState, into: state, on: tape)
+    }
+    return (y, final)
+  }
+
+  /// The gradients that reached a recorded call's outputs, or nil if none did.
+  private func outputGradients(y: Variable, final: StateVariables, on tape: Tape) -> (Tensor?, RecurrentState?)? {
+    let dy = tape.gradient(y)
+    let dh = tape.gradient(final.h)
+    let dc = final.c.flatMap { tape.gradient($0) }
+    guard dy != nil || dh != nil || dc != nil else { return nil }
+    let shape = tape[final.h].shape
+    let dState: RecurrentState? =
+      dh == nil && dc == nil
+      ? nil : RecurrentState(h: dh ?? .zeros(shape), c: cell.hasCellState ? (dc ?? .zeros(shape)) : nil)
+    return (dy, dState)
+  }
+
+  private func accumulateStateGradients(_ dState: RecurrentState, into state: StateVariables, on tape: Tape) {
+    tape.accumulate(dState.h, into: state.h)
+    if let c = state.c, let dc = dState.c { tape.accumulate(dc, into: c) }
   }
 }

@@ -42,8 +42,8 @@ public struct RecurrentState: Equatable, Sendable {
 
 /// What `RecurrentLayer.backward` needs from one `forward` over a sequence.
 public struct RecurrentCache: Sendable {
-  /// The input `[T,B,D]`.
-  var x: Tensor
+  /// The input `[T,B,D]` (nil when the layer ran from projections).
+  var x: Tensor?
   /// The initial state.
   var initial: RecurrentState
   /// Every step's output `h_t`, `[T,B,H]`.
@@ -103,12 +103,23 @@ public struct RecurrentLayer: Sendable {
     -> (y: Tensor, state: RecurrentState, cache: RecurrentCache)
   {
     precondition(x.shape.count == 3 && x.shape[2] == inputSize, "input \(x.shape) is not [T, B, \(inputSize)]")
-    precondition(state.h.shape == [x.shape[1], hiddenSize], "state \(state.h.shape) is not [B, H]")
+    var result = forward(projected: inputProjection(x, parameters), state: state, parameters: parameters)
+    result.cache.x = x
+    return result
+  }
+
+  /// Runs the layer from its input projections `xg = x W_ih^T + b_ih` `[T,B,G*H]` (plus `b_hh`,
+  /// except for a GRU, whose `b_hh` stays inside the reset gate) instead of from `x`.
+  public func forward(projected xg: Tensor, state: RecurrentState, parameters: Parameters)
+    -> (y: Tensor, state: RecurrentState, cache: RecurrentCache)
+  {
+    precondition(xg.shape.count == 3 && xg.shape[2] == cell.gates * hiddenSize, "projection \(xg.shape) is not [T, B, G*H]")
+    precondition(state.h.shape == [xg.shape[1], hiddenSize], "state \(state.h.shape) is not [B, H]")
     let cache: RecurrentCache
     switch cell {
-    case .lstm: cache = lstmForward(x, state, parameters)
-    case .gru: cache = gruForward(x, state, parameters)
-    case .rnnTanh, .rnnRelu: cache = simpleForward(x, state, parameters)
+    case .lstm: cache = lstmForward(xg, state, parameters)
+    case .gru: cache = gruForward(xg, state, parameters)
+    case .rnnTanh, .rnnRelu: cache = simpleForward(xg, state, parameters)
     }
     return (cache.y, finalState(cache), cache)
   }
@@ -119,7 +130,17 @@ public struct RecurrentLayer: Sendable {
   public func backward(
     _ dy: Tensor?, dState: RecurrentState?, cache: RecurrentCache, parameters: Parameters
   ) -> (dx: Tensor, dState: RecurrentState) {
-    let (t, b) = (cache.x.shape[0], cache.x.shape[1])
+    guard let x = cache.x else { preconditionFailure("the cache is of forward(projected:); use backwardToProjection") }
+    let (dxg, dState) = backwardToProjection(dy, dState: dState, cache: cache, parameters: parameters)
+    return (inputGradients(dxg, x: x, parameters: parameters), dState)
+  }
+
+  /// Like `backward`, but stops at the input projections: accumulates the gradients of
+  /// `weight_hh` and `bias_hh` and returns the gradient of `xg [T,B,G*H]` and of the initial state.
+  public func backwardToProjection(
+    _ dy: Tensor?, dState: RecurrentState?, cache: RecurrentCache, parameters: Parameters
+  ) -> (dxg: Tensor, dState: RecurrentState) {
+    let (t, b) = (cache.y.shape[0], cache.y.shape[1])
     let dy = dy ?? .zeros([t, b, hiddenSize])
     precondition(dy.shape == [t, b, hiddenSize], "output gradient \(dy.shape) is not [T, B, H]")
     let dState = dState ?? .zeros(cell, batch: b, hidden: hiddenSize)
@@ -131,7 +152,7 @@ public struct RecurrentLayer: Sendable {
   }
 
   private func finalState(_ cache: RecurrentCache) -> RecurrentState {
-    let (t, b) = (cache.x.shape[0], cache.x.shape[1])
+    let (t, b) = (cache.y.shape[0], cache.y.shape[1])
     guard t > 0 else { return cache.initial }
     let size = b * hiddenSize
     func last(_ sequence: Tensor) -> Tensor {
@@ -140,30 +161,44 @@ public struct RecurrentLayer: Sendable {
     return RecurrentState(h: last(cache.y), c: cell.hasCellState ? last(cache.cells) : nil)
   }
 
-  /// `x W_ih^T + b_ih (+ b_hh if biases)` for every step at once: `[T,B,G*H]`, rows split
-  /// across threads.
-  func inputProjection(_ x: Tensor, biases both: Bool, _ parameters: Parameters) -> Tensor {
+  /// The biases every input projection starts from: `b_ih + b_hh`, or `b_ih` for a GRU.
+  func fillProjectionBiases(_ rows: Int, _ out: UnsafeMutablePointer<Float>, _ parameters: Parameters) {
+    Parallel.fillRows(
+      rows, cell.gates * hiddenSize, out, parameters.value(biasIH), cell == .gru ? nil : parameters.value(biasHH))
+  }
+
+  /// `x W_ih^T` plus biases for every step at once: `[T,B,G*H]`, rows split across threads.
+  func inputProjection(_ x: Tensor, _ parameters: Parameters) -> Tensor {
     let (n, d) = (x.shape[0] * x.shape[1], inputSize)
     let rows = cell.gates * hiddenSize
     return Tensor(shape: [x.shape[0], x.shape[1], rows]) { out in
-      Parallel.fillRows(n, rows, out, parameters.value(biasIH), both ? parameters.value(biasHH) : nil)
+      fillProjectionBiases(n, out, parameters)
       x.withPointer { x in BLAS.parallelGemm(false, true, n, rows, d, x, parameters.value(weightIH), beta: 1, out) }
     }
   }
 
-  /// Accumulates the weight and bias gradients shared by all cells once the per-step gradients
-  /// are known: `dW_ih += dxg^T x`, `db_ih += sum(dxg)`, `dW_hh += dhg^T h_{t-1}`,
-  /// `db_hh += sum(dhg)`; returns `dx = dxg W_ih`. `dxg`, `dhg`: `[T,B,G*H]`.
-  func accumulateWeightGradients(
-    dxg: UnsafePointer<Float>, dhg: UnsafePointer<Float>, cache: RecurrentCache, parameters: Parameters
-  ) -> Tensor {
-    let (t, b, d, h) = (cache.x.shape[0], cache.x.shape[1], inputSize, hiddenSize)
+  /// The input side of backward: `dW_ih += dxg^T x`, `db_ih += sum(dxg)`; returns `dx = dxg W_ih`.
+  func inputGradients(_ dxg: Tensor, x: Tensor, parameters: Parameters) -> Tensor {
+    let (n, d, rows) = (x.shape[0] * x.shape[1], inputSize, cell.gates * hiddenSize)
+    guard n > 0 else { return .zeros(x.shape) }
+    return dxg.withPointer { dxg in
+      x.withPointer { x in
+        BLAS.parallelGemm(true, false, rows, d, n, dxg, x, beta: 1, parameters.gradient(weightIH))
+      }
+      Parallel.addColumnSums(n, rows, dxg, into: parameters.gradient(biasIH))
+      return Tensor(shape: x.shape) { dx in
+        BLAS.parallelGemm(false, false, n, d, rows, dxg, parameters.value(weightIH), beta: 0, dx)
+      }
+    }
+  }
+
+  /// The hidden side of backward, once every step's gradient `dhg [T,B,G*H]` of the hidden
+  /// products is known: `dW_hh += dhg^T h_{t-1}`, `db_hh += sum(dhg)`, as whole-sequence GEMMs.
+  func accumulateHiddenGradients(dhg: UnsafePointer<Float>, cache: RecurrentCache, parameters: Parameters) {
+    let (t, b, h) = (cache.y.shape[0], cache.y.shape[1], hiddenSize)
     let rows = cell.gates * h
     let n = t * b
-    guard n > 0 else { return .zeros(cache.x.shape) }
-    cache.x.withPointer { x in
-      BLAS.parallelGemm(true, false, rows, d, n, dxg, x, beta: 1, parameters.gradient(weightIH))
-    }
+    guard n > 0 else { return }
     cache.initial.h.withPointer { h0 in
       BLAS.parallelGemm(true, false, rows, h, b, dhg, lda: rows, h0, beta: 1, parameters.gradient(weightHH))
     }
@@ -173,10 +208,6 @@ public struct RecurrentLayer: Sendable {
           true, false, rows, h, n - b, dhg + b * rows, lda: rows, y, beta: 1, parameters.gradient(weightHH))
       }
     }
-    Parallel.addColumnSums(n, rows, dxg, into: parameters.gradient(biasIH))
     Parallel.addColumnSums(n, rows, dhg, into: parameters.gradient(biasHH))
-    return Tensor(shape: cache.x.shape) { dx in
-      BLAS.parallelGemm(false, false, n, d, rows, dxg, parameters.value(weightIH), beta: 0, dx)
-    }
   }
 }

@@ -2,13 +2,13 @@ import CKernels
 
 // Vanilla RNN, as torch.nn.RNN: h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act = tanh or relu.
 extension RecurrentLayer {
-  /// Forward over `x [T,B,D]`: one GEMM for all input projections, then per step one GEMM with
-  /// `W_hh` and the activation, each slice of the batch on its own thread. Backward needs only
-  /// the outputs.
-  func simpleForward(_ x: Tensor, _ state: RecurrentState, _ parameters: Parameters) -> RecurrentCache {
-    let (t, b, h) = (x.shape[0], x.shape[1], hiddenSize)
+  /// Forward from the input projections `xg = x W_ih^T + b_ih + b_hh` `[T,B,H]`: per step one
+  /// GEMM with `W_hh` and the activation, each slice of the batch on its own thread. Backward
+  /// needs only the outputs.
+  func simpleForward(_ xg: Tensor, _ state: RecurrentState, _ parameters: Parameters) -> RecurrentCache {
+    let (t, b, h) = (xg.shape[0], xg.shape[1], hiddenSize)
     let relu: Int32 = cell == .rnnRelu ? 1 : 0
-    var pre = inputProjection(x, biases: true, parameters)
+    var pre = xg
     var y = Tensor(uninitializedShape: [t, b, h])
     let whh = parameters.value(weightHH)
     pre.withMutablePointer { pre in
@@ -26,16 +26,16 @@ extension RecurrentLayer {
         }
       }
     }
-    return RecurrentCache(x: x, initial: state, y: y, gates: .zeros([0]), cells: .zeros([0]), tanhCells: .zeros([0]))
+    return RecurrentCache(initial: state, y: y, gates: .zeros([0]), cells: .zeros([0]), tanhCells: .zeros([0]))
   }
 
   /// Backward through time: per step the activation's derivative and one GEMM
-  /// (`dh_{t-1} = dpre_t W_hh`), each slice of the batch on its own thread; then the weight
-  /// gradients as whole-sequence GEMMs.
+  /// (`dh_{t-1} = dpre_t W_hh`), each slice of the batch on its own thread; then `W_hh`'s
+  /// gradients as whole-sequence GEMMs. Returns the gradient of the input projections, `[T,B,H]`.
   func simpleBackward(
     _ dy: Tensor, _ dState: RecurrentState, _ cache: RecurrentCache, _ parameters: Parameters
-  ) -> (dx: Tensor, dState: RecurrentState) {
-    let (t, b, h) = (cache.x.shape[0], cache.x.shape[1], hiddenSize)
+  ) -> (dxg: Tensor, dState: RecurrentState) {
+    let (t, b, h) = (cache.y.shape[0], cache.y.shape[1], hiddenSize)
     let relu: Int32 = cell == .rnnRelu ? 1 : 0
     var dhNext = dState.h
     var dpre = Tensor(uninitializedShape: [t, b, h])
@@ -56,9 +56,7 @@ extension RecurrentLayer {
         }
       }
     }
-    let dx = dpre.withPointer { dpre in
-      accumulateWeightGradients(dxg: dpre, dhg: dpre, cache: cache, parameters: parameters)
-    }
-    return (dx, RecurrentState(h: dhNext))
+    dpre.withPointer { accumulateHiddenGradients(dhg: $0, cache: cache, parameters: parameters) }
+    return (dpre, RecurrentState(h: dhNext))
   }
 }

@@ -50,14 +50,24 @@ public final class CharLM: @unchecked Sendable {
     dropout generator: UnsafeMutablePointer<RandomGenerator>? = nil
   ) -> (logits: Variable, state: [StateVariables]) {
     precondition(state.count == layers.count, "\(state.count) states for \(layers.count) layers")
-    var x = embedding(tokens, shape: [time, batch], parameters: parameters, on: tape)
+    var x: Variable? = nil
     var final: [StateVariables] = []
     for (layer, initial) in zip(layers, state) {
-      let (y, last) = layer(x, state: initial, parameters: parameters, on: tape)
+      let (y, last) =
+        if let x {
+          layer(x, state: initial, parameters: parameters, on: tape)
+        } else if tokens.count >= config.vocabularySize {
+          // Cheaper through the per-character projection table (same results).
+          layer(tokens, time: time, batch: batch, embedding: embedding, state: initial, parameters: parameters, on: tape)
+        } else {
+          layer(
+            embedding(tokens, shape: [time, batch], parameters: parameters, on: tape), state: initial,
+            parameters: parameters, on: tape)
+        }
       x = y
-      if let generator, config.dropout > 0 { x = tape.dropout(x, probability: config.dropout, using: &generator.pointee) }
+      if let generator, config.dropout > 0 { x = tape.dropout(y, probability: config.dropout, using: &generator.pointee) }
       final.append(last)
     }
-    return (decoder(x, parameters: parameters, on: tape), final)
+    return (decoder(x!, parameters: parameters, on: tape), final)
   }
 }

@@ -17,59 +17,72 @@ public struct SamplingOptions: Equatable, Sendable {
 }
 
 /// Generates text from a `CharLM` one character at a time (batch 1, no dropout), carrying the
-/// recurrent state from character to character.
-public struct Sampler {
-  public let model: CharLM
-  /// Each layer's state after the characters fed so far.
-  public private(set) var state: [RecurrentState]
-  /// The model's logits `[V]` for the character after the last one fed.
-  public private(set) var logits: [Float]
+/// recurrent state from character to character. A step allocates nothing (see `StepModel`).
+public final class Sampler {
+  private let step: StepModel
+  private var fed = false
+  private var probabilities: [Float]
 
+  /// A sampler from the zero state; it copies the model's weights, so later training of the
+  /// model does not affect it.
   public init(model: CharLM) {
-    self.model = model
-    state = model.zeroState(batch: 1)
-    logits = []
+    step = StepModel(model)
+    probabilities = [Float](repeating: 0, count: model.config.vocabularySize)
   }
 
-  /// Runs the model over `tokens` (e.g. a prime text) in one sequence, updating the state.
-  public mutating func feed(_ tokens: [Int32]) {
-    guard !tokens.isEmpty else { return }
-    let tape = Tape(recording: false)
-    let (output, final) = model(tokens, time: tokens.count, batch: 1, state: state.map { StateVariables($0, on: tape) }, on: tape)
-    let v = model.config.vocabularySize
-    logits = Array(tape[output].scalars.suffix(v))
-    state = final.map { $0.values(on: tape) }
+  /// Each layer's state after the characters fed so far (`[1,H]` each).
+  public var state: [RecurrentState] { step.state }
+
+  /// The model's logits `[V]` for the character after the last one fed.
+  public var logits: [Float] { Array(step.logits) }
+
+  /// Runs the model over `tokens` (e.g. a prime text), updating the state.
+  public func feed(_ tokens: [Int32]) {
+    for token in tokens { step.step(token) }
+    fed = fed || !tokens.isEmpty
   }
 
   /// Chooses the next character from the current logits and feeds it; returns it.
   /// Requires at least one character fed before.
-  public mutating func next(_ options: SamplingOptions, using generator: inout RandomGenerator) -> Int32 {
-    precondition(!logits.isEmpty, "feed at least one character before sampling")
-    let token = Self.choose(from: logits, options, using: &generator)
-    feed([token])
+  public func next(_ options: SamplingOptions, using generator: inout RandomGenerator) -> Int32 {
+    precondition(fed, "feed at least one character before sampling")
+    let token = probabilities.withUnsafeMutableBufferPointer { scratch in
+      Self.choose(from: step.logits, options, scratch: scratch, using: &generator)
+    }
+    step.step(token)
     return token
   }
 
   /// Picks a token from `logits [V]` as `options` say.
   public static func choose(from logits: [Float], _ options: SamplingOptions, using generator: inout RandomGenerator) -> Int32 {
+    var scratch = [Float](repeating: 0, count: logits.count)
+    return logits.withUnsafeBufferPointer { logits in
+      scratch.withUnsafeMutableBufferPointer { choose(from: logits, options, scratch: $0, using: &generator) }
+    }
+  }
+
+  private static func choose(
+    from logits: UnsafeBufferPointer<Float>, _ options: SamplingOptions, scratch p: UnsafeMutableBufferPointer<Float>,
+    using generator: inout RandomGenerator
+  ) -> Int32 {
+    let v = logits.count
     if options.argmax { return Int32(logits.indices.max { logits[$0] < logits[$1] }!) }
-    var probabilities = [Float](repeating: 0, count: logits.count)
-    probabilities.withUnsafeMutableBufferPointer { p in
-      rnn_softmax(logits.count, logits, options.temperature, p.baseAddress!)
+    rnn_softmax(v, logits.baseAddress!, options.temperature, p.baseAddress!)
+    if let k = options.topK, k < v {
+      // Keep the k most probable (ties broken by index), zero the rest.
+      var order = Array(0..<v)
+      order.sort { p[$0] > p[$1] || (p[$0] == p[$1] && $0 < $1) }
+      for i in order[k...] { p[i] = 0 }
     }
-    if let k = options.topK, k < logits.count {
-      let threshold = probabilities.sorted(by: >)[k - 1]
-      var kept = 0
-      for i in probabilities.indices {
-        if probabilities[i] >= threshold && kept < k { kept += 1 } else { probabilities[i] = 0 }
-      }
-    }
-    let total = probabilities.reduce(0, +)
+    var total: Float = 0
+    for i in 0..<v { total += p[i] }
     var u = generator.uniform(0, 1) * total
-    for (i, p) in probabilities.enumerated() where p > 0 {
-      u -= p
+    var last = 0
+    for i in 0..<v where p[i] > 0 {
+      u -= p[i]
+      last = i
       if u < 0 { return Int32(i) }
     }
-    return Int32(probabilities.lastIndex { $0 > 0 } ?? 0)
+    return Int32(last)
   }
 }
