@@ -155,6 +155,7 @@ int rnn_blas_threads(void) {
 /// c[0..n) += a * b[0..n) for four rows of C at once (the B row is loaded once for all four).
 RNN_KERNEL static void axpy4(long n, const float a[4], const float *restrict b, float *restrict c0,
                              float *restrict c1, float *restrict c2, float *restrict c3) {
+  RNN_VECTORIZE
   for (long j = 0; j < n; j++) {
     float x = b[j];
     c0[j] += a[0] * x;
@@ -165,6 +166,7 @@ RNN_KERNEL static void axpy4(long n, const float a[4], const float *restrict b, 
 }
 
 RNN_KERNEL static void axpy1(long n, float a, const float *restrict b, float *restrict c) {
+  RNN_VECTORIZE
   for (long j = 0; j < n; j++) c[j] += a * b[j];
 }
 
@@ -243,6 +245,7 @@ RNN_KERNEL static void gemv_t_block64(long K, long N, const float *restrict x, c
   for (long k = 0; k < K; k++) {
     const float *restrict row = wt + k * N;
     float xk = x[k];
+    RNN_VECTORIZE
     for (int j = 0; j < 64; j++) acc[j] += xk * row[j];
   }
   for (int j = 0; j < 64; j++) y[j] = acc[j];
@@ -253,6 +256,7 @@ RNN_KERNEL static void gemv_t_tail(long K, long N, long width, const float *rest
   for (long k = 0; k < K; k++) {
     const float *restrict row = wt + k * N;
     float xk = x[k];
+    RNN_VECTORIZE
     for (long j = 0; j < width; j++) y[j] += xk * row[j];
   }
 }

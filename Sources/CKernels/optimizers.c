@@ -10,12 +10,13 @@ RNN_KERNEL void rnn_adam_step(long n, float *p, const float *g, float *m, float 
   float *restrict pp = p, *restrict mm = m, *restrict vv = v;
   const float *restrict gg = g;
   float step = lr / bias1, root2 = sqrtf(bias2);
+  RNN_VECTORIZE
   for (long i = 0; i < n; i++) {
     float gi = gg[i];
     float mi = beta1 * mm[i] + c1 * gi;
     float vi = beta2 * vv[i] + c2 * gi * gi;
     mm[i] = mi, vv[i] = vi;
-    pp[i] -= step * mi / (sqrtf(vi) / root2 + eps);
+    pp[i] -= step * mi / (rnn_sqrtf(vi) / root2 + eps);
   }
 }
 
@@ -23,11 +24,12 @@ RNN_KERNEL void rnn_rmsprop_step(long n, float *p, const float *g, float *v, flo
                                  float c, float eps) {
   float *restrict pp = p, *restrict vv = v;
   const float *restrict gg = g;
+  RNN_VECTORIZE
   for (long i = 0; i < n; i++) {
     float gi = gg[i];
     float vi = alpha * vv[i] + c * gi * gi;
     vv[i] = vi;
-    pp[i] -= lr * gi / (sqrtf(vi) + eps);
+    pp[i] -= lr * gi / (rnn_sqrtf(vi) + eps);
   }
 }
 
@@ -36,9 +38,11 @@ RNN_KERNEL void rnn_sgd_step(long n, float *p, const float *g, float *buf, float
   float *restrict pp = p, *restrict bb = buf;
   const float *restrict gg = g;
   if (momentum == 0.0f) {
+    RNN_VECTORIZE
     for (long i = 0; i < n; i++) pp[i] -= lr * gg[i];
     return;
   }
+  RNN_VECTORIZE
   for (long i = 0; i < n; i++) {
     float b = momentum * bb[i] + gg[i];
     bb[i] = b;

@@ -13,6 +13,7 @@ RNN_KERNEL void rnn_lstm_forward_step(long B, long H, float *gates, const float 
                     *restrict go = gg + H;
     const float *restrict cp = c_prev + b * H;
     float *restrict cn = c + b * H, *restrict tc = tanh_c + b * H, *restrict hn = h + b * H;
+    RNN_VECTORIZE
     for (long j = 0; j < H; j++) {
       float i = rnn_sigmoidf(gi[j]), f = rnn_sigmoidf(gf[j]), g = rnn_tanhf(gg[j]),
             o = rnn_sigmoidf(go[j]);
@@ -35,6 +36,7 @@ RNN_KERNEL void rnn_lstm_backward_step(long B, long H, const float *gates, const
     float *restrict dcell = dc + b * H;
     float *restrict di = dgates + b * 4 * H, *restrict df = di + H, *restrict dg = df + H,
                     *restrict dO = dg + H;
+    RNN_VECTORIZE
     for (long j = 0; j < H; j++) {
       float i = gi[j], f = gf[j], g = gg[j], o = go[j], t = tc[j];
       float dh = y[j] + hn[j];
@@ -56,6 +58,7 @@ RNN_KERNEL void rnn_gru_forward_step(long B, long H, const float *xg, const floa
     const float *restrict hp = h_prev + b * H;
     float *restrict gr = gates + b * 3 * H, *restrict gz = gr + H, *restrict gn = gz + H;
     float *restrict keep = hn + b * H, *restrict out = h + b * H;
+    RNN_VECTORIZE
     for (long j = 0; j < H; j++) {
       float r = rnn_sigmoidf(xr[j] + hr[j]);
       float z = rnn_sigmoidf(xz[j] + hz[j]);
@@ -76,6 +79,7 @@ RNN_KERNEL void rnn_gru_backward_step(long B, long H, const float *gates, const 
     float *restrict dxr = dxg + b * 3 * H, *restrict dxz = dxr + H, *restrict dxn = dxz + H;
     float *restrict dhr = dhg + b * 3 * H, *restrict dhz = dhr + H, *restrict dhn = dhz + H;
     float *restrict dprev = dh_prev + b * H;
+    RNN_VECTORIZE
     for (long j = 0; j < H; j++) {
       float r = gr[j], z = gz[j], n = gn[j];
       float dh = y[j] + next[j];
@@ -94,8 +98,10 @@ RNN_KERNEL void rnn_simple_forward_step(long B, long H, const float *pre, float 
   float *restrict y = h;
   long n = B * H;
   if (relu)
+    RNN_VECTORIZE
     for (long k = 0; k < n; k++) y[k] = x[k] > 0.0f ? x[k] : 0.0f;
   else
+    RNN_VECTORIZE
     for (long k = 0; k < n; k++) y[k] = rnn_tanhf(x[k]);
 }
 
@@ -105,7 +111,9 @@ RNN_KERNEL void rnn_simple_backward_step(long B, long H, const float *h, const f
   float *restrict d = dpre;
   long n = B * H;
   if (relu)
+    RNN_VECTORIZE
     for (long k = 0; k < n; k++) d[k] = y[k] > 0.0f ? g[k] + next[k] : 0.0f;
   else
+    RNN_VECTORIZE
     for (long k = 0; k < n; k++) d[k] = (g[k] + next[k]) * (1.0f - y[k] * y[k]);
 }

@@ -10,8 +10,10 @@ RNN_KERNEL void rnn_fill_rows(long N, long M, float *dst, const float *a, const 
     const float *restrict x = a;
     if (b) {
       const float *restrict y = b;
+      RNN_VECTORIZE
       for (long j = 0; j < M; j++) row[j] = x[j] + y[j];
     } else {
+      RNN_VECTORIZE
       for (long j = 0; j < M; j++) row[j] = x[j];
     }
   }
@@ -21,6 +23,7 @@ RNN_KERNEL void rnn_add_column_sums(long N, long M, const float *x, long ldx, fl
   float *restrict s = sums;
   for (long n = 0; n < N; n++) {
     const float *restrict row = x + n * ldx;
+    RNN_VECTORIZE
     for (long j = 0; j < M; j++) s[j] += row[j];
   }
 }
@@ -28,20 +31,24 @@ RNN_KERNEL void rnn_add_column_sums(long N, long M, const float *x, long ldx, fl
 RNN_KERNEL void rnn_add(long n, float *dst, const float *src) {
   float *restrict d = dst;
   const float *restrict s = src;
+  RNN_VECTORIZE
   for (long i = 0; i < n; i++) d[i] += s[i];
 }
 
 RNN_KERNEL void rnn_multiply(long n, float *dst, const float *src) {
   float *restrict d = dst;
   const float *restrict s = src;
+  RNN_VECTORIZE
   for (long i = 0; i < n; i++) d[i] *= s[i];
 }
 
 RNN_KERNEL void rnn_scale(long n, float *x, float s) {
+  RNN_VECTORIZE
   for (long i = 0; i < n; i++) x[i] *= s;
 }
 
 RNN_KERNEL void rnn_clamp(long n, float *x, float limit) {
+  RNN_VECTORIZE
   for (long i = 0; i < n; i++) x[i] = x[i] > limit ? limit : (x[i] < -limit ? -limit : x[i]);
 }
 
@@ -60,6 +67,7 @@ RNN_KERNEL double rnn_sum_squares(long n, const float *x) {
 int rnn_all_finite(long n, const float *x) {
   // x - x is 0 for finite values and NaN for infinities and NaN.
   float acc = 0;
+  RNN_VECTORIZE
   for (long i = 0; i < n; i++) acc += x[i] - x[i];
   return acc == 0.0f;
 }
@@ -73,6 +81,7 @@ RNN_KERNEL static float row_max(long V, const float *x) {
 /// out[j] = exp((x[j] - shift) * s); returns the sum (out may alias x).
 RNN_KERNEL static float exp_row(long V, const float *x, float shift, float s, float *out) {
   float sum = 0;
+  RNN_VECTORIZE
   for (long j = 0; j < V; j++) {
     float e = rnn_expf((x[j] - shift) * s);
     out[j] = e;

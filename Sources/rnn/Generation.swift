@@ -6,7 +6,7 @@ func generate(
   model: CharLM, vocabulary: Vocabulary, prime: [Int32], length: Int, options: SamplingOptions,
   using generator: inout RandomGenerator, emit: (String) -> Void
 ) {
-  var sampler = Sampler(model: model)
+  let sampler = Sampler(model: model)
   if prime.isEmpty {
     let start = vocabulary.id(of: "\n") ?? Int32(truncatingIfNeeded: generator.next() % UInt64(vocabulary.count))
     sampler.feed([start])
