@@ -14,7 +14,8 @@ extension RecurrentLayer {
     var gates = Tensor(uninitializedShape: [t, b, g])
     var hn = Tensor(uninitializedShape: [t, b, h])
     var y = Tensor(uninitializedShape: [t, b, h])
-    let (whh, bhh) = (parameters.value(weightHH), parameters.value(biasHH))
+    let whh = parameters.value(weightHH)
+    let bhh = parameters.value(biasHH)
     hg.withMutablePointer { hg in
       gates.withMutablePointer { gates in
         hn.withMutablePointer { hn in

@@ -6,11 +6,11 @@ extension RecurrentLayer {
   /// Forward from the input projections `xg = x W_ih^T + b_ih + b_hh` `[T,B,4H]`: per step one
   /// GEMM with `W_hh` and one fused kernel, each slice of the batch on its own thread. Caches the
   /// activated gates `[T,B,4H]` (in `xg`'s storage), `c_t` and `tanh(c_t)`.
-  func lstmForward(_ xg: Tensor, _ state: RecurrentState, _ parameters: Parameters) -> RecurrentCache {
+  func lstmForward(_ xg: consuming Tensor, _ state: RecurrentState, _ parameters: Parameters) -> RecurrentCache {
     let (t, b, h) = (xg.shape[0], xg.shape[1], hiddenSize)
     let g = 4 * h
     let c0 = state.c ?? .zeros([b, h])
-    var gates = xg
+    var gates = consume xg  // its storage becomes the gate cache, without a copy
     var cells = Tensor(uninitializedShape: [t, b, h])
     var tanhCells = Tensor(uninitializedShape: [t, b, h])
     var y = Tensor(uninitializedShape: [t, b, h])

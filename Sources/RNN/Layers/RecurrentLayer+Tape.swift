@@ -49,7 +49,7 @@ extension RecurrentLayer {
     precondition(tokens.count == time * batch, "\(tokens.count) tokens for [\(time), \(batch)]")
     let table = projectionTable(embedding, parameters)
     let xg = gatherProjections(table, tokens: tokens, time: time, batch: batch)
-    let (yValue, finalValue, cache) = forward(projected: xg, state: state.values(on: tape), parameters: parameters)
+    let (yValue, finalValue, cache) = forward(projected: consume xg, state: state.values(on: tape), parameters: parameters)
     let y = tape.input(yValue)
     let final = StateVariables(finalValue, on: tape)
     tape.onBackward { [self] in

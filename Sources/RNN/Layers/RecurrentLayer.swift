@@ -110,7 +110,7 @@ public struct RecurrentLayer: Sendable {
 
   /// Runs the layer from its input projections `xg = x W_ih^T + b_ih` `[T,B,G*H]` (plus `b_hh`,
   /// except for a GRU, whose `b_hh` stays inside the reset gate) instead of from `x`.
-  public func forward(projected xg: Tensor, state: RecurrentState, parameters: Parameters)
+  public func forward(projected xg: consuming Tensor, state: RecurrentState, parameters: Parameters)
     -> (y: Tensor, state: RecurrentState, cache: RecurrentCache)
   {
     precondition(xg.shape.count == 3 && xg.shape[2] == cell.gates * hiddenSize, "projection \(xg.shape) is not [T, B, G*H]")

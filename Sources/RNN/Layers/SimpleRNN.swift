@@ -5,10 +5,10 @@ extension RecurrentLayer {
   /// Forward from the input projections `xg = x W_ih^T + b_ih + b_hh` `[T,B,H]`: per step one
   /// GEMM with `W_hh` and the activation, each slice of the batch on its own thread. Backward
   /// needs only the outputs.
-  func simpleForward(_ xg: Tensor, _ state: RecurrentState, _ parameters: Parameters) -> RecurrentCache {
+  func simpleForward(_ xg: consuming Tensor, _ state: RecurrentState, _ parameters: Parameters) -> RecurrentCache {
     let (t, b, h) = (xg.shape[0], xg.shape[1], hiddenSize)
     let relu: Int32 = cell == .rnnRelu ? 1 : 0
-    var pre = xg
+    var pre = consume xg
     var y = Tensor(uninitializedShape: [t, b, h])
     let whh = parameters.value(weightHH)
     pre.withMutablePointer { pre in
