@@ -239,12 +239,12 @@ void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, co
 
 /// Accumulates one block of 128 outputs (eight zmm registers: enough independent FMA chains to
 /// hide their latency) over all K inputs.
-RNN_KERNEL static void gemv_t_block128(long K, long N, const float *restrict x,
+RNN_KERNEL static void gemv_t_block128(long K, long ldw, const float *restrict x,
                                        const float *restrict wt, float *restrict y) {
   float acc[128];
   for (int j = 0; j < 128; j++) acc[j] = y[j];
   for (long k = 0; k < K; k++) {
-    const float *restrict row = wt + k * N;
+    const float *restrict row = wt + k * ldw;
     float xk = x[k];
     RNN_VECTORIZE
     for (int j = 0; j < 128; j++) acc[j] += xk * row[j];
@@ -253,12 +253,12 @@ RNN_KERNEL static void gemv_t_block128(long K, long N, const float *restrict x,
 }
 
 /// Accumulates one block of 64 outputs (four zmm, eight ymm registers) over all K inputs.
-RNN_KERNEL static void gemv_t_block64(long K, long N, const float *restrict x, const float *restrict wt,
+RNN_KERNEL static void gemv_t_block64(long K, long ldw, const float *restrict x, const float *restrict wt,
                                       float *restrict y) {
   float acc[64];
   for (int j = 0; j < 64; j++) acc[j] = y[j];
   for (long k = 0; k < K; k++) {
-    const float *restrict row = wt + k * N;
+    const float *restrict row = wt + k * ldw;
     float xk = x[k];
     RNN_VECTORIZE
     for (int j = 0; j < 64; j++) acc[j] += xk * row[j];
@@ -266,19 +266,19 @@ RNN_KERNEL static void gemv_t_block64(long K, long N, const float *restrict x, c
   for (int j = 0; j < 64; j++) y[j] = acc[j];
 }
 
-RNN_KERNEL static void gemv_t_tail(long K, long N, long width, const float *restrict x,
+RNN_KERNEL static void gemv_t_tail(long K, long ldw, long width, const float *restrict x,
                                    const float *restrict wt, float *restrict y) {
   for (long k = 0; k < K; k++) {
-    const float *restrict row = wt + k * N;
+    const float *restrict row = wt + k * ldw;
     float xk = x[k];
     RNN_VECTORIZE
     for (long j = 0; j < width; j++) y[j] += xk * row[j];
   }
 }
 
-void rnn_gemv_t(long K, long N, const float *x, const float *wt, float *y) {
+void rnn_gemv_t(long K, long N, const float *x, const float *wt, long ldw, float *y) {
   long n = 0;
-  for (; n + 128 <= N; n += 128) gemv_t_block128(K, N, x, wt + n, y + n);
-  for (; n + 64 <= N; n += 64) gemv_t_block64(K, N, x, wt + n, y + n);
-  if (n < N) gemv_t_tail(K, N, N - n, x, wt + n, y + n);
+  for (; n + 128 <= N; n += 128) gemv_t_block128(K, ldw, x, wt + n, y + n);
+  for (; n + 64 <= N; n += 64) gemv_t_block64(K, ldw, x, wt + n, y + n);
+  if (n < N) gemv_t_tail(K, ldw, N - n, x, wt + n, y + n);
 }

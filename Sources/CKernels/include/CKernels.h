@@ -47,8 +47,18 @@ void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, co
                long lda, const float *B, long ldb, float beta, float *C, long ldc);
 
 /// y[N] += x[K] * wt[K,N]: a matrix-vector product with the matrix stored transposed (one row
-/// of wt per input), for batch-1 inference; y stays in registers while wt streams once.
-void rnn_gemv_t(long K, long N, const float *x, const float *wt, float *y);
+/// of wt per input, `ldw` floats apart), for batch-1 inference; y stays in registers while wt
+/// streams once.
+void rnn_gemv_t(long K, long N, const float *x, const float *wt, long ldw, float *y);
+
+// MARK: - Two-thread regions
+
+/// A piece of work split in two: `part` is 0 or 1.
+typedef void (*rnn_task_fn)(void *context, int part);
+
+/// Runs task(context, 0) on the calling thread and task(context, 1) on a persistent helper
+/// thread that spins between regions (for regions of microseconds); returns when both are done.
+void rnn_run_pair(rnn_task_fn task, void *context);
 
 // MARK: - Recurrent cells, one time step (gate orders as PyTorch: LSTM i,f,g,o; GRU r,z,n)
 

@@ -26,7 +26,7 @@ public final class Sampler {
   /// A sampler from the zero state; it copies the model's weights, so later training of the
   /// model does not affect it.
   public init(model: CharLM) {
-    step = StepModel(model)
+    step = StepModel(model, threads: Parallel.width)
     probabilities = [Float](repeating: 0, count: model.config.vocabularySize)
   }
 

@@ -3,17 +3,24 @@ import CKernels
 /// A `CharLM` prepared for running one character at a time (batch 1, no dropout), the inner loop
 /// of sampling.
 ///
-/// Each product is a matrix-vector product, bound by how fast the weights stream from cache, so
-/// the weights are stored transposed, `[K, N]`, for `rnn_gemv_t`, and the first layer's input
-/// projection `E W_ih^T + b` is precomputed for every character (`[V, G*H]`): layer 0 costs one
-/// product with `W_hh` only. Everything lives in one allocation; a step allocates nothing.
+/// Each product is a matrix-vector product, bound by how fast the weights stream from cache, so:
+/// - the weights are stored transposed, `[K, G*H]`, for `rnn_gemv_t`;
+/// - the first layer's input projection `E W_ih^T + b` is precomputed for every character
+///   (`[V, G*H]`): layer 0 costs one product with `W_hh` only;
+/// - with two threads, the hidden units are split in two halves, each computed (products and
+///   cell) by one thread from its own half of the weights, which then stays in that core's
+///   cache. Gate columns are reordered so that each half's gates are contiguous: half `p` holds
+///   columns `[G*u_p, G*u_(p+1))`, gate blocks of width `u_(p+1) - u_p`. One barrier per layer.
+/// Everything lives in one allocation; a step allocates nothing.
 final class StepModel {
   let config: CharLMConfig
   private let storage: UnsafeMutablePointer<Float>
-  private let count: Int
+  /// Unit boundaries of the halves: `[0, H]` or `[0, u, H]`.
+  private let units: [Int]
 
-  /// Per layer: `W_ih^T [D, G*H]` (unused for layer 0), `W_hh^T [H, G*H]`, input bias `[G*H]`
-  /// (`b_ih + b_hh`, or `b_ih` alone for a GRU), GRU's `b_hh [G*H]`; state `h`, `c` `[H]`.
+  /// Per layer offsets into `storage`: `W_ih^T [D, G*H]` (unused for layer 0), `W_hh^T [H, G*H]`,
+  /// input bias `[G*H]` (`b_ih + b_hh`, or `b_ih` alone for a GRU), GRU's `b_hh [G*H]`, and the
+  /// state `h`, `c` `[H]`.
   private struct Layer {
     var wihT = 0, whhT = 0, bias = 0, bhh = 0, h = 0, c = 0
   }
@@ -22,14 +29,14 @@ final class StepModel {
   private var table = 0
   private var decoderT = 0, decoderBias = 0
   /// Scratch: gates `[G*H]`, hidden products `[G*H]`, GRU's activated gates `[G*H]` and `hg_n`
-  /// `[H]`, new `h`, `c` and `tanh(c)` `[H]`.
-  private var gates = 0, hiddenGates = 0, gruGates = 0, keep = 0, newH = 0, newC = 0, tanhC = 0
-  /// The logits `[V]` after the last step.
-  private var logitsOffset = 0
+  /// `[H]`, new `h`, `c` and `tanh(c)` `[H]`, logits `[V]`.
+  private var gates = 0, hiddenGates = 0, gruGates = 0, keep = 0, newH = 0, newC = 0, tanhC = 0, logitsOffset = 0
 
-  init(_ model: CharLM) {
+  init(_ model: CharLM, threads: Int) {
     config = model.config
-    let (v, h, e, g) = (config.vocabularySize, config.hidden, config.embedding, config.cell.gates * config.hidden)
+    let (v, h, e, g) = (config.vocabularySize, config.hidden, config.embedding, config.cell.gates)
+    let split = threads >= 2 && h >= 64
+    units = split ? [0, (h / 2 + 15) / 16 * 16, h] : [0, h]
     var size = 0
     func reserve(_ n: Int) -> Int {
       defer { size += (n + 15) / 16 * 16 }
@@ -38,47 +45,59 @@ final class StepModel {
     for l in 0..<config.layers {
       let d = l == 0 ? e : h
       layers.append(
-        Layer(wihT: reserve(l == 0 ? 0 : d * g), whhT: reserve(h * g), bias: reserve(g), bhh: reserve(g), h: reserve(h), c: reserve(h)))
+        Layer(
+          wihT: reserve(l == 0 ? 0 : d * g * h), whhT: reserve(h * g * h), bias: reserve(g * h), bhh: reserve(g * h),
+          h: reserve(h), c: reserve(h)))
     }
-    table = reserve(v * g)
+    table = reserve(v * g * h)
     decoderT = reserve(h * v)
     decoderBias = reserve(v)
-    gates = reserve(g)
-    hiddenGates = reserve(g)
-    gruGates = reserve(g)
+    gates = reserve(g * h)
+    hiddenGates = reserve(g * h)
+    gruGates = reserve(g * h)
     keep = reserve(h)
     newH = reserve(h)
     newC = reserve(h)
     tanhC = reserve(h)
     logitsOffset = reserve(v)
-    count = size
     storage = .allocate(capacity: size)
     storage.initialize(repeating: 0, count: size)
 
+    // Where gate row r (gate q = r / H, unit j = r % H) of a PyTorch weight goes.
+    let column = (0..<g * h).map { r -> Int in
+      let (q, j) = (r / h, r % h)
+      let p = units.lastIndex { $0 <= j && $0 < h }!
+      let width = units[p + 1] - units[p]
+      return g * units[p] + q * width + (j - units[p])
+    }
+    let s = storage
     let p = model.parameters
-    func transpose(_ source: UnsafePointer<Float>, rows: Int, columns: Int, into offset: Int) {
-      for r in 0..<rows { for c in 0..<columns { storage[offset + c * rows + r] = source[r * columns + c] } }
+    /// Stores `weight [G*H, K]` as `[K, G*H]` with columns reordered.
+    func store(_ weight: UnsafePointer<Float>, inputs: Int, at offset: Int) {
+      for r in 0..<g * h { for k in 0..<inputs { s[offset + k * g * h + column[r]] = weight[r * inputs + k] } }
     }
     for (l, layer) in model.layers.enumerated() {
       let slot = layers[l]
-      if l > 0 { transpose(p.value(layer.weightIH), rows: g, columns: layer.inputSize, into: slot.wihT) }
-      transpose(p.value(layer.weightHH), rows: g, columns: h, into: slot.whhT)
+      if l > 0 { store(p.value(layer.weightIH), inputs: layer.inputSize, at: slot.wihT) }
+      store(p.value(layer.weightHH), inputs: h, at: slot.whhT)
       let bih = p.value(layer.biasIH), bhh = p.value(layer.biasHH)
-      for j in 0..<g {
-        storage[slot.bias + j] = config.cell == .gru ? bih[j] : bih[j] + bhh[j]
-        storage[slot.bhh + j] = bhh[j]
+      for r in 0..<g * h {
+        s[slot.bias + column[r]] = config.cell == .gru ? bih[r] : bih[r] + bhh[r]
+        s[slot.bhh + column[r]] = bhh[r]
       }
     }
     // Layer 0's projection of every character: embedding row times W_ih^T plus bias.
     let embedding = p.value(model.embedding.weight)
     let wih0 = p.value(model.layers[0].weightIH)
+    var row = [Float](repeating: 0, count: g * h)
     for token in 0..<v {
-      let row = storage + table + token * g
-      row.update(from: storage + layers[0].bias, count: g)
-      BLAS.gemm(false, true, 1, g, e, embedding + token * e, wih0, beta: 1, row)
+      row.withUnsafeMutableBufferPointer { row in
+        BLAS.gemm(false, true, 1, g * h, e, embedding + token * e, wih0, beta: 0, row.baseAddress!)
+      }
+      for r in 0..<g * h { s[table + token * g * h + column[r]] = row[r] + s[layers[0].bias + column[r]] }
     }
-    transpose(p.value(model.decoder.weight), rows: v, columns: h, into: decoderT)
-    (storage + decoderBias).update(from: p.value(model.decoder.bias), count: v)
+    for r in 0..<v { for k in 0..<h { s[decoderT + k * v + r] = p.value(model.decoder.weight)[r * h + k] } }
+    (s + decoderBias).update(from: p.value(model.decoder.bias), count: v)
   }
 
   deinit { storage.deallocate() }
@@ -101,33 +120,52 @@ final class StepModel {
   /// Runs one character through every layer and the decoder.
   func step(_ token: Int32) {
     precondition(token >= 0 && Int(token) < config.vocabularySize, "token \(token) outside the vocabulary")
-    let (h, g, v) = (config.hidden, config.cell.gates * config.hidden, config.vocabularySize)
-    let s = storage
-    var input = UnsafePointer(s + table + Int(token) * g)  // layer 0: projection already done
-    for (l, slot) in layers.enumerated() {
-      let x = l == 0 ? nil : UnsafePointer(s + layers[l - 1].h)
-      switch config.cell {
-      case .lstm, .rnnTanh, .rnnRelu:
-        (s + gates).update(from: l == 0 ? input : UnsafePointer(s + slot.bias), count: g)
-        if let x { rnn_gemv_t(h, g, x, s + slot.wihT, s + gates) }
-        rnn_gemv_t(h, g, s + slot.h, s + slot.whhT, s + gates)
-        if config.cell == .lstm {
-          rnn_lstm_forward_step(1, h, s + gates, s + slot.c, s + newC, s + tanhC, s + newH)
-          (s + slot.c).update(from: s + newC, count: h)
-        } else {
-          rnn_simple_forward_step(1, h, s + gates, s + newH, config.cell == .rnnRelu ? 1 : 0)
+    let (h, v) = (config.hidden, config.vocabularySize)
+    for l in layers.indices {
+      if units.count > 2 {
+        withoutActuallyEscaping({ (part: Int) in self.layer(l, part: part, token: token) }) { body in
+          var task = body
+          withUnsafeMutablePointer(to: &task) { task in
+            rnn_run_pair({ context, part in
+              context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(part))
+            }, task)
+          }
         }
-      case .gru:
-        (s + gates).update(from: l == 0 ? input : UnsafePointer(s + slot.bias), count: g)
-        if let x { rnn_gemv_t(h, g, x, s + slot.wihT, s + gates) }
-        (s + hiddenGates).update(from: s + slot.bhh, count: g)
-        rnn_gemv_t(h, g, s + slot.h, s + slot.whhT, s + hiddenGates)
-        rnn_gru_forward_step(1, h, s + gates, s + hiddenGates, s + slot.h, s + gruGates, s + keep, s + newH)
+      } else {
+        layer(l, part: 0, token: token)
       }
-      (s + slot.h).update(from: s + newH, count: h)
-      input = UnsafePointer(s + slot.h)
+      // Commit the new state only now: until every part is done, all of them read the old `h`.
+      (storage + layers[l].h).update(from: storage + newH, count: h)
+      if config.cell.hasCellState { (storage + layers[l].c).update(from: storage + newC, count: h) }
     }
+    let s = storage
     (s + logitsOffset).update(from: s + decoderBias, count: v)
-    rnn_gemv_t(h, v, input, s + decoderT, s + logitsOffset)
+    rnn_gemv_t(h, v, s + layers[layers.count - 1].h, s + decoderT, v, s + logitsOffset)
+  }
+
+  /// One part of one layer: the products and the cell for units `units[part] ..< units[part + 1]`.
+  private func layer(_ l: Int, part: Int, token: Int32) {
+    let (h, gh, g) = (config.hidden, config.cell.gates * config.hidden, config.cell.gates)
+    let (u, width) = (units[part], units[part + 1] - units[part])
+    let (columns, n) = (g * u, g * width)  // this part's gate columns
+    let s = storage
+    let slot = layers[l]
+    let gatesPart = s + gates + columns
+    let source = l == 0 ? s + table + Int(token) * gh : s + slot.bias
+    gatesPart.update(from: source + columns, count: n)
+    if l > 0 { rnn_gemv_t(h, n, s + layers[l - 1].h, s + slot.wihT + columns, gh, gatesPart) }
+    switch config.cell {
+    case .lstm:
+      rnn_gemv_t(h, n, s + slot.h, s + slot.whhT + columns, gh, gatesPart)
+      rnn_lstm_forward_step(1, width, gatesPart, s + slot.c + u, s + newC + u, s + tanhC + u, s + newH + u)
+    case .rnnTanh, .rnnRelu:
+      rnn_gemv_t(h, n, s + slot.h, s + slot.whhT + columns, gh, gatesPart)
+      rnn_simple_forward_step(1, width, gatesPart, s + newH + u, config.cell == .rnnRelu ? 1 : 0)
+    case .gru:
+      let hiddenPart = s + hiddenGates + columns
+      hiddenPart.update(from: s + slot.bhh + columns, count: n)
+      rnn_gemv_t(h, n, s + slot.h, s + slot.whhT + columns, gh, hiddenPart)
+      rnn_gru_forward_step(1, width, gatesPart, hiddenPart, s + slot.h + u, s + gruGates + columns, s + keep + u, s + newH + u)
+    }
   }
 }

@@ -1,0 +1,50 @@
+import XCTest
+
+@testable import RNN
+
+/// The batch-1 step model used for sampling (transposed weights, per-character table, hidden
+/// units split over two threads) against the sequence model on the tape.
+final class SamplerTests: XCTestCase {
+  func testStepModelMatchesSequenceModelForEveryCell() throws {
+    for cell in CellKind.allCases {
+      // H = 80 splits unevenly (48 + 32 units) when two threads are available.
+      let config = CharLMConfig(cell: cell, layers: 2, hidden: 80, embedding: 12, vocabularySize: 20)
+      var generator = RandomGenerator(seed: 7)
+      let model = CharLM(config, using: &generator)
+      let tokens = (0..<30).map { _ in Int32(generator.next() % 20) }
+
+      let tape = Tape(recording: false)
+      let (logits, final) = model(
+        tokens, time: tokens.count, batch: 1, state: model.zeroState(batch: 1).map { StateVariables($0, on: tape) },
+        on: tape)
+      let sequence = tape[logits]
+
+      for threads in [1, 2] {
+        let step = StepModel(model, threads: threads)
+        for (t, token) in tokens.enumerated() {
+          step.step(token)
+          let expected = Tensor(shape: [20], scalars: Array(sequence.scalars[t * 20..<(t + 1) * 20]))
+          assertClose(Tensor(shape: [20], scalars: Array(step.logits)), expected, relative: 1e-5, absolute: 1e-5, "\(cell) threads \(threads) step \(t)")
+        }
+        for (l, state) in step.state.enumerated() {
+          assertClose(state.h, tape[final[l].h], relative: 1e-5, absolute: 1e-6, "\(cell) h_l\(l)")
+          if let c = state.c { assertClose(c, tape[final[l].c!], relative: 1e-5, absolute: 1e-6, "\(cell) c_l\(l)") }
+        }
+      }
+    }
+  }
+
+  func testArgmaxAndTopKChoices() {
+    var generator = RandomGenerator(seed: 1)
+    let logits: [Float] = [0.1, 3, -1, 2.5]
+    XCTAssertEqual(Sampler.choose(from: logits, SamplingOptions(argmax: true), using: &generator), 1)
+    for _ in 0..<200 {
+      let token = Sampler.choose(from: logits, SamplingOptions(topK: 2), using: &generator)
+      XCTAssertTrue(token == 1 || token == 3, "top-2 sampled \(token)")
+    }
+    // A very low temperature is nearly argmax.
+    for _ in 0..<50 {
+      XCTAssertEqual(Sampler.choose(from: logits, SamplingOptions(temperature: 0.01), using: &generator), 1)
+    }
+  }
+}
