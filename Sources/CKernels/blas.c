@@ -237,34 +237,23 @@ void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, co
 
 // MARK: - Batch-1 products
 
-/// Accumulates one block of 128 outputs (eight zmm registers: enough independent FMA chains to
-/// hide their latency) over all K inputs.
-RNN_KERNEL static void gemv_t_block128(long K, long ldw, const float *restrict x,
-                                       const float *restrict wt, float *restrict y) {
-  float acc[128];
-  for (int j = 0; j < 128; j++) acc[j] = y[j];
-  for (long k = 0; k < K; k++) {
-    const float *restrict row = wt + k * ldw;
-    float xk = x[k];
-    RNN_VECTORIZE
-    for (int j = 0; j < 128; j++) acc[j] += xk * row[j];
+/// Defines gemv_t_block<W>: y[0..W) += x[K] * wt[K, 0..W), the W outputs held in registers
+/// (W/16 zmm: 128 gives eight independent FMA chains, enough to hide their latency).
+#define RNN_GEMV_T_BLOCK(W)                                                                        \
+  RNN_KERNEL static void gemv_t_block##W(long K, long ldw, const float *restrict x,                \
+                                         const float *restrict wt, float *restrict y) {            \
+    float acc[W];                                                                                  \
+    for (int j = 0; j < W; j++) acc[j] = y[j];                                                     \
+    for (long k = 0; k < K; k++) {                                                                 \
+      const float *restrict row = wt + k * ldw;                                                    \
+      float xk = x[k];                                                                             \
+      RNN_VECTORIZE                                                                                \
+      for (int j = 0; j < W; j++) acc[j] += xk * row[j];                                           \
+    }                                                                                              \
+    for (int j = 0; j < W; j++) y[j] = acc[j];                                                     \
   }
-  for (int j = 0; j < 128; j++) y[j] = acc[j];
-}
-
-/// Accumulates one block of 64 outputs (four zmm, eight ymm registers) over all K inputs.
-RNN_KERNEL static void gemv_t_block64(long K, long ldw, const float *restrict x, const float *restrict wt,
-                                      float *restrict y) {
-  float acc[64];
-  for (int j = 0; j < 64; j++) acc[j] = y[j];
-  for (long k = 0; k < K; k++) {
-    const float *restrict row = wt + k * ldw;
-    float xk = x[k];
-    RNN_VECTORIZE
-    for (int j = 0; j < 64; j++) acc[j] += xk * row[j];
-  }
-  for (int j = 0; j < 64; j++) y[j] = acc[j];
-}
+RNN_GEMV_T_BLOCK(128)
+RNN_GEMV_T_BLOCK(64)
 
 RNN_KERNEL static void gemv_t_tail(long K, long ldw, long width, const float *restrict x,
                                    const float *restrict wt, float *restrict y) {

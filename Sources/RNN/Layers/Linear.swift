@@ -1,5 +1,21 @@
 import CKernels
 
+/// The backward of an affine map `y = x W^T + b` over all rows: `dW += dy^T x`, `db += sum(dy)`;
+/// returns `dx = dy W`. `x [N..., I]`, `dy [N..., O]`, `weight [O, I]`, `bias [O]`; each product
+/// split by rows across threads.
+func affineBackward(_ dy: Tensor, x: Tensor, weight: ParameterRef, bias: ParameterRef, parameters: Parameters) -> Tensor {
+  let (o, i) = (weight.shape[0], weight.shape[1])
+  let n = x.count / i
+  guard n > 0 else { return .zeros(x.shape) }
+  return dy.withPointer { dy in
+    x.withPointer { x in BLAS.parallelGemm(true, false, o, i, n, dy, x, beta: 1, parameters.gradient(weight)) }
+    Parallel.addColumnSums(n, o, dy, into: parameters.gradient(bias))
+    return Tensor(shape: x.shape) { dx in
+      BLAS.parallelGemm(false, false, n, i, o, dy, parameters.value(weight), beta: 0, dx)
+    }
+  }
+}
+
 /// An affine map of the last dimension, `y = x W^T + b`: `weight [O, I]`, `bias [O]`, as `torch.nn.Linear`.
 public struct Linear: Sendable {
   public let inputSize: Int
@@ -36,16 +52,7 @@ public struct Linear: Sendable {
 
   /// Accumulates `dW += dy^T x`, `db += sum(dy)`; returns `dx = dy W`.
   public func backward(_ dy: Tensor, x: Tensor, parameters: Parameters) -> Tensor {
-    let n = x.count / inputSize
-    return dy.withPointer { dy in
-      x.withPointer { x in
-        BLAS.parallelGemm(true, false, outputSize, inputSize, n, dy, x, beta: 1, parameters.gradient(weight))
-      }
-      Parallel.addColumnSums(n, outputSize, dy, into: parameters.gradient(bias))
-      return Tensor(shape: x.shape) { dx in
-        BLAS.parallelGemm(false, false, n, inputSize, outputSize, dy, parameters.value(weight), beta: 0, dx)
-      }
-    }
+    affineBackward(dy, x: x, weight: weight, bias: bias, parameters: parameters)
   }
 
   /// Records the map on `tape`.

@@ -179,17 +179,7 @@ public struct RecurrentLayer: Sendable {
 
   /// The input side of backward: `dW_ih += dxg^T x`, `db_ih += sum(dxg)`; returns `dx = dxg W_ih`.
   func inputGradients(_ dxg: Tensor, x: Tensor, parameters: Parameters) -> Tensor {
-    let (n, d, rows) = (x.shape[0] * x.shape[1], inputSize, cell.gates * hiddenSize)
-    guard n > 0 else { return .zeros(x.shape) }
-    return dxg.withPointer { dxg in
-      x.withPointer { x in
-        BLAS.parallelGemm(true, false, rows, d, n, dxg, x, beta: 1, parameters.gradient(weightIH))
-      }
-      Parallel.addColumnSums(n, rows, dxg, into: parameters.gradient(biasIH))
-      return Tensor(shape: x.shape) { dx in
-        BLAS.parallelGemm(false, false, n, d, rows, dxg, parameters.value(weightIH), beta: 0, dx)
-      }
-    }
+    affineBackward(dxg, x: x, weight: weightIH, bias: biasIH, parameters: parameters)
   }
 
   /// The hidden side of backward, once every step's gradient `dhg [T,B,G*H]` of the hidden
