@@ -173,6 +173,44 @@ final class CommandLineTests: XCTestCase {
     XCTAssertEqual(nats, best.loss, accuracy: 0.05 * best.loss, "eval vs training\n\(training.transcript)")
   }
 
+  /// The three matrix libraries `rnn` can load (oneDNN, OpenBLAS, the built-in kernel) give the
+  /// same loss, and each says which kernel it runs; OpenBLAS must not run its SSE3 fallback on a
+  /// CPU with AVX2 or AVX-512 (Debian's 0.3.21 picks it unless told the core type).
+  func testEveryMatrixLibraryGivesTheSameLoss() throws {
+    let data = try write("sentences.txt", SentenceText(length: 5_000, seed: 5).text)
+    _ = try train(data: data, checkpointDir: "run", steps: 20, extra: ["--hidden", "48"])
+    var losses: [String: Double] = [:]
+    for library in ["builtin", "onednn", "openblas"] {
+      let eval = try rnn([
+        "eval", "--checkpoint", "run/latest.safetensors", "--data", data, "--json", "--blas", library,
+      ])
+      XCTAssertEqual(eval.status, 0, eval.transcript)
+      let json = try XCTUnwrap(
+        try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any], eval.transcript)
+      losses[library] = try XCTUnwrap(json["loss_nats_per_char"] as? Double, eval.stdout)
+
+      let bench = try rnn([
+        "bench", "--blas", library, "--hidden", "16", "--layers", "1", "--seq-length", "5", "--batch-size", "2",
+        "--seconds", "0.01", "--json",
+      ])
+      XCTAssertEqual(bench.status, 0, bench.transcript)
+      let blas = try XCTUnwrap(
+        (try JSONSerialization.jsonObject(with: Data(bench.stdout.utf8)) as? [String: Any])?["blas"] as? String,
+        bench.transcript)
+      switch library {
+      case "builtin": XCTAssertTrue(blas.hasPrefix("built-in"), blas)
+      case "onednn": XCTAssertTrue(blas.hasPrefix("oneDNN") || blas.hasPrefix("built-in"), blas)
+      default:
+        XCTAssertTrue(blas.hasPrefix("OpenBLAS") || blas.hasPrefix("built-in"), blas)
+        XCTAssertFalse(blas.contains("Prescott"), "OpenBLAS runs its SSE3 fallback: \(blas)")
+      }
+    }
+    let reference = try XCTUnwrap(losses["builtin"])
+    for (library, loss) in losses {
+      XCTAssertEqual(loss, reference, accuracy: 1e-5 * reference, "\(library) vs built-in")
+    }
+  }
+
   // MARK: - 4. Checkpoint files
 
   /// Reading and writing a checkpoint, as safetensors or as a `Checkpoint`, reproduces its bytes.
