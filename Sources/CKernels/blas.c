@@ -123,8 +123,8 @@ static void initialise(void) {
     blas.backend = RNN_BLAS_OPENBLAS;
   } else {
     blas.backend = RNN_BLAS_BUILTIN;
-    snprintf(blas.description, sizeof blas.description,
-             "built-in C kernel (no oneDNN or OpenBLAS found)");
+    snprintf(blas.description, sizeof blas.description, "built-in C kernel%s",
+             want == RNN_BLAS_BUILTIN ? "" : " (the requested library was not found)");
   }
 }
 
