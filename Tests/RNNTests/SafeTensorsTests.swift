@@ -137,6 +137,20 @@ final class SafeTensorsTests: XCTestCase {
     XCTAssertEqual(st.encoded(), expected)
   }
 
+  func testWriterEscapesControlCharactersLikeVocabulary() throws {
+    let awkward = "q\"b\\\u{8}\u{C}\n\r\t\u{1}\u{7F}\u{85}\u{2028}\u{2029}é😀"
+    let st = SafeTensors(metadata: ["k": awkward])
+    let header = String(decoding: st.encodedHeader(), as: UTF8.self)
+    XCTAssertEqual(
+      header.trimmingCharacters(in: .whitespaces),
+      #"{"__metadata__":{"k":"q\"b\\\b\f\n\r\t\u0001\u007f\u0085\u2028\u2029é😀"}}"#)
+    XCTAssertEqual(try SafeTensors(decoding: st.encoded()).metadata, ["k": awkward])
+    // A long string of escapes decodes in one pass.
+    let many = String(repeating: #"\n\u00e9"#, count: 50_000)
+    let decoded = try SafeTensors(decoding: file(#"{"__metadata__":{"k":"\#(many)"}}"#))
+    XCTAssertEqual(decoded.metadata["k"], String(repeating: "\né", count: 50_000))
+  }
+
   func testEmptyFileEncodesToPaddedEmptyObject() throws {
     let bytes = SafeTensors().encoded()
     XCTAssertEqual(bytes, [8, 0, 0, 0, 0, 0, 0, 0] + Array("{}      ".utf8))

@@ -182,30 +182,6 @@ extension SafeTensors {
   }
 }
 
-extension [UInt8] {
-  /// Appends `string` as a JSON string literal: quotes, backslashes and control characters
-  /// escaped, everything else as raw UTF-8.
-  fileprivate mutating func appendJSONString(_ string: String) {
-    let hex = Array("0123456789abcdef".utf8)
-    append(UInt8(ascii: "\""))
-    for byte in string.utf8 {
-      switch byte {
-      case UInt8(ascii: "\""): append(contentsOf: #"\""#.utf8)
-      case UInt8(ascii: "\\"): append(contentsOf: #"\\"#.utf8)
-      case 0x0A: append(contentsOf: #"\n"#.utf8)
-      case 0x0D: append(contentsOf: #"\r"#.utf8)
-      case 0x09: append(contentsOf: #"\t"#.utf8)
-      case 0..<0x20:
-        append(contentsOf: #"\u00"#.utf8)
-        append(hex[Int(byte >> 4)])
-        append(hex[Int(byte & 0xF)])
-      default: append(byte)
-      }
-    }
-    append(UInt8(ascii: "\""))
-  }
-}
-
 // MARK: - Reading
 
 extension SafeTensors {
@@ -248,8 +224,7 @@ extension SafeTensors {
     }
 
     var parser = HeaderParser(bytes: header)
-    try parser.validateSyntax()
-    let (entries, metadata) = try parser.readHeader()
+    let (entries, metadata) = try parser.parse()
 
     let dataSize = file.count - dataStart
     var layouts: [(dtype: DType, count: Int)] = []
@@ -450,284 +425,54 @@ extension SafeTensors {
 // MARK: - Header JSON
 
 extension SafeTensors {
-  /// A JSON reader for the header, written for it so it can keep key order, see duplicate keys,
+  /// The header's schema read with `JSONReader`, so it can keep key order, see duplicate keys,
   /// read integers exactly, and bound its nesting depth.
   ///
-  /// `validateSyntax()` first checks the whole header against the JSON grammar, so a syntax error
-  /// anywhere is reported as such; `readHeader()` then reads the schema.
+  /// `parse()` first checks the whole header against the JSON grammar, so a syntax error anywhere
+  /// is reported as such (`headerNotJSON`), then reads the schema.
   struct HeaderParser {
-    let bytes: UnsafeRawBufferPointer
-    var position = 0
+    var reader: JSONReader
 
     /// Deeper nesting is rejected; a valid header needs 3 levels.
     static let maxDepth = 64
 
     init(bytes: UnsafeRawBufferPointer) {
-      self.bytes = bytes
+      reader = JSONReader(bytes: bytes, textName: "header")
     }
 
-    // MARK: Syntax
+    /// The tensor entries in header order, and the metadata.
+    mutating func parse() throws -> (entries: [HeaderEntry], metadata: [String: String]) {
+      do {
+        try validateSyntax()
+        return try readHeader()
+      } catch let error as JSONSyntaxError {
+        throw SafeTensorsError.headerNotJSON(offset: error.offset, reason: error.reason)
+      }
+    }
 
     /// Checks that the header is one JSON value, an object, with only whitespace after it.
-    mutating func validateSyntax() throws {
-      position = 0
-      skipWhitespace()
-      let first = peek()
-      try skipValue(depth: 0)
-      skipWhitespace()
-      guard position == bytes.count else {
-        throw syntaxError("unexpected data after the header object")
-      }
+    private mutating func validateSyntax() throws {
+      reader.position = 0
+      reader.skipWhitespace()
+      let first = reader.peek()
+      try reader.skipValue(depth: 0, maxDepth: HeaderParser.maxDepth)
+      reader.skipWhitespace()
+      guard reader.isAtEnd else { throw reader.error("unexpected data after the header object") }
       guard first == UInt8(ascii: "{") else { throw SafeTensorsError.headerNotObject }
-    }
-
-    private func peek() -> UInt8? {
-      position < bytes.count ? bytes[position] : nil
-    }
-
-    private func syntaxError(_ reason: String) -> SafeTensorsError {
-      .headerNotJSON(offset: position, reason: reason)
-    }
-
-    private mutating func skipWhitespace() {
-      while let byte = peek(), byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 {
-        position += 1
-      }
-    }
-
-    /// Skips whitespace, then consumes `byte` if it is next.
-    private mutating func consume(_ byte: UInt8) -> Bool {
-      skipWhitespace()
-      guard peek() == byte else { return false }
-      position += 1
-      return true
-    }
-
-    private mutating func expect(_ byte: UInt8) throws {
-      guard consume(byte) else {
-        throw syntaxError("expected '\(Character(Unicode.Scalar(byte)))'")
-      }
-    }
-
-    /// Skips one value of any kind.
-    private mutating func skipValue(depth: Int) throws {
-      skipWhitespace()
-      guard let byte = peek() else { throw syntaxError("unexpected end of header") }
-      switch byte {
-      case UInt8(ascii: "{"):
-        guard depth < HeaderParser.maxDepth else {
-          throw syntaxError("nesting deeper than \(HeaderParser.maxDepth)")
-        }
-        position += 1
-        if consume(UInt8(ascii: "}")) { return }
-        repeat {
-          _ = try readKey()
-          try skipValue(depth: depth + 1)
-        } while try nextMember(closing: UInt8(ascii: "}"))
-      case UInt8(ascii: "["):
-        guard depth < HeaderParser.maxDepth else {
-          throw syntaxError("nesting deeper than \(HeaderParser.maxDepth)")
-        }
-        position += 1
-        if consume(UInt8(ascii: "]")) { return }
-        repeat {
-          try skipValue(depth: depth + 1)
-        } while try nextMember(closing: UInt8(ascii: "]"))
-      case UInt8(ascii: "\""):
-        _ = try readString()
-      case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-        _ = try readNumber()
-      case UInt8(ascii: "t"): try readWord("true")
-      case UInt8(ascii: "f"): try readWord("false")
-      case UInt8(ascii: "n"): try readWord("null")
-      default:
-        throw syntaxError("unexpected byte 0x\(String(byte, radix: 16))")
-      }
-    }
-
-    /// After a member of an object or array: `true` on a comma, `false` on `closing`.
-    private mutating func nextMember(closing: UInt8) throws -> Bool {
-      if consume(UInt8(ascii: ",")) { return true }
-      if consume(closing) { return false }
-      throw syntaxError("expected ',' or '\(Character(Unicode.Scalar(closing)))'")
-    }
-
-    /// An object key and its colon.
-    private mutating func readKey() throws -> String {
-      skipWhitespace()
-      guard peek() == UInt8(ascii: "\"") else { throw syntaxError("expected a string key") }
-      let key = try readString()
-      try expect(UInt8(ascii: ":"))
-      skipWhitespace()
-      return key
-    }
-
-    private mutating func readWord(_ word: StaticString) throws {
-      let count = word.utf8CodeUnitCount
-      guard position + count <= bytes.count else { throw syntaxError("invalid literal") }
-      for i in 0..<count where bytes[position + i] != word.utf8Start[i] {
-        throw syntaxError("invalid literal")
-      }
-      position += count
-    }
-
-    /// A string literal starting at the opening quote. The header is already known to be UTF-8.
-    private mutating func readString() throws -> String {
-      position += 1  // the opening quote
-      var start = position
-      var decoded: [UInt8]? = nil  // only allocated once an escape appears
-      while true {
-        guard let byte = peek() else { throw syntaxError("unterminated string") }
-        switch byte {
-        case UInt8(ascii: "\""):
-          let tail = UnsafeRawBufferPointer(rebasing: bytes[start..<position])
-          position += 1
-          guard var result = decoded else { return String(decoding: tail, as: UTF8.self) }
-          result.append(contentsOf: tail)
-          return String(decoding: result, as: UTF8.self)
-        case UInt8(ascii: "\\"):
-          var result = decoded ?? []
-          result.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<position]))
-          try readEscape(into: &result)
-          decoded = result
-          start = position
-        case 0..<0x20:
-          throw syntaxError("control character in string")
-        default:
-          position += 1
-        }
-      }
-    }
-
-    /// One escape sequence starting at the backslash, appended as UTF-8.
-    private mutating func readEscape(into result: inout [UInt8]) throws {
-      position += 1
-      guard let byte = peek() else { throw syntaxError("unterminated string") }
-      position += 1
-      switch byte {
-      case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): result.append(byte)
-      case UInt8(ascii: "b"): result.append(0x08)
-      case UInt8(ascii: "f"): result.append(0x0C)
-      case UInt8(ascii: "n"): result.append(0x0A)
-      case UInt8(ascii: "r"): result.append(0x0D)
-      case UInt8(ascii: "t"): result.append(0x09)
-      case UInt8(ascii: "u"):
-        var value = try readHex4()
-        if (0xDC00...0xDFFF).contains(value) {
-          throw syntaxError("unpaired surrogate in \\u escape")
-        }
-        if (0xD800...0xDBFF).contains(value) {
-          guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"),
-            bytes[position + 1] == UInt8(ascii: "u")
-          else { throw syntaxError("unpaired surrogate in \\u escape") }
-          position += 2
-          let low = try readHex4()
-          guard (0xDC00...0xDFFF).contains(low) else {
-            throw syntaxError("unpaired surrogate in \\u escape")
-          }
-          value = 0x10000 + (value - 0xD800) << 10 + (low - 0xDC00)
-        }
-        guard let scalar = Unicode.Scalar(value) else { throw syntaxError("invalid \\u escape") }
-        UTF8.encode(scalar) { result.append($0) }
-      default:
-        position -= 1
-        throw syntaxError("invalid escape")
-      }
-    }
-
-    private mutating func readHex4() throws -> UInt32 {
-      guard position + 4 <= bytes.count else { throw syntaxError("truncated \\u escape") }
-      var value: UInt32 = 0
-      for _ in 0..<4 {
-        let byte = bytes[position]
-        let digit: UInt8
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-        default: throw syntaxError("invalid hex digit in \\u escape")
-        }
-        value = value << 4 | UInt32(digit)
-        position += 1
-      }
-      return value
-    }
-
-    /// A number literal as written: where it is, its sign, and whether it is an integer.
-    struct Number {
-      var text: String
-      var isNegative: Bool
-      /// No fraction and no exponent.
-      var isInteger: Bool
-      /// The magnitude if `isInteger` and it fits in `Int`.
-      var magnitude: Int?
-    }
-
-    /// A number literal, checked against the JSON grammar.
-    private mutating func readNumber() throws -> Number {
-      let start = position
-      let isNegative = peek() == UInt8(ascii: "-")
-      if isNegative { position += 1 }
-      func isDigit(_ byte: UInt8?) -> Bool { byte.map { (0x30...0x39).contains($0) } ?? false }
-      guard isDigit(peek()) else { throw syntaxError("invalid number") }
-      var magnitude: Int? = 0
-      if peek() == UInt8(ascii: "0") {
-        position += 1
-      } else {
-        while let byte = peek(), isDigit(byte) {
-          if let m = magnitude {
-            let (times10, o1) = m.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times10.addingReportingOverflow(Int(byte - 0x30))
-            magnitude = o1 || o2 ? nil : sum
-          }
-          position += 1
-        }
-      }
-      var isInteger = true
-      if peek() == UInt8(ascii: ".") {
-        position += 1
-        guard isDigit(peek()) else { throw syntaxError("invalid number") }
-        while isDigit(peek()) { position += 1 }
-        isInteger = false
-      }
-      if peek() == UInt8(ascii: "e") || peek() == UInt8(ascii: "E") {
-        position += 1
-        if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { position += 1 }
-        guard isDigit(peek()) else { throw syntaxError("invalid number") }
-        while isDigit(peek()) { position += 1 }
-        isInteger = false
-      }
-      let text = String(
-        decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
-      return Number(
-        text: text, isNegative: isNegative, isInteger: isInteger,
-        magnitude: isInteger ? magnitude : nil)
-    }
-
-    /// A name for the JSON value starting at the current position, for messages.
-    private func kindOfValue() -> String {
-      switch peek() {
-      case UInt8(ascii: "{"): return "an object"
-      case UInt8(ascii: "["): return "an array"
-      case UInt8(ascii: "\""): return "a string"
-      case UInt8(ascii: "t"), UInt8(ascii: "f"): return "a boolean"
-      case UInt8(ascii: "n"): return "null"
-      default: return "a number"
-      }
     }
 
     // MARK: Schema
 
-    /// The tensor entries in header order, and the metadata. Call after `validateSyntax()`.
-    mutating func readHeader() throws -> (entries: [HeaderEntry], metadata: [String: String]) {
-      position = 0
-      try expect(UInt8(ascii: "{"))
+    /// The entries and metadata of a header that passed `validateSyntax()`.
+    private mutating func readHeader() throws -> (entries: [HeaderEntry], metadata: [String: String]) {
+      reader.position = 0
+      try reader.expect(UInt8(ascii: "{"))
       var entries: [HeaderEntry] = []
       var names = Set<String>()
       var metadata: [String: String]? = nil
-      if consume(UInt8(ascii: "}")) { return ([], [:]) }
+      if reader.consume(UInt8(ascii: "}")) { return ([], [:]) }
       repeat {
-        let key = try readKey()
+        let key = try reader.readKey()
         if key == SafeTensors.metadataKey {
           guard metadata == nil else { throw SafeTensorsError.duplicateName(key) }
           metadata = try readMetadata()
@@ -735,51 +480,54 @@ extension SafeTensors {
           guard names.insert(key).inserted else { throw SafeTensorsError.duplicateName(key) }
           entries.append(try readEntry(name: key))
         }
-      } while try nextMember(closing: UInt8(ascii: "}"))
+      } while try reader.nextMember(closing: UInt8(ascii: "}"))
       return (entries, metadata ?? [:])
     }
 
     private mutating func readMetadata() throws -> [String: String] {
-      guard peek() == UInt8(ascii: "{") else {
-        throw SafeTensorsError.invalidMetadata(reason: "expected an object, found \(kindOfValue())")
+      guard reader.peek() == UInt8(ascii: "{") else {
+        throw SafeTensorsError.invalidMetadata(
+          reason: "expected an object, found \(reader.kindOfValue())")
       }
-      position += 1
+      reader.position += 1
       var metadata: [String: String] = [:]
-      if consume(UInt8(ascii: "}")) { return metadata }
+      if reader.consume(UInt8(ascii: "}")) { return metadata }
       repeat {
-        let key = try readKey()
-        guard peek() == UInt8(ascii: "\"") else {
+        let key = try reader.readKey()
+        guard reader.peek() == UInt8(ascii: "\"") else {
           throw SafeTensorsError.invalidMetadata(
-            reason: "value of \(key.debugDescription) is \(kindOfValue()), not a string")
+            reason: "value of \(key.debugDescription) is \(reader.kindOfValue()), not a string")
         }
-        let value = try readString()
+        let value = try reader.readString()
         guard metadata.updateValue(value, forKey: key) == nil else {
           throw SafeTensorsError.invalidMetadata(
             reason: "key \(key.debugDescription) appears more than once")
         }
-      } while try nextMember(closing: UInt8(ascii: "}"))
+      } while try reader.nextMember(closing: UInt8(ascii: "}"))
       return metadata
     }
 
     private mutating func readEntry(name: String) throws -> HeaderEntry {
-      guard peek() == UInt8(ascii: "{") else { throw SafeTensorsError.entryNotObject(name: name) }
-      position += 1
+      guard reader.peek() == UInt8(ascii: "{") else {
+        throw SafeTensorsError.entryNotObject(name: name)
+      }
+      reader.position += 1
       var dtype: String? = nil
       var shape: [Int]? = nil
       var offsets: (begin: Int, end: Int)? = nil
-      if !consume(UInt8(ascii: "}")) {
+      if !reader.consume(UInt8(ascii: "}")) {
         repeat {
-          let field = try readKey()
+          let field = try reader.readKey()
           func invalid(_ reason: String) -> SafeTensorsError {
             .invalidField(name: name, field: field, reason: reason)
           }
           switch field {
           case "dtype":
             guard dtype == nil else { throw invalid("appears more than once") }
-            guard peek() == UInt8(ascii: "\"") else {
-              throw invalid("expected a string, found \(kindOfValue())")
+            guard reader.peek() == UInt8(ascii: "\"") else {
+              throw invalid("expected a string, found \(reader.kindOfValue())")
             }
-            dtype = try readString()
+            dtype = try reader.readString()
           case "shape":
             guard shape == nil else { throw invalid("appears more than once") }
             shape = try readIntegers { number in
@@ -814,9 +562,9 @@ extension SafeTensors {
             }
             offsets = (values[0], values[1])
           default:
-            try skipValue(depth: 2)
+            try reader.skipValue(depth: 2, maxDepth: HeaderParser.maxDepth)
           }
-        } while try nextMember(closing: UInt8(ascii: "}"))
+        } while try reader.nextMember(closing: UInt8(ascii: "}"))
       }
       guard let dtype else { throw SafeTensorsError.missingField(name: name, field: "dtype") }
       guard let shape else { throw SafeTensorsError.missingField(name: name, field: "shape") }
@@ -830,19 +578,20 @@ extension SafeTensors {
     /// An array of numbers, each turned into an `Int` by `convert`; `wrongType` builds the error
     /// for anything else (given the kind of value found).
     private mutating func readIntegers(
-      _ convert: (Number) throws -> Int, orElse wrongType: (String) -> SafeTensorsError
+      _ convert: (JSONNumber) throws -> Int, orElse wrongType: (String) -> SafeTensorsError
     ) throws -> [Int] {
-      guard peek() == UInt8(ascii: "[") else { throw wrongType(kindOfValue()) }
-      position += 1
+      guard reader.peek() == UInt8(ascii: "[") else { throw wrongType(reader.kindOfValue()) }
+      reader.position += 1
       var values: [Int] = []
-      if consume(UInt8(ascii: "]")) { return values }
+      if reader.consume(UInt8(ascii: "]")) { return values }
       repeat {
-        skipWhitespace()
-        guard let byte = peek(), byte == UInt8(ascii: "-") || (0x30...0x39).contains(byte) else {
-          throw wrongType("an array holding \(kindOfValue())")
+        reader.skipWhitespace()
+        guard let byte = reader.peek(), byte == UInt8(ascii: "-") || (0x30...0x39).contains(byte)
+        else {
+          throw wrongType("an array holding \(reader.kindOfValue())")
         }
-        values.append(try convert(try readNumber()))
-      } while try nextMember(closing: UInt8(ascii: "]"))
+        values.append(try convert(try reader.readNumber()))
+      } while try reader.nextMember(closing: UInt8(ascii: "]"))
       return values
     }
   }

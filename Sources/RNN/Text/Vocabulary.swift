@@ -117,39 +117,21 @@ extension Vocabulary {
   /// scalars are written as UTF-8. The text parses with Python's `json.loads` and with
   /// `init(jsonArray:)`.
   public var jsonArray: String {
-    var out = "["
+    var out: [UInt8] = [UInt8(ascii: "[")]
     for (index, scalar) in scalars.enumerated() {
-      if index > 0 { out += "," }
-      out += "\""
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case "\u{08}": out += "\\b"
-      case "\u{0C}": out += "\\f"
-      default:
-        let v = scalar.value
-        if v < 0x20 || (0x7F...0x9F).contains(v) || v == 0x2028 || v == 0x2029 {
-          let hex = String(v, radix: 16)
-          out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        } else {
-          out.unicodeScalars.append(scalar)
-        }
-      }
-      out += "\""
+      if index > 0 { out.append(UInt8(ascii: ",")) }
+      out.appendJSONString(String(scalar))
     }
-    out += "]"
-    return out
+    out.append(UInt8(ascii: "]"))
+    return String(decoding: out, as: UTF8.self)
   }
 
   /// Parses the output of `jsonArray`: a JSON array of strings, each exactly one Unicode scalar,
   /// with no duplicates. Any valid JSON spelling is accepted (whitespace, `\u` escapes, surrogate
   /// pairs).
   public init(jsonArray json: String) throws {
-    var parser = JSONStringArrayParser(bytes: Array(json.utf8))
-    let strings = try parser.parse()
+    var json = json
+    let strings = try json.withUTF8 { try Vocabulary.readStringArray(UnsafeRawBufferPointer($0)) }
     var scalars: [Unicode.Scalar] = []
     scalars.reserveCapacity(strings.count)
     for (index, string) in strings.enumerated() {
@@ -161,120 +143,26 @@ extension Vocabulary {
     }
     try self.init(scalars: scalars)
   }
-}
 
-/// A strict RFC 8259 parser for exactly one thing: an array of strings.
-private struct JSONStringArrayParser {
-  let bytes: [UInt8]
-  var offset = 0
-
-  init(bytes: [UInt8]) { self.bytes = bytes }
-
-  mutating func parse() throws -> [String] {
-    skipWhitespace()
-    try expect(UInt8(ascii: "["), "expected '[' at the start of the array")
-    var strings: [String] = []
-    skipWhitespace()
-    if peek() == UInt8(ascii: "]") {
-      offset += 1
-    } else {
-      while true {
-        skipWhitespace()
-        strings.append(try parseString())
-        skipWhitespace()
-        if peek() == UInt8(ascii: ",") {
-          offset += 1
-        } else {
-          try expect(UInt8(ascii: "]"), "expected ',' or ']' after an array element")
-          break
-        }
+  /// A JSON array of strings and nothing else (but whitespace), read strictly per RFC 8259.
+  private static func readStringArray(_ bytes: UnsafeRawBufferPointer) throws -> [String] {
+    var reader = JSONReader(bytes: bytes)
+    do throws(JSONSyntaxError) {
+      try reader.expect(UInt8(ascii: "["), "expected '[' at the start of the array")
+      var strings: [String] = []
+      if !reader.consume(UInt8(ascii: "]")) {
+        repeat {
+          reader.skipWhitespace()
+          strings.append(try reader.readString())
+        } while try reader.nextMember(
+          closing: UInt8(ascii: "]"), "expected ',' or ']' after an array element")
       }
+      reader.skipWhitespace()
+      guard reader.isAtEnd else { throw reader.error("unexpected text after the array") }
+      return strings
+    } catch {
+      throw VocabularyError.malformedJSON(reason: error.reason, offset: error.offset)
     }
-    skipWhitespace()
-    if offset != bytes.count { throw fail("unexpected text after the array") }
-    return strings
-  }
-
-  private func peek() -> UInt8? { offset < bytes.count ? bytes[offset] : nil }
-
-  private func fail(_ reason: String) -> VocabularyError {
-    .malformedJSON(reason: reason, offset: offset)
-  }
-
-  private mutating func expect(_ byte: UInt8, _ reason: String) throws {
-    guard peek() == byte else { throw fail(reason) }
-    offset += 1
-  }
-
-  private mutating func skipWhitespace() {
-    while let b = peek(), b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D { offset += 1 }
-  }
-
-  private mutating func parseString() throws -> String {
-    try expect(UInt8(ascii: "\""), "expected a string")
-    var utf8: [UInt8] = []
-    while true {
-      guard let b = peek() else { throw fail("unterminated string") }
-      switch b {
-      case UInt8(ascii: "\""):
-        offset += 1
-        return String(decoding: utf8, as: UTF8.self)
-      case UInt8(ascii: "\\"):
-        offset += 1
-        guard let e = peek() else { throw fail("unterminated escape") }
-        offset += 1
-        switch e {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(e)
-        case UInt8(ascii: "b"): utf8.append(0x08)
-        case UInt8(ascii: "f"): utf8.append(0x0C)
-        case UInt8(ascii: "n"): utf8.append(0x0A)
-        case UInt8(ascii: "r"): utf8.append(0x0D)
-        case UInt8(ascii: "t"): utf8.append(0x09)
-        case UInt8(ascii: "u"): utf8.append(contentsOf: try parseUnicodeEscape().utf8)
-        default:
-          offset -= 1
-          throw fail("invalid escape '\\\(Unicode.Scalar(e))'")
-        }
-      case 0..<0x20:
-        throw fail("unescaped control character in a string")
-      default:
-        utf8.append(b)
-        offset += 1
-      }
-    }
-  }
-
-  /// Parses the hex digits after `\u`, and a following `\uXXXX` low surrogate if needed.
-  private mutating func parseUnicodeEscape() throws -> String {
-    let high = try parseHex4()
-    if (0xDC00...0xDFFF).contains(high) { throw fail("unpaired low surrogate \\u\(String(high, radix: 16))") }
-    if (0xD800...0xDBFF).contains(high) {
-      guard offset + 1 < bytes.count, bytes[offset] == UInt8(ascii: "\\"), bytes[offset + 1] == UInt8(ascii: "u")
-      else { throw fail("unpaired high surrogate \\u\(String(high, radix: 16))") }
-      offset += 2
-      let low = try parseHex4()
-      guard (0xDC00...0xDFFF).contains(low) else { throw fail("high surrogate not followed by a low surrogate") }
-      let value = 0x1_0000 + ((high - 0xD800) << 10) + (low - 0xDC00)
-      return String(Character(Unicode.Scalar(value)!))
-    }
-    return String(Character(Unicode.Scalar(high)!))
-  }
-
-  private mutating func parseHex4() throws -> UInt32 {
-    var value: UInt32 = 0
-    for _ in 0..<4 {
-      guard let b = peek() else { throw fail("truncated \\u escape") }
-      let digit: UInt32
-      switch b {
-      case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(b - UInt8(ascii: "0"))
-      case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(b - UInt8(ascii: "a") + 10)
-      case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(b - UInt8(ascii: "A") + 10)
-      default: throw fail("invalid hex digit in \\u escape")
-      }
-      value = value << 4 | digit
-      offset += 1
-    }
-    return value
   }
 }
 
