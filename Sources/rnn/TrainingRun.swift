@@ -1,17 +1,25 @@
+import ArgumentParser
 import Foundation
 import RNN
 
-/// The loop of `rnn train`: steps, progress lines, validation with a sample, checkpoints.
+/// The loop of `rnn train`: steps, progress lines, validation with a sample, checkpoints, the
+/// metrics log; SIGINT and SIGTERM stop it after the current step with `latest.safetensors` saved.
 struct TrainingRun {
+  /// Batches skipped in a row (`--on-nonfinite skip`) after which the run stops.
+  static let maxConsecutiveSkips = 100
+
   let trainer: Trainer
   let vocabulary: Vocabulary
   let validation: ArraySlice<Int32>
   let test: ArraySlice<Int32>
   let options: Train
+  /// Whether the run continues a saved one (the metrics log is then appended to).
+  let resumed: Bool
 
   private var checkpointEvery: Int { options.checkpointEvery ?? options.evalEvery }
   private var latestPath: String { options.checkpointDir + "/latest.safetensors" }
   private var bestPath: String { options.checkpointDir + "/best.safetensors" }
+  private var samplesFolder: String { options.checkpointDir + "/samples" }
 
   /// The last step: `--max-steps`, or the end of `--max-epochs`, whichever comes first.
   private var lastStep: Int {
@@ -32,30 +40,59 @@ struct TrainingRun {
       say("Nothing to do: step \(trainer.progress.step) already reached the last step \(lastStep).")
       return
     }
+    let metrics = try MetricsLog(folder: options.checkpointDir, resumingAt: resumed ? trainer.progress.step : nil)
+    StopRequest.install()
     var windowStart = now()
     var windowSteps = 0
     var windowLoss = 0.0
     var secondsPerStep = 0.0
+    var skippedInARow = 0
+    var savedStep: Int? = nil
     while trainer.progress.step < lastStep {
-      let report = try trainer.step()
-      let step = trainer.progress.step
-      windowSteps += 1
-      windowLoss += Double(report.loss)
-      if step % options.printEvery == 0 || step == lastStep {
-        let elapsed = now() - windowStart
-        secondsPerStep = elapsed / Double(windowSteps)
-        let epoch = Double(trainer.progress.epoch) + Double(trainer.progress.batch) / Double(trainer.batches.batchesPerEpoch)
-        say(
-          "step \(step)/\(lastStep) | epoch \(fixed(epoch, 2)) | loss \(fixed(windowLoss / Double(windowSteps), 4)) "
-            + "| grad norm \(fixed(Double(report.gradientNorm), 2)) | lr \(report.learningRate) "
-            + "| \(thousands(Double(tokensPerStep) / secondsPerStep)) tok/s | \(formatDuration(secondsPerStep * Double(lastStep - step))) left")
-        windowStart = now()
-        windowSteps = 0
-        windowLoss = 0
+      let step = trainer.progress.step + 1
+      do {
+        let report = try trainer.step()
+        skippedInARow = 0
+        windowSteps += 1
+        windowLoss += Double(report.loss)
+        if step % options.printEvery == 0 || step == lastStep {
+          let elapsed = now() - windowStart
+          secondsPerStep = elapsed / Double(windowSteps)
+          let epoch = Double(trainer.progress.epoch) + Double(trainer.progress.batch) / Double(trainer.batches.batchesPerEpoch)
+          let loss = windowLoss / Double(windowSteps)
+          let tokensPerSecond = Double(tokensPerStep) / secondsPerStep
+          say(
+            "step \(step)/\(lastStep) | epoch \(fixed(epoch, 2)) | loss \(fixed(loss, 4)) "
+              + "| grad norm \(fixed(Double(report.gradientNorm), 2)) | lr \(report.learningRate) "
+              + "| \(thousands(tokensPerSecond)) tok/s | \(formatDuration(secondsPerStep * Double(lastStep - step))) left")
+          try metrics.progress(
+            step: step, epoch: epoch, trainLoss: loss, learningRate: report.learningRate,
+            gradNorm: report.gradientNorm, tokensPerSecond: tokensPerSecond)
+          windowStart = now()
+          windowSteps = 0
+          windowLoss = 0
+        }
+      } catch TrainingError.diverged(let step, let loss) where options.onNonfinite == .skip {
+        trainer.skipBatch()
+        skippedInARow += 1
+        say("step \(step) | loss \(loss) or a gradient is not finite: batch skipped (\(skippedInARow) in a row)")
+        guard skippedInARow < Self.maxConsecutiveSkips else {
+          throw TrainingError.tooManySkipped(step: step, count: skippedInARow)
+        }
       }
       let pause = now()
-      if step % options.evalEvery == 0 || step == lastStep { try validate() }
-      if step % checkpointEvery == 0 || step == lastStep { try saveLatest() }
+      if step % options.evalEvery == 0 || step == lastStep { try validate(metrics) }
+      if step % checkpointEvery == 0 || step == lastStep {
+        try saveLatest()
+        savedStep = step
+      }
+      if let signal = StopRequest.received {
+        if savedStep != step { try saveLatest() }
+        say(
+          "Stopped by \(StopRequest.name(signal)) after step \(step): saved \(latestPath); "
+            + "resume with: \(resumeCommand())")
+        throw ExitCode(128 + signal)
+      }
       windowStart += now() - pause  // tokens per second count training time only
     }
     if !test.isEmpty {
@@ -65,13 +102,15 @@ struct TrainingRun {
     say("Saved \(latestPath)\(FileManager.default.fileExists(atPath: bestPath) ? " and \(bestPath)" : "").")
   }
 
-  /// Validation loss, best checkpoint, and a sample.
-  private func validate() throws {
+  /// Validation loss, best checkpoint, and a sample (printed and kept in `samples/step-<N>.txt`).
+  private func validate(_ metrics: MetricsLog) throws {
     let step = trainer.progress.step
     guard !validation.isEmpty else { return }
     let loss = meanLoss(validation)
+    try metrics.validation(step: step, loss: loss)
     var line = "step \(step) | validation loss \(fixed(loss, 4)) (\(fixed(loss / log(2), 3)) bits/char)"
     if trainer.recordValidation(loss) {
+      guard trainer.isFinite else { throw TrainingError.nonFiniteState(step: step) }
       try Checkpoint(model: trainer.model, vocabulary: vocabulary, step: step).write(to: bestPath)
       line += " | best so far, saved \(bestPath)"
     }
@@ -84,6 +123,13 @@ struct TrainingRun {
       using: &generator
     ) { text += $0 }
     say("---- sample at step \(step) ----\n\(text)\n----")
+    let samplePath = samplesFolder + "/step-\(step).txt"
+    do {
+      try FileManager.default.createDirectory(atPath: samplesFolder, withIntermediateDirectories: true)
+      try Data(text.utf8).write(to: URL(fileURLWithPath: samplePath), options: .atomic)
+    } catch {
+      throw Failure("cannot write \(samplePath): \(error.localizedDescription)")
+    }
   }
 
   /// Mean loss (nats/char) of held-out text, read as `B` streams like training batches.
@@ -93,13 +139,72 @@ struct TrainingRun {
     return count > 0 ? nats / Double(count) : .nan
   }
 
-  /// Writes the training state, then the model (each atomically).
+  /// Writes the training state, then the model (each atomically), as `latest` and, with
+  /// `--keep-checkpoints K` above 1, as `step-<N>`, deleting step files beyond the last K. Refuses
+  /// to write anything that is not finite.
   private func saveLatest() throws {
+    let step = trainer.progress.step
+    guard trainer.isFinite else { throw TrainingError.nonFiniteState(step: step) }
     let state = TrainingState(
       config: trainer.config, progress: trainer.progress, optimizer: trainer.optimizer, state: trainer.state,
-      data: TrainingState.fingerprint(trainer.batches.tokens))
-    try state.write(to: TrainingState.path(besides: latestPath))
-    try Checkpoint(model: trainer.model, vocabulary: vocabulary, step: trainer.progress.step).write(to: latestPath)
+      data: TrainingState.fingerprint(trainer.batches.tokens)
+    ).encoded()
+    let checkpoint = Checkpoint(model: trainer.model, vocabulary: vocabulary, step: step).encoded()
+    var paths = [latestPath]
+    if options.keepCheckpoints > 1 { paths.append(stepPath(step)) }
+    for path in paths {
+      try state.write(to: TrainingState.path(besides: path))
+      try checkpoint.write(to: path)
+    }
+    if options.keepCheckpoints > 1 { try pruneStepCheckpoints(after: step) }
+  }
+
+  private func stepPath(_ step: Int) -> String { options.checkpointDir + "/step-\(step).safetensors" }
+
+  /// Deletes `step-<N>` files (model and training state) with `N` at most `step` but the newest
+  /// `--keep-checkpoints`. Files of later steps (left by a run this one resumed from an earlier
+  /// point) are left alone; this run overwrites them as it reaches their steps.
+  private func pruneStepCheckpoints(after step: Int) throws {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: options.checkpointDir)) ?? []
+    let steps = names.compactMap { name -> Int? in
+      guard name.hasPrefix("step-"), name.hasSuffix(".safetensors"), !name.hasSuffix(".training.safetensors") else {
+        return nil
+      }
+      return Int(name.dropFirst("step-".count).dropLast(".safetensors".count))
+    }
+    for old in steps.filter({ $0 <= step }).sorted().dropLast(options.keepCheckpoints) {
+      for path in [stepPath(old), TrainingState.path(besides: stepPath(old))] {
+        do { try FileManager.default.removeItem(atPath: path) } catch CocoaError.fileNoSuchFile {} catch {
+          throw Failure("cannot delete old checkpoint \(path): \(error.localizedDescription)")
+        }
+      }
+    }
+  }
+
+  /// The command that continues this run: the arguments it was started with, with `--resume`
+  /// pointing at `latest.safetensors` in place of any `--resume` or `--init-from`.
+  private func resumeCommand() -> String {
+    var arguments = Array(CommandLine.arguments.dropFirst())
+    guard let train = arguments.firstIndex(of: "train") else { return "rnn train --resume \(latestPath) ..." }
+    arguments.removeSubrange(...train)
+    var kept: [String] = []
+    var i = 0
+    while i < arguments.count {
+      let argument = arguments[i]
+      if argument == "--resume" || argument == "--init-from" {
+        i += 2
+        continue
+      }
+      if !argument.hasPrefix("--resume="), !argument.hasPrefix("--init-from=") { kept.append(argument) }
+      i += 1
+    }
+    return (["rnn", "train", "--resume", latestPath] + kept).map(shellQuoted).joined(separator: " ")
+  }
+
+  private func shellQuoted(_ word: String) -> String {
+    let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=+:,@%")
+    guard word.isEmpty || !word.allSatisfy(safe.contains) else { return word }
+    return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
   }
 
   private func parameterCount(_ model: CharLM) -> Int {

@@ -76,15 +76,18 @@ public struct Checkpoint {
     guard (0..<1).contains(config.dropout) else {
       throw CheckpointError.invalidMetadata(path: path, key: "config", reason: "dropout \(config.dropout) is outside [0, 1)")
     }
-    let model = CharLM(config)
-    for entry in model.parameters.layout.entries {
+    // Every tensor must be in the file with the shape the config implies before anything is
+    // allocated: the file's own size then bounds the model's.
+    let layout = CharLM.parameterLayout(config)
+    for entry in layout.entries {
       guard let tensor = file[entry.name] else { throw CheckpointError.missingTensor(path: path, name: entry.name) }
       guard tensor.shape == entry.ref.shape else {
         throw CheckpointError.shapeMismatch(path: path, name: entry.name, expected: entry.ref.shape, actual: tensor.shape)
       }
-      model.parameters.assign(tensor, to: entry.ref)
     }
-    let known = Set(model.parameters.layout.entries.map(\.name))
+    let model = CharLM(config)
+    for entry in layout.entries { model.parameters.assign(file[entry.name]!, to: entry.ref) }
+    let known = Set(layout.entries.map(\.name))
     let extra = file.tensors.map(\.name).filter { !known.contains($0) }
     guard extra.isEmpty else { throw CheckpointError.unexpectedTensors(path: path, names: extra) }
     self.model = model

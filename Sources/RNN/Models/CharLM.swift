@@ -20,14 +20,29 @@ public final class CharLM: @unchecked Sendable {
   public init(_ config: CharLMConfig) {
     self.config = config
     var layout = ParameterLayout()
-    embedding = Embedding(vocabularySize: config.vocabularySize, size: config.embedding, layout: &layout)
-    layers = (0..<config.layers).map { l in
+    (embedding, layers, decoder) = Self.declare(config, in: &layout)
+    parameters = Parameters(layout)
+  }
+
+  /// The names and shapes of the parameters of a model of `config`, without allocating them (to
+  /// check a checkpoint before trusting its config).
+  public static func parameterLayout(_ config: CharLMConfig) -> ParameterLayout {
+    var layout = ParameterLayout()
+    _ = declare(config, in: &layout)
+    return layout
+  }
+
+  private static func declare(_ config: CharLMConfig, in layout: inout ParameterLayout)
+    -> (Embedding, [RecurrentLayer], Linear)
+  {
+    let embedding = Embedding(vocabularySize: config.vocabularySize, size: config.embedding, layout: &layout)
+    let layers = (0..<config.layers).map { l in
       RecurrentLayer(
         config.cell, inputSize: l == 0 ? config.embedding : config.hidden, hiddenSize: config.hidden,
         layout: &layout, prefix: "rnn.", suffix: "_l\(l)")
     }
-    decoder = Linear(inputSize: config.hidden, outputSize: config.vocabularySize, layout: &layout, name: "decoder")
-    parameters = Parameters(layout)
+    let decoder = Linear(inputSize: config.hidden, outputSize: config.vocabularySize, layout: &layout, name: "decoder")
+    return (embedding, layers, decoder)
   }
 
   /// A model initialised as PyTorch initialises the module, from `generator`.

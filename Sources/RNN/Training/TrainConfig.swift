@@ -32,7 +32,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
 /// Where a training run is: enough, with the model, optimizer and carried state, to continue it
 /// exactly.
 public struct TrainingProgress: Codable, Equatable, Sendable {
-  /// Updates done so far.
+  /// Batches done so far: updates, plus batches skipped (`Trainer.skipBatch()`) for a non-finite
+  /// loss or gradient.
   public var step = 0
   /// The epoch under way (passes over the training text, from 0).
   public var epoch = 0

@@ -1,5 +1,10 @@
+import CKernels
+
 /// Trains a `CharLM` on batches of text with truncated backpropagation through time: the
 /// hidden state carries from batch to batch within an epoch and restarts at zero with each epoch.
+///
+/// A batch whose loss or gradients are not finite makes `step()` throw `TrainingError.diverged`
+/// with nothing changed; the caller either stops or calls `skipBatch()` to move past it.
 public final class Trainer {
   public let model: CharLM
   public let config: TrainConfig
@@ -80,6 +85,34 @@ public final class Trainer {
       progress.epoch += 1
     }
     return StepReport(loss: loss, gradientNorm: norm, learningRate: rate)
+  }
+
+  /// Moves past the current batch without an update, after `step()` threw `TrainingError.diverged`
+  /// for it. The batch counts as a step (so step counts and epochs keep their meaning) but the
+  /// optimizer does not move; the carried state restarts at zero for every row of the batch, as
+  /// the state it ended in may not be finite. The dropout generator is left as it was.
+  public func skipBatch() {
+    state = model.zeroState(batch: config.batchSize)
+    progress.step += 1
+    progress.batch += 1
+    if progress.batch == batches.batchesPerEpoch {
+      progress.batch = 0
+      progress.epoch += 1
+    }
+  }
+
+  /// Whether everything a checkpoint of this run would hold is finite: parameters, optimizer
+  /// buffers and carried state. A finite gradient can still overflow in an update (a huge
+  /// learning rate without clipping); this is what keeps such a model out of checkpoints.
+  public var isFinite: Bool {
+    let parameters = model.parameters
+    guard rnn_all_finite(parameters.count, parameters.values.baseAddress!) != 0 else { return false }
+    for buffer in optimizer.buffers.values {
+      guard buffer.withUnsafeBufferPointer({ $0.isEmpty || rnn_all_finite($0.count, $0.baseAddress!) != 0 }) else { return false }
+    }
+    return state.allSatisfy { layer in
+      layer.h.scalars.allSatisfy(\.isFinite) && (layer.c?.scalars.allSatisfy(\.isFinite) ?? true)
+    }
   }
 
   /// Records a validation loss; returns whether it is the best so far.

@@ -1,0 +1,84 @@
+import Foundation
+
+/// `<checkpoint-dir>/metrics.jsonl`: one JSON object per line, for plotting a run.
+///
+/// - progress, every `--print-every` steps: `{"step": N, "time": T, "epoch": E, "train_loss": L,
+///   "learning_rate": R, "grad_norm": G, "tokens_per_s": S}` (`train_loss`: mean over the steps
+///   since the previous line; `grad_norm`: of the last step, before clipping);
+/// - validation: `{"step": N, "time": T, "val_loss": V}`.
+///
+/// `time` is seconds of this run, counted across resumes: a resumed run continues from the time of
+/// the last line it keeps. A new run starts the file afresh; a resumed run keeps the lines up to
+/// the step it resumes from (later ones describe work the checkpoint lost) and appends. Values
+/// that are not finite are written as `null`.
+struct MetricsLog {
+  static let fileName = "metrics.jsonl"
+
+  let path: String
+  /// `now()` when the run started, less the time already logged before a resume.
+  private let origin: Double
+
+  /// Opens the log in `folder`: afresh, or, with `resumingAt`, kept up to that step.
+  init(folder: String, resumingAt step: Int?) throws {
+    path = folder + "/" + Self.fileName
+    var kept = ""
+    var lastTime = 0.0
+    if let step, let existing = try? String(contentsOfFile: path, encoding: .utf8) {
+      for line in existing.split(separator: "\n") {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+          let lineStep = object["step"] as? Int, lineStep <= step
+        else { continue }
+        kept += line + "\n"
+        if let time = object["time"] as? Double { lastTime = time }
+      }
+    }
+    do {
+      try Data(kept.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+    } catch {
+      throw Failure("cannot write \(path): \(error.localizedDescription)")
+    }
+    origin = now() - lastTime
+  }
+
+  /// Seconds since the run started (across resumes).
+  var time: Double { now() - origin }
+
+  func progress(
+    step: Int, epoch: Double, trainLoss: Double, learningRate: Float, gradNorm: Float, tokensPerSecond: Double
+  ) throws {
+    try append([
+      ("step", "\(step)"), ("time", number(time, 3)), ("epoch", number(epoch, 4)), ("train_loss", number(trainLoss)),
+      ("learning_rate", number(learningRate)), ("grad_norm", number(gradNorm)),
+      ("tokens_per_s", number(tokensPerSecond, 1)),
+    ])
+  }
+
+  func validation(step: Int, loss: Double) throws {
+    try append([("step", "\(step)"), ("time", number(time, 3)), ("val_loss", number(loss))])
+  }
+
+  /// Appends one line with one write, so a crash leaves at most a partial last line (which a
+  /// resumed run drops).
+  private func append(_ fields: [(String, String)]) throws {
+    let line = "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}\n"
+    let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw Failure("cannot write \(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    let bytes = Array(line.utf8)
+    guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+      throw Failure("cannot write \(path): \(String(cString: strerror(errno)))")
+    }
+  }
+
+  /// A JSON number (Swift's shortest round-trip form is valid JSON), rounded to `digits` decimals
+  /// if given; `null` if not finite.
+  private func number(_ value: Double, _ digits: Int? = nil) -> String {
+    guard value.isFinite else { return "null" }
+    guard let digits else { return "\(value)" }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    return "\((value * scale).rounded() / scale)"
+  }
+
+  private func number(_ value: Float) -> String { value.isFinite ? "\(value)" : "null" }
+}

@@ -1,0 +1,37 @@
+import Glibc
+import Synchronization
+
+/// The signal that asked training to stop, 0 if none. Written only by the signal handler.
+private let stopSignal = Atomic<Int32>(0)
+
+/// SIGINT and SIGTERM as requests to stop: the handler only records the signal, and the training
+/// loop checks `StopRequest.received` after each step, saves and exits with `128 + signal`. The
+/// handler restores the default action, so a second signal ends the process at once.
+enum StopRequest {
+  /// Installs the handlers for SIGINT and SIGTERM.
+  static func install() {
+    stopSignal.store(0, ordering: .relaxed)  // initialises the global here, not in the handler
+    for number in [SIGINT, SIGTERM] {
+      _ = Glibc.signal(number) { received in
+        stopSignal.store(received, ordering: .relaxed)
+        _ = Glibc.signal(SIGINT, SIG_DFL)
+        _ = Glibc.signal(SIGTERM, SIG_DFL)
+      }
+    }
+  }
+
+  /// The signal received since `install()`, if any.
+  static var received: Int32? {
+    let received = stopSignal.load(ordering: .relaxed)
+    return received == 0 ? nil : received
+  }
+
+  /// "SIGINT", "SIGTERM" or "signal N".
+  static func name(_ number: Int32) -> String {
+    switch number {
+    case SIGINT: "SIGINT"
+    case SIGTERM: "SIGTERM"
+    default: "signal \(number)"
+    }
+  }
+}
