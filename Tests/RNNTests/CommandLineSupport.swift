@@ -3,8 +3,12 @@ import XCTest
 
 @testable import RNN
 
+// MARK: - Running a command
+
 /// What one run of the `rnn` executable did.
 struct CommandResult {
+  /// The command line, without the executable, for messages.
+  var arguments: [String]
   /// The exit status (for a run killed by a signal: the signal number, and `signaled` is true).
   var status: Int32
   var signaled: Bool
@@ -45,23 +49,29 @@ func rnnExecutable(besides testClass: AnyClass) throws -> URL {
   return try XCTUnwrap(found, "no rnn executable at \(candidates.map(\.path)); run swift build --build-tests")
 }
 
-/// Runs `executable` with `arguments` in `folder`, capturing its output in files there (no pipe
-/// to fill up). A run longer than `timeout` seconds is killed and fails the test.
-func runCommand(
-  _ executable: URL, _ arguments: [String], in folder: String, timeout: Double = 120,
-  file: StaticString = #filePath, line: UInt = #line
-) throws -> CommandResult {
+/// A command started by `startCommand`, writing its output to files (no pipe to fill up).
+struct RunningCommand {
+  let process: Process
+  let arguments: [String]
+  let stdoutPath: String
+  let stderrPath: String
+  fileprivate let stdoutHandle: FileHandle
+  fileprivate let stderrHandle: FileHandle
+
+  /// What the command has written to standard output so far.
+  var stdoutSoFar: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+}
+
+/// Starts `executable` with `arguments` in `folder`, its standard input empty and its output going
+/// to hidden files there. `finishCommand` waits for it and collects the output.
+func startCommand(_ executable: URL, _ arguments: [String], in folder: String) throws -> RunningCommand {
   let name = UUID().uuidString
   let outPath = folder + "/.\(name).stdout"
   let errPath = folder + "/.\(name).stderr"
-  FileManager.default.createFile(atPath: outPath, contents: nil)
-  FileManager.default.createFile(atPath: errPath, contents: nil)
+  _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+  _ = FileManager.default.createFile(atPath: errPath, contents: nil)
   let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
   let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-  defer {
-    try? FileManager.default.removeItem(atPath: outPath)
-    try? FileManager.default.removeItem(atPath: errPath)
-  }
 
   let process = Process()
   process.executableURL = executable
@@ -70,20 +80,152 @@ func runCommand(
   process.standardInput = FileHandle.nullDevice
   process.standardOutput = out
   process.standardError = err
-  try process.run()
+  do { try process.run() } catch {
+    try? out.close()
+    try? err.close()
+    try? FileManager.default.removeItem(atPath: outPath)
+    try? FileManager.default.removeItem(atPath: errPath)
+    throw error
+  }
+  return RunningCommand(
+    process: process, arguments: arguments, stdoutPath: outPath, stderrPath: errPath, stdoutHandle: out,
+    stderrHandle: err)
+}
+
+/// Waits for `command` to exit, then returns what it did and removes its output files.
+func finishCommand(_ command: RunningCommand) throws -> CommandResult {
+  defer {
+    try? FileManager.default.removeItem(atPath: command.stdoutPath)
+    try? FileManager.default.removeItem(atPath: command.stderrPath)
+  }
+  command.process.waitUntilExit()
+  try command.stdoutHandle.close()
+  try command.stderrHandle.close()
+  return CommandResult(
+    arguments: command.arguments, status: command.process.terminationStatus,
+    signaled: command.process.terminationReason == .uncaughtSignal,
+    stdout: try String(contentsOfFile: command.stdoutPath, encoding: .utf8),
+    stderr: try String(contentsOfFile: command.stderrPath, encoding: .utf8))
+}
+
+/// Runs `executable` with `arguments` in `folder`, capturing its output in files there (no pipe
+/// to fill up). A run longer than `timeout` seconds is killed and fails the test.
+func runCommand(
+  _ executable: URL, _ arguments: [String], in folder: String, timeout: Double = 120,
+  file: StaticString = #filePath, line: UInt = #line
+) throws -> CommandResult {
+  let command = try startCommand(executable, arguments, in: folder)
   let deadline = Date().addingTimeInterval(timeout)
-  while process.isRunning && Date() < deadline { usleep(10_000) }
-  if process.isRunning {
-    process.terminate()
+  while command.process.isRunning && Date() < deadline { usleep(10_000) }
+  if command.process.isRunning {
+    command.process.terminate()
     XCTFail("rnn \(arguments.joined(separator: " ")) ran longer than \(timeout) s; killed", file: file, line: line)
   }
-  process.waitUntilExit()
-  try out.close()
-  try err.close()
-  return CommandResult(
-    status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
-    stdout: try String(contentsOfFile: outPath, encoding: .utf8),
-    stderr: try String(contentsOfFile: errPath, encoding: .utf8))
+  return try finishCommand(command)
+}
+
+// MARK: - A test case that runs `rnn`
+
+/// The base of the end-to-end tests: each test gets the `rnn` executable and an empty temporary
+/// folder (named after the test class, removed afterwards) that its commands run in. It has no
+/// tests of its own.
+class CommandLineTestCase: XCTestCase {
+  /// The test's folder; commands run in it and relative paths are from it.
+  private(set) var folder: String!
+  /// The `rnn` executable.
+  private(set) var executable: URL!
+
+  /// How long `rnn(_:)` lets a command run before it kills it and fails the test (seconds).
+  var commandTimeout: Double { 120 }
+
+  override func setUpWithError() throws {
+    try super.setUpWithError()
+    executable = try rnnExecutable(besides: Self.self)
+    folder = NSTemporaryDirectory() + "\(type(of: self))-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+  }
+
+  override func tearDownWithError() throws {
+    try? FileManager.default.removeItem(atPath: folder)
+    try super.tearDownWithError()
+  }
+
+  /// Writes `bytes` to `name` in the test folder, creating the folders on the way; returns the
+  /// full path.
+  @discardableResult
+  func write(_ name: String, _ bytes: [UInt8]) throws -> String {
+    let path = folder + "/" + name
+    try FileManager.default.createDirectory(
+      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    return path
+  }
+
+  /// Writes `text` as UTF-8 to `name` in the test folder; returns the full path.
+  @discardableResult
+  func write(_ name: String, _ text: String) throws -> String { try write(name, Array(text.utf8)) }
+
+  /// Runs `rnn arguments` in the test folder; a run longer than `timeout` seconds (by default
+  /// `commandTimeout`) is killed and fails the test.
+  func rnn(_ arguments: [String], timeout: Double? = nil, file: StaticString = #filePath, line: UInt = #line)
+    throws -> CommandResult
+  {
+    try runCommand(executable, arguments, in: folder, timeout: timeout ?? commandTimeout, file: file, line: line)
+  }
+
+  /// Starts `rnn arguments` in the test folder without waiting; `finishCommand` collects it.
+  func startRNN(_ arguments: [String]) throws -> RunningCommand {
+    try startCommand(executable, arguments, in: folder)
+  }
+
+  /// Runs `rnn arguments` and fails the test unless it exits with 0.
+  @discardableResult
+  func rnnSucceeding(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws
+    -> CommandResult
+  {
+    let result = try rnn(arguments, file: file, line: line)
+    XCTAssertEqual(
+      result.status, 0, "rnn \(arguments.joined(separator: " "))\n\(result.transcript)", file: file, line: line)
+    return result
+  }
+
+  /// Runs `rnn arguments` and asserts it failed cleanly (see `assertCleanFailure(_:mentioning:)`).
+  func assertCleanFailure(
+    _ arguments: [String], mentioning mentions: [String], file: StaticString = #filePath, line: UInt = #line
+  ) throws {
+    assertCleanFailure(try rnn(arguments, file: file, line: line), mentioning: mentions, file: file, line: line)
+  }
+
+  /// Asserts the run failed cleanly: a non-zero exit status (not a signal), an error message on one
+  /// line that starts with `Error: ` and contains each of `mentions` (case-insensitive), and nothing
+  /// else on standard error but ArgumentParser's usage hint; no crash report.
+  func assertCleanFailure(
+    _ result: CommandResult, mentioning mentions: [String], file: StaticString = #filePath, line: UInt = #line
+  ) {
+    let command = "rnn " + result.arguments.joined(separator: " ")
+    XCTAssertFalse(result.signaled, "\(command): killed by a signal\n\(result.transcript)", file: file, line: line)
+    XCTAssertNotEqual(result.status, 0, "\(command): exit status\n\(result.transcript)", file: file, line: line)
+    for crash in ["Stack dump", "Fatal error", "Illegal instruction", "Segmentation fault", "Current stack trace"] {
+      XCTAssertFalse(result.stderr.contains(crash), "\(command): crashed\n\(result.transcript)", file: file, line: line)
+    }
+    let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: true)
+    guard let message = lines.first else {
+      return XCTFail("\(command): nothing on standard error\n\(result.transcript)", file: file, line: line)
+    }
+    XCTAssertTrue(message.hasPrefix("Error: "), "\(command): \(message)", file: file, line: line)
+    for mention in mentions {
+      XCTAssertTrue(
+        message.localizedCaseInsensitiveContains(mention), "\(command): \"\(message)\" does not mention \"\(mention)\"",
+        file: file, line: line)
+    }
+    // ArgumentParser follows a validation error with "Usage: ...", "  See 'rnn ... --help' ..."
+    // and sometimes "Help: ..."; anything else would be a second message or a trace.
+    for extra in lines.dropFirst() {
+      XCTAssertTrue(
+        extra.hasPrefix("Usage: ") || extra.hasPrefix("Help: ") || extra.hasPrefix("  "),
+        "\(command): more than one line of error: \(extra)", file: file, line: line)
+    }
+  }
 }
 
 // MARK: - A learnable text

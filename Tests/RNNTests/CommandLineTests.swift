@@ -6,36 +6,8 @@ import XCTest
 /// End-to-end tests of the `rnn` executable: it learns, samples, scores, checkpoints, resumes,
 /// and refuses bad input with a one-line message. Models are tiny so the debug build runs the
 /// whole file in a few seconds.
-final class CommandLineTests: XCTestCase {
-  private var folder: String!
-  private var rnn: URL!
-
-  override func setUpWithError() throws {
-    rnn = try rnnExecutable(besides: Self.self)
-    folder = NSTemporaryDirectory() + "CommandLineTests-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-  }
-
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(atPath: folder)
-  }
-
+final class CommandLineTests: CommandLineTestCase {
   // MARK: - Helpers
-
-  /// Writes `bytes` to `name` in the test folder; returns the full path.
-  @discardableResult
-  private func write(_ name: String, _ bytes: [UInt8]) throws -> String {
-    let path = folder + "/" + name
-    try Data(bytes).write(to: URL(fileURLWithPath: path))
-    return path
-  }
-
-  @discardableResult
-  private func write(_ name: String, _ text: String) throws -> String { try write(name, Array(text.utf8)) }
-
-  private func rnn(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> CommandResult {
-    try runCommand(rnn, arguments, in: folder, file: file, line: line)
-  }
 
   /// Runs `rnn train` on `data` into `checkpointDir` with the small model used throughout (one
   /// layer of 32, embedding 16, batches of 8 x 25, Adam at 1e-2, one thread so runs repeat
@@ -51,10 +23,7 @@ final class CommandLineTests: XCTestCase {
         "--learning-rate", "1e-2", "--val-fraction", "0.1", "--test-fraction", "0", "--threads", "1",
         "--print-every", "50", "--sample-length", "0",
       ] + extra
-    let result = try rnn(arguments, file: file, line: line)
-    XCTAssertEqual(
-      result.status, 0, "rnn \(arguments.joined(separator: " "))\n\(result.transcript)", file: file, line: line)
-    return result
+    return try rnnSucceeding(arguments, file: file, line: line)
   }
 
   /// The last validation loss a training run printed.
@@ -267,38 +236,6 @@ final class CommandLineTests: XCTestCase {
 
   // MARK: - 6. Bad input
 
-  /// Asserts the run failed cleanly: a non-zero exit status (not a signal), an error message on one
-  /// line that contains each of `mentions` (case-insensitive), and nothing else on standard error
-  /// but ArgumentParser's usage hint; no crash report.
-  private func assertFails(
-    _ arguments: [String], mentioning mentions: [String], file: StaticString = #filePath, line: UInt = #line
-  ) throws {
-    let result = try rnn(arguments, file: file, line: line)
-    let command = "rnn " + arguments.joined(separator: " ")
-    XCTAssertFalse(result.signaled, "\(command): killed by a signal\n\(result.transcript)", file: file, line: line)
-    XCTAssertNotEqual(result.status, 0, "\(command): exit status\n\(result.transcript)", file: file, line: line)
-    for crash in ["Stack dump", "Fatal error", "Illegal instruction", "Segmentation fault", "Current stack trace"] {
-      XCTAssertFalse(result.stderr.contains(crash), "\(command): crashed\n\(result.transcript)", file: file, line: line)
-    }
-    let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: true)
-    guard let message = lines.first else {
-      return XCTFail("\(command): nothing on standard error\n\(result.transcript)", file: file, line: line)
-    }
-    XCTAssertTrue(message.hasPrefix("Error: "), "\(command): \(message)", file: file, line: line)
-    for mention in mentions {
-      XCTAssertTrue(
-        message.localizedCaseInsensitiveContains(mention), "\(command): \"\(message)\" does not mention \"\(mention)\"",
-        file: file, line: line)
-    }
-    // ArgumentParser follows a validation error with "Usage: ...", "  See 'rnn ... --help' ..."
-    // and sometimes "Help: ..."; anything else would be a second message or a trace.
-    for extra in lines.dropFirst() {
-      XCTAssertTrue(
-        extra.hasPrefix("Usage: ") || extra.hasPrefix("Help: ") || extra.hasPrefix("  "),
-        "\(command): more than one line of error: \(extra)", file: file, line: line)
-    }
-  }
-
   /// The tiny training options used for failing runs.
   private let tiny = [
     "--layers", "1", "--hidden", "8", "--embedding", "4", "--seq-length", "5", "--batch-size", "2", "--max-steps", "2",
@@ -306,18 +243,18 @@ final class CommandLineTests: XCTestCase {
   ]
 
   func testBadTrainingData() throws {
-    try assertFails(
+    try assertCleanFailure(
       ["train", "--data", "missing.txt", "--checkpoint-dir", "ck"] + tiny, mentioning: ["missing.txt", "no such file"])
     try write("empty.txt", "")
-    try assertFails(
+    try assertCleanFailure(
       ["train", "--data", "empty.txt", "--checkpoint-dir", "ck"] + tiny, mentioning: ["empty.txt", "empty"])
     try write("invalid.txt", Array("abc".utf8) + [0xFF, 0xFE] + Array("def".utf8))
-    try assertFails(
+    try assertCleanFailure(
       ["train", "--data", "invalid.txt", "--checkpoint-dir", "ck"] + tiny,
       mentioning: ["invalid.txt", "UTF-8", "byte offset 3"])
     // 100 characters; one batch of 8 x 25 needs 8 * 25 + 1.
     try write("short.txt", String(repeating: "abcde", count: 20))
-    try assertFails(
+    try assertCleanFailure(
       [
         "train", "--data", "short.txt", "--checkpoint-dir", "ck", "--batch-size", "8", "--seq-length", "25",
         "--threads", "1",
@@ -327,17 +264,17 @@ final class CommandLineTests: XCTestCase {
 
   func testBadTrainingOptions() throws {
     let data = try write("letters.txt", String(repeating: "abcdefghij", count: 100))
-    try assertFails(
+    try assertCleanFailure(
       ["train", "--data", data, "--checkpoint-dir", "ck", "--hidden", "0"], mentioning: ["--hidden", "positive"])
     // "-1" reads as an option name, so ArgumentParser reports the value missing; "=-1" passes it.
-    try assertFails(
+    try assertCleanFailure(
       ["train", "--data", data, "--checkpoint-dir", "ck", "--learning-rate", "-1"], mentioning: ["--learning-rate"])
-    try assertFails(
+    try assertCleanFailure(
       ["train", "--data", data, "--checkpoint-dir", "ck", "--learning-rate=-1"],
       mentioning: ["--learning-rate", "positive"])
     // A checkpoint folder under a regular file cannot be created.
     try write("file", "not a folder")
-    try assertFails(
+    try assertCleanFailure(
       ["train", "--data", data, "--checkpoint-dir", "file/sub"] + tiny,
       mentioning: ["cannot create checkpoint folder", "file/sub"])
   }
@@ -348,23 +285,23 @@ final class CommandLineTests: XCTestCase {
       data: data, checkpointDir: "ck", steps: 2, extra: ["--hidden", "8", "--embedding", "4", "--batch-size", "2"])
     let checkpoint = "ck/latest.safetensors"
 
-    try assertFails(
+    try assertCleanFailure(
       ["sample", "--checkpoint", checkpoint, "--temperature", "0"], mentioning: ["--temperature", "positive"])
-    try assertFails(
+    try assertCleanFailure(
       ["sample", "--checkpoint", "missing.safetensors"], mentioning: ["missing.safetensors", "no such file"])
     let bytes = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + checkpoint))
     try write("truncated.safetensors", Array(bytes.prefix(100)))
-    try assertFails(
+    try assertCleanFailure(
       ["sample", "--checkpoint", "truncated.safetensors"],
       mentioning: ["truncated.safetensors", "not a safetensors checkpoint"])
-    try assertFails(["sample", "--checkpoint", "letters.txt"], mentioning: ["letters.txt", "not a safetensors checkpoint"])
-    try assertFails(
+    try assertCleanFailure(["sample", "--checkpoint", "letters.txt"], mentioning: ["letters.txt", "not a safetensors checkpoint"])
+    try assertCleanFailure(
       ["eval", "--checkpoint", "truncated.safetensors", "--data", data],
       mentioning: ["truncated.safetensors", "not a safetensors checkpoint"])
-    try assertFails(
+    try assertCleanFailure(
       ["sample", "--checkpoint", checkpoint, "--prime", "abz"], mentioning: ["--prime", "vocabulary", "\"z\""])
     try write("other.txt", "abc zebra")
-    try assertFails(
+    try assertCleanFailure(
       ["eval", "--checkpoint", checkpoint, "--data", "other.txt"], mentioning: ["other.txt", "not in the vocabulary"])
   }
 }

@@ -7,38 +7,11 @@ import XCTest
 
 /// End-to-end tests of `rnn plot`: a metrics log becomes a well-formed SVG with one polyline per
 /// curve and its labels, or a PNG of the asked size; bad logs give a one-line error.
-final class PlotTests: XCTestCase {
-  private var folder: String!
-  private var rnn: URL!
-
-  override func setUpWithError() throws {
-    rnn = try rnnExecutable(besides: Self.self)
-    folder = NSTemporaryDirectory() + "PlotTests-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-  }
-
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(atPath: folder)
-  }
-
+final class PlotTests: CommandLineTestCase {
   // MARK: - Helpers
 
-  @discardableResult
-  private func write(_ name: String, _ text: String) throws -> String {
-    let path = folder + "/" + name
-    try FileManager.default.createDirectory(
-      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-    return path
-  }
-
-  private func rnn(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> CommandResult {
-    try runCommand(rnn, arguments, in: folder, file: file, line: line)
-  }
-
   private func plot(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws {
-    let result = try rnn(["plot"] + arguments, file: file, line: line)
-    XCTAssertEqual(result.status, 0, "rnn plot \(arguments.joined(separator: " "))\n\(result.transcript)", file: file, line: line)
+    try rnnSucceeding(["plot"] + arguments, file: file, line: line)
   }
 
   /// A log as `rnn train` writes it: a progress line every 10 steps from 10 to `10 * trainLines`
@@ -56,32 +29,6 @@ final class PlotTests: XCTestCase {
       }
     }
     return lines.joined(separator: "\n") + "\n"
-  }
-
-  /// Fails unless `rnn arguments` exits non-zero with one line `Error: ...` that mentions each of `mentions`.
-  private func assertFails(
-    _ arguments: [String], mentioning mentions: [String], file: StaticString = #filePath, line: UInt = #line
-  ) throws {
-    let result = try rnn(arguments, file: file, line: line)
-    let command = "rnn " + arguments.joined(separator: " ")
-    XCTAssertFalse(result.signaled, "\(command): killed by a signal\n\(result.transcript)", file: file, line: line)
-    XCTAssertNotEqual(result.status, 0, "\(command): exit status\n\(result.transcript)", file: file, line: line)
-    let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: true)
-    guard let message = lines.first else {
-      return XCTFail("\(command): nothing on standard error\n\(result.transcript)", file: file, line: line)
-    }
-    XCTAssertTrue(message.hasPrefix("Error: "), "\(command): \(message)", file: file, line: line)
-    for mention in mentions {
-      XCTAssertTrue(
-        message.localizedCaseInsensitiveContains(mention), "\(command): \"\(message)\" does not mention \"\(mention)\"",
-        file: file, line: line)
-    }
-    // ArgumentParser follows a validation error with "Usage: ..." and "  See 'rnn plot --help'".
-    for extra in lines.dropFirst() {
-      XCTAssertTrue(
-        extra.hasPrefix("Usage: ") || extra.hasPrefix("Help: ") || extra.hasPrefix("  "),
-        "\(command): more than one line of error: \(extra)", file: file, line: line)
-    }
   }
 
   // MARK: - SVG
@@ -182,23 +129,23 @@ final class PlotTests: XCTestCase {
   // MARK: - Bad input
 
   func testBadInputsGiveOneLineErrors() throws {
-    try assertFails(["plot", "missing", "--out", "a.svg"], mentioning: ["missing", "no such file"])
+    try assertCleanFailure(["plot", "missing", "--out", "a.svg"], mentioning: ["missing", "no such file"])
     try FileManager.default.createDirectory(atPath: folder + "/bare", withIntermediateDirectories: true)
-    try assertFails(["plot", "bare", "--out", "a.svg"], mentioning: ["metrics.jsonl", "bare"])
+    try assertCleanFailure(["plot", "bare", "--out", "a.svg"], mentioning: ["metrics.jsonl", "bare"])
     try write("empty.jsonl", "\n\n")
-    try assertFails(["plot", "empty.jsonl", "--out", "a.svg"], mentioning: ["empty.jsonl", "empty"])
+    try assertCleanFailure(["plot", "empty.jsonl", "--out", "a.svg"], mentioning: ["empty.jsonl", "empty"])
     try write("bad.jsonl", #"{"step": 1, "train_loss": 4.2}"# + "\n" + #"{"step": 2, "train_loss": 4.1}"# + "\nnot json\n")
-    try assertFails(["plot", "bad.jsonl", "--out", "a.svg"], mentioning: ["bad.jsonl", "line 3"])
+    try assertCleanFailure(["plot", "bad.jsonl", "--out", "a.svg"], mentioning: ["bad.jsonl", "line 3"])
     try write("text.jsonl", #"{"step": 1, "train_loss": "low"}"# + "\n")
-    try assertFails(["plot", "text.jsonl", "--out", "a.svg"], mentioning: ["line 1", "train_loss"])
+    try assertCleanFailure(["plot", "text.jsonl", "--out", "a.svg"], mentioning: ["line 1", "train_loss"])
     try write("nostep.jsonl", #"{"val_loss": 1.5}"# + "\n")
-    try assertFails(["plot", "nostep.jsonl", "--out", "a.svg"], mentioning: ["line 1", "step"])
+    try assertCleanFailure(["plot", "nostep.jsonl", "--out", "a.svg"], mentioning: ["line 1", "step"])
     try write("noloss.jsonl", #"{"step": 1, "time": 0.5, "epoch": 0}"# + "\n")
-    try assertFails(["plot", "noloss.jsonl", "--out", "a.svg"], mentioning: ["noloss.jsonl", "no train_loss or val_loss"])
+    try assertCleanFailure(["plot", "noloss.jsonl", "--out", "a.svg"], mentioning: ["noloss.jsonl", "no train_loss or val_loss"])
     try write("ok.jsonl", #"{"step": 1, "train_loss": 4.2}"# + "\n")
-    try assertFails(["plot", "ok.jsonl", "--out", "a.pdf"], mentioning: ["--out", ".svg or .png"])
-    try assertFails(["plot", "ok.jsonl", "--out", "a.svg", "--smooth", "0"], mentioning: ["--smooth", "positive"])
-    try assertFails(["plot", "ok.jsonl", "--out", "no/such/folder/a.svg"], mentioning: ["cannot write", "a.svg"])
+    try assertCleanFailure(["plot", "ok.jsonl", "--out", "a.pdf"], mentioning: ["--out", ".svg or .png"])
+    try assertCleanFailure(["plot", "ok.jsonl", "--out", "a.svg", "--smooth", "0"], mentioning: ["--smooth", "positive"])
+    try assertCleanFailure(["plot", "ok.jsonl", "--out", "no/such/folder/a.svg"], mentioning: ["cannot write", "a.svg"])
     XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/a.svg"))
   }
 }

@@ -7,30 +7,18 @@ import XCTest
 /// how to resume, divergence stops (or skips) without a non-finite checkpoint, `--keep-checkpoints`
 /// keeps exactly K step files, `--init-from` fine-tunes with the checkpoint's vocabulary, and
 /// `metrics.jsonl` holds one JSON object per line. Tiny models, so the file runs in seconds.
-final class TrainingRobustnessTests: XCTestCase {
-  private var folder: String!
-  private var rnn: URL!
+final class TrainingRobustnessTests: CommandLineTestCase {
+  /// The training text most tests use (`sentences.txt`); some replace it.
   private var data: String!
 
+  override var commandTimeout: Double { 60 }
+
   override func setUpWithError() throws {
-    rnn = try rnnExecutable(besides: Self.self)
-    folder = NSTemporaryDirectory() + "TrainingRobustnessTests-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    try super.setUpWithError()
     data = try write("sentences.txt", SentenceText(length: 4_000, seed: 7).text)
   }
 
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(atPath: folder)
-  }
-
   // MARK: - Helpers
-
-  @discardableResult
-  private func write(_ name: String, _ text: String) throws -> String {
-    let path = folder + "/" + name
-    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-    return path
-  }
 
   /// `rnn train` of a one-layer LSTM of 16 on `--data data` into `dir`; `extra` adds or overrides.
   private func trainArguments(_ dir: String, steps: Int, _ extra: [String] = []) -> [String] {
@@ -39,34 +27,6 @@ final class TrainingRobustnessTests: XCTestCase {
       "--hidden", "16", "--embedding", "8", "--seq-length", "10", "--batch-size", "4", "--val-fraction", "0.1",
       "--test-fraction", "0", "--threads", "1", "--sample-length", "0", "--print-every", "5",
     ] + extra
-  }
-
-  private func run(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> CommandResult {
-    try runCommand(rnn, arguments, in: folder, timeout: 60, file: file, line: line)
-  }
-
-  private func runSucceeding(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws
-    -> CommandResult
-  {
-    let result = try run(arguments, file: file, line: line)
-    XCTAssertEqual(
-      result.status, 0, "rnn \(arguments.joined(separator: " "))\n\(result.transcript)", file: file, line: line)
-    return result
-  }
-
-  /// Asserts a clean failure: non-zero status, no signal, one `Error:` line containing `mentions`.
-  private func assertFails(
-    _ result: CommandResult, mentioning mentions: [String], file: StaticString = #filePath, line: UInt = #line
-  ) {
-    XCTAssertFalse(result.signaled, result.transcript, file: file, line: line)
-    XCTAssertNotEqual(result.status, 0, result.transcript, file: file, line: line)
-    let message = result.stderr.split(separator: "\n").first.map(String.init) ?? ""
-    XCTAssertTrue(message.hasPrefix("Error: "), result.transcript, file: file, line: line)
-    for mention in mentions {
-      XCTAssertTrue(
-        message.localizedCaseInsensitiveContains(mention), "\"\(message)\" does not mention \"\(mention)\"",
-        file: file, line: line)
-    }
   }
 
   /// The `.safetensors` files (models and training states) in `dir`, by name.
@@ -91,36 +51,19 @@ final class TrainingRobustnessTests: XCTestCase {
   private func interrupt(_ arguments: [String], with signal: Int32, file: StaticString = #filePath, line: UInt = #line)
     throws -> CommandResult
   {
-    let outPath = folder + "/.\(UUID().uuidString).stdout"
-    let errPath = folder + "/.\(UUID().uuidString).stderr"
-    _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-    let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-    let process = Process()
-    process.executableURL = rnn
-    process.arguments = arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: folder)
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    defer { if process.isRunning { process.terminate() } }
-
+    let command = try startRNN(arguments)
     let deadline = Date().addingTimeInterval(30)
-    func output() -> String { (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" }
-    while process.isRunning, Date() < deadline, !output().contains("\nstep ") { usleep(5_000) }
+    while command.process.isRunning, Date() < deadline, !command.stdoutSoFar.contains("\nstep ") { usleep(5_000) }
     XCTAssertTrue(
-      process.isRunning, "the run ended before it could be interrupted\n\(output())", file: file, line: line)
-    kill(process.processIdentifier, signal)
-    while process.isRunning, Date() < deadline { usleep(5_000) }
-    XCTAssertFalse(process.isRunning, "the run did not stop within 30 s of the signal", file: file, line: line)
-    process.waitUntilExit()
-    try out.close()
-    try err.close()
-    return CommandResult(
-      status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal, stdout: output(),
-      stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+      command.process.isRunning, "the run ended before it could be interrupted\n\(command.stdoutSoFar)", file: file,
+      line: line)
+    kill(command.process.processIdentifier, signal)
+    while command.process.isRunning, Date() < deadline { usleep(5_000) }
+    if command.process.isRunning {
+      command.process.terminate()
+      XCTFail("the run did not stop within 30 s of the signal", file: file, line: line)
+    }
+    return try finishCommand(command)
   }
 
   /// The step number in "Stopped by SIG... after step N: saved ...".
@@ -150,7 +93,7 @@ final class TrainingRobustnessTests: XCTestCase {
     let state = try TrainingState(besides: checkpoint, at: folder + "/run/latest.safetensors")
     XCTAssertEqual(state.progress.step, step)
 
-    let resumed = try runSucceeding(
+    let resumed = try rnnSucceeding(
       trainArguments("run", steps: step + 7, endless + ["--resume", "run/latest.safetensors"]))
     XCTAssertTrue(resumed.stdout.contains("Resuming run/latest.safetensors at step \(step)"), resumed.transcript)
     XCTAssertEqual(try Checkpoint(contentsOf: folder + "/run/latest.safetensors").step, step + 7)
@@ -174,10 +117,10 @@ final class TrainingRobustnessTests: XCTestCase {
   /// longer finite). Either way the run stops naming the step, and no file holds a non-finite value.
   func testDivergenceStopsNamingTheStepWithoutNonFiniteCheckpoints() throws {
     for saveEvery in ["1000", "1"] {
-      let result = try run(
+      let result = try rnn(
         trainArguments(
           "run-\(saveEvery)", steps: 50, ["--learning-rate", "1e30", "--grad-clip", "0", "--eval-every", saveEvery]))
-      assertFails(result, mentioning: ["diverged"])
+      assertCleanFailure(result, mentioning: ["diverged"])
       let message = result.stderr.split(separator: "\n").first ?? ""
       let step = message.components(separatedBy: "step ").dropFirst().first.flatMap {
         Int($0.prefix(while: \.isNumber))
@@ -190,11 +133,11 @@ final class TrainingRobustnessTests: XCTestCase {
   /// `--on-nonfinite skip` on a run that stays diverged: each batch is skipped with a line, and
   /// the run stops with an error after 100 in a row.
   func testSkipStopsAfter100ConsecutiveNonFiniteBatches() throws {
-    let result = try run(
+    let result = try rnn(
       trainArguments(
         "run", steps: 500,
         ["--learning-rate", "1e30", "--grad-clip", "0", "--on-nonfinite", "skip", "--eval-every", "1000"]))
-    assertFails(result, mentioning: ["last 100 batches", "skipped"])
+    assertCleanFailure(result, mentioning: ["last 100 batches", "skipped"])
     let skipped = result.stdout.split(separator: "\n").filter { $0.contains("batch skipped") }
     XCTAssertEqual(skipped.count, 100, result.transcript)
     XCTAssertTrue(skipped.last?.hasSuffix("(100 in a row)") ?? false, result.transcript)
@@ -233,9 +176,9 @@ final class TrainingRobustnessTests: XCTestCase {
       trainArguments(
         dir, steps: 60, ["--cell", "rnn_relu", "--init-from", "crafted.safetensors", "--eval-every", "30"] + extra)
     }
-    assertFails(try run(tune("stopped", [])), mentioning: ["diverged at step 51"])
+    assertCleanFailure(try rnn(tune("stopped", [])), mentioning: ["diverged at step 51"])
 
-    let skipping = try runSucceeding(tune("skipping", ["--on-nonfinite", "skip"]))
+    let skipping = try rnnSucceeding(tune("skipping", ["--on-nonfinite", "skip"]))
     let skipped = skipping.stdout.split(separator: "\n").filter { $0.contains("batch skipped") }
     XCTAssertEqual(skipped.count, 1, skipping.transcript)
     XCTAssertTrue(skipped.first?.hasPrefix("step 51 |") ?? false, skipping.transcript)
@@ -274,7 +217,7 @@ final class TrainingRobustnessTests: XCTestCase {
   /// character absent from the new text is -inf (its probability is 0, its gradients 0, so
   /// training runs on) fails at the first save and leaves no file with it.
   func testNonFiniteModelIsNeverSaved() throws {
-    _ = try runSucceeding(trainArguments("base", steps: 5, ["--eval-every", "5"]))
+    _ = try rnnSucceeding(trainArguments("base", steps: 5, ["--eval-every", "5"]))
     let base = try Checkpoint(contentsOf: folder + "/base/latest.safetensors")
     let missing = base.vocabulary.scalars.last!  // "y", only in "my"
     let bias = base.model.parameters.value(base.model.decoder.bias)
@@ -285,10 +228,10 @@ final class TrainingRobustnessTests: XCTestCase {
     text.unicodeScalars.append(
       contentsOf: try String(contentsOfFile: data, encoding: .utf8).unicodeScalars.filter { $0 != missing })
     data = try write("without.txt", text)
-    let result = try run(
+    let result = try rnn(
       trainArguments(
         "tuned", steps: 20, ["--init-from", "broken.safetensors", "--checkpoint-every", "10", "--eval-every", "1000"]))
-    assertFails(result, mentioning: ["after step 10", "NaN or infinite", "refusing to save"])
+    assertCleanFailure(result, mentioning: ["after step 10", "NaN or infinite", "refusing to save"])
     XCTAssertTrue(result.stdout.contains("step 5/20"), result.transcript)
     try assertAllFinite(in: "tuned")
   }
@@ -298,7 +241,7 @@ final class TrainingRobustnessTests: XCTestCase {
   /// `--keep-checkpoints 3`, saving every 10 of 60 steps: exactly step-40, 50 and 60 (each with
   /// its training state) besides latest and best; each step file is from its step.
   func testKeepCheckpointsKeepsExactlyTheLastK() throws {
-    _ = try runSucceeding(
+    _ = try rnnSucceeding(
       trainArguments("run", steps: 60, ["--keep-checkpoints", "3", "--checkpoint-every", "10", "--eval-every", "20"]))
     let files = try safetensorsFiles(in: "run")
     XCTAssertEqual(
@@ -315,7 +258,7 @@ final class TrainingRobustnessTests: XCTestCase {
       XCTAssertEqual(try TrainingState(besides: checkpoint, at: path).progress.step, step)
     }
     // The default keeps no step files.
-    _ = try runSucceeding(trainArguments("default", steps: 20, ["--checkpoint-every", "10"]))
+    _ = try rnnSucceeding(trainArguments("default", steps: 20, ["--checkpoint-every", "10"]))
     XCTAssertFalse(try safetensorsFiles(in: "default").contains { $0.hasPrefix("step-") })
   }
 
@@ -325,7 +268,7 @@ final class TrainingRobustnessTests: XCTestCase {
   /// is refused (count and examples named) unless `--unknown-char` maps them; the shape options
   /// passed are reported as ignored; the run starts at step 0.
   func testInitFromRefusesOrReplacesUnknownCharacters() throws {
-    _ = try runSucceeding(trainArguments("base", steps: 10, ["--eval-every", "10"]))
+    _ = try rnnSucceeding(trainArguments("base", steps: 10, ["--eval-every", "10"]))
     let base = try Checkpoint(contentsOf: folder + "/base/latest.safetensors")
     let newText =
       String(repeating: "the cat sat on the mat. ", count: 20) + "Zebra! " + String(repeating: "a dog ran. ", count: 20)
@@ -336,19 +279,19 @@ final class TrainingRobustnessTests: XCTestCase {
       }
     }
 
-    let refused = try run(tune([]))
+    let refused = try rnn(tune([]))
     // The characters the sentences lack ("Z", "b", "!", ...), counted from the vocabulary.
     let unknown = newText.unicodeScalars.filter { base.vocabulary.id(of: $0) == nil }
     XCTAssertGreaterThan(unknown.count, 0)
-    assertFails(
+    assertCleanFailure(
       refused,
       mentioning: ["new.txt", "\(unknown.count) character", "not in the vocabulary", "--unknown-char", "\"Z\""])
     XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/tuned/latest.safetensors"))
 
-    assertFails(
-      try run(tune(["--unknown-char", "Q"])), mentioning: ["--unknown-char", "\"Q\"", "not in the vocabulary"])
+    assertCleanFailure(
+      try rnn(tune(["--unknown-char", "Q"])), mentioning: ["--unknown-char", "\"Q\"", "not in the vocabulary"])
 
-    let tuned = try runSucceeding(tune(["--unknown-char", " ", "--layers", "3"]))
+    let tuned = try rnnSucceeding(tune(["--unknown-char", " ", "--layers", "3"]))
     XCTAssertTrue(tuned.stdout.contains("\(unknown.count) character"), tuned.transcript)
     XCTAssertTrue(tuned.stdout.contains("read as \" \" (U+0020)"), tuned.transcript)
     XCTAssertTrue(tuned.stdout.contains("Ignoring --layers 3"), tuned.transcript)
@@ -361,7 +304,7 @@ final class TrainingRobustnessTests: XCTestCase {
     XCTAssertEqual(try TrainingState(besides: result, at: folder + "/tuned/latest.safetensors").optimizer.steps, 12)
 
     // The run it saved resumes, with the same --unknown-char.
-    let resumed = try runSucceeding(
+    let resumed = try rnnSucceeding(
       trainArguments("tuned", steps: 15, ["--resume", "tuned/latest.safetensors", "--unknown-char", " "]).map {
         $0 == data ? "new.txt" : $0
       })
@@ -375,8 +318,8 @@ final class TrainingRobustnessTests: XCTestCase {
   /// up to its step and appends. Samples are kept per validation.
   func testMetricsLogIsJSONLines() throws {
     let arguments = trainArguments("run", steps: 20, ["--eval-every", "10", "--sample-length", "30"])
-    _ = try runSucceeding(arguments)
-    _ = try runSucceeding(
+    _ = try rnnSucceeding(arguments)
+    _ = try rnnSucceeding(
       trainArguments(
         "run", steps: 30, ["--eval-every", "10", "--sample-length", "30", "--resume", "run/latest.safetensors"]))
 
