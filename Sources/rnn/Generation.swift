@@ -1,9 +1,9 @@
 import RNN
 
 /// Generates `length` characters after `prime` (nil or empty: after a newline, not printed),
-/// handing each to `emit` as soon as it is chosen.
+/// handing each to `emit` as soon as it is chosen; after `stop` (emitted), it ends early.
 func generate(
-  model: CharLM, vocabulary: Vocabulary, prime: [Int32], length: Int, options: SamplingOptions,
+  model: CharLM, vocabulary: Vocabulary, prime: [Int32], length: Int, options: SamplingOptions, stop: Int32? = nil,
   using generator: inout RandomGenerator, emit: (String) -> Void
 ) {
   let sampler = Sampler(model: model)
@@ -14,6 +14,8 @@ func generate(
     sampler.feed(prime)
   }
   for _ in 0..<length {
-    emit(vocabulary.decode([sampler.next(options, using: &generator)]))
+    let token = sampler.next(options, using: &generator)
+    emit(vocabulary.decode([token]))
+    if token == stop { break }
   }
 }

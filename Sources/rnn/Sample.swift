@@ -9,8 +9,9 @@ struct Sample: ParsableCommand {
   var checkpoint: String
   @Option(parsing: .unconditional, help: "Characters to generate.")
   var length = 2000
-  @Option(parsing: .unconditional, help: "Softmax temperature: lower is more conservative, higher more surprising.")
-  var temperature: Float = 1
+  @Option(
+    parsing: .unconditional, help: "Softmax temperature: lower is more conservative, higher more surprising. (default: 1)")
+  var temperature: Float?
   @Option(help: "Text to start from (printed first); its characters must be in the model's vocabulary.")
   var prime: String?
   @Flag(help: "Always take the most likely character.")
@@ -19,12 +20,30 @@ struct Sample: ParsableCommand {
   var topK: Int?
   @Option(parsing: .unconditional, help: "Random seed (default: a fresh one each run).")
   var seed: UInt64?
+  @Option(
+    parsing: .unconditional,
+    help: "Beam search with this many beams: print the most probable continuation instead of sampling.")
+  var beam: Int?
+  @Option(help: "A character that ends the text (printed); it must be in the model's vocabulary.")
+  var stop: String?
   @OptionGroup var compute: ComputeOptions
 
   func validate() throws {
     guard length >= 0 else { throw ValidationError("--length must be 0 or more, got \(length)") }
-    guard temperature > 0, temperature.isFinite else { throw ValidationError("--temperature must be positive, got \(temperature)") }
+    if let temperature, !(temperature > 0 && temperature.isFinite) {
+      throw ValidationError("--temperature must be positive, got \(temperature)")
+    }
     if let topK { try requirePositive(topK, "top-k") }
+    if let beam {
+      try requirePositive(beam, "beam")
+      let sampling = [temperature != nil ? "--temperature" : nil, topK != nil ? "--top-k" : nil, argmax ? "--argmax" : nil]
+      if let option = sampling.compactMap({ $0 }).first {
+        throw ValidationError("--beam searches instead of sampling; it cannot be combined with \(option)")
+      }
+    }
+    if let stop, stop.unicodeScalars.count != 1 {
+      throw ValidationError("--stop must be one character, got \"\(stop)\"")
+    }
   }
 
   func run() throws {
@@ -34,11 +53,25 @@ struct Sample: ParsableCommand {
     do { primeTokens = try loaded.vocabulary.encode(prime ?? "") } catch let error as VocabularyError {
       throw Failure("--prime: \(error)")
     }
-    var generator = RandomGenerator(seed: seed ?? UInt64.random(in: .min ... .max))
+    var stopToken: Int32? = nil
+    if let stop {
+      guard let id = loaded.vocabulary.id(of: stop.unicodeScalars.first!) else {
+        throw Failure("--stop: \(String(reflecting: stop)) is not in the model's vocabulary")
+      }
+      stopToken = id
+    }
     if let prime { emit(prime) }
-    generate(
-      model: loaded.model, vocabulary: loaded.vocabulary, prime: primeTokens, length: length,
-      options: SamplingOptions(temperature: temperature, topK: topK, argmax: argmax), using: &generator, emit: emit)
+    if let beam {
+      let search = BeamSearch(width: beam, maxLength: length, stop: stopToken)
+      let best = search(loaded.model, prime: primeTokens, start: loaded.vocabulary.id(of: "\n") ?? 0)
+      emit(loaded.vocabulary.decode(best.first?.tokens ?? []))
+    } else {
+      var generator = RandomGenerator(seed: seed ?? UInt64.random(in: .min ... .max))
+      generate(
+        model: loaded.model, vocabulary: loaded.vocabulary, prime: primeTokens, length: length,
+        options: SamplingOptions(temperature: temperature ?? 1, topK: topK, argmax: argmax), stop: stopToken,
+        using: &generator, emit: emit)
+    }
     emit("\n")
   }
 }
