@@ -6,8 +6,8 @@ import CKernels
 extension RecurrentLayer {
   /// Forward from the input projections `xg = x W_ih^T + b_ih` `[T,B,3H]`: per step one GEMM
   /// with `W_hh` and one fused kernel, each slice of the batch on its own thread. Caches the
-  /// gates `r,z,n` `[T,B,3H]` and `hg_n` `[T,B,H]`.
-  func gruForward(_ xg: Tensor, _ state: RecurrentState, _ parameters: Parameters) -> RecurrentCache {
+  /// gates `r,z,n` `[T,B,3H]` and `hg_n` `[T,B,H]`. With `lengths`, a padded row's `h_t` is its `h_{t-1}`.
+  func gruForward(_ xg: Tensor, _ state: RecurrentState, _ lengths: [Int]?, _ parameters: Parameters) -> RecurrentCache {
     let (t, b, h) = (xg.shape[0], xg.shape[1], hiddenSize)
     let g = 3 * h
     var hg = Tensor(uninitializedShape: [b, g])
@@ -32,6 +32,7 @@ extension RecurrentLayer {
                     BLAS.gemm(false, true, n, g, h, hPrev, whh, beta: 1, hgSlice)
                     rnn_gru_forward_step(
                       n, h, xg + (step * b + r) * g, hgSlice, hPrev, gates + (step * b + r) * g, hn + now, y + now)
+                    if let lengths { Padding.copyPadded(lengths, slice, step: step, width: h, from: hPrev, to: y + now) }
                   }
                 }
               }
@@ -45,7 +46,8 @@ extension RecurrentLayer {
 
   /// Backward through time: per step one fused kernel and one GEMM (`dh_{t-1} += dhg_t W_hh`),
   /// each slice of the batch on its own thread; then `W_hh`'s gradients as whole-sequence GEMMs.
-  /// Returns the gradient of the input projections, `[T,B,3H]`.
+  /// Returns the gradient of the input projections, `[T,B,3H]`. A padded row gets zero gate
+  /// gradients and passes its `dh` through unchanged.
   func gruBackward(
     _ dy: Tensor, _ dState: RecurrentState, _ cache: RecurrentCache, _ parameters: Parameters
   ) -> (dxg: Tensor, dState: RecurrentState) {
@@ -56,6 +58,7 @@ extension RecurrentLayer {
     var dxg = Tensor(uninitializedShape: [t, b, g])
     var dhg = Tensor(uninitializedShape: [t, b, g])
     let whh = parameters.value(weightHH)
+    let lengths = cache.lengths
     dxg.withMutablePointer { dxg in
       dhg.withMutablePointer { dhg in
         dhNext.withMutablePointer { dhNext in
@@ -75,6 +78,11 @@ extension RecurrentLayer {
                           rnn_gru_backward_step(
                             n, h, gates + (step * b + r) * g, hn + now, hPrev, dy + now, next,
                             dxg + (step * b + r) * g, dhgT, prev)
+                          if let lengths {
+                            Padding.zeroPadded(lengths, slice, step: step, width: g, dxg + (step * b + r) * g)
+                            Padding.zeroPadded(lengths, slice, step: step, width: g, dhgT)
+                            Padding.copyPadded(lengths, slice, step: step, width: h, from: next, to: prev)
+                          }
                           BLAS.gemm(false, false, n, h, g, dhgT, whh, beta: 1, prev)
                           swap(&next, &prev)
                         }

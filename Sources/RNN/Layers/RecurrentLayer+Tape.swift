@@ -23,10 +23,12 @@ public struct StateVariables: Sendable {
 extension RecurrentLayer {
   /// Records the layer over a whole sequence on `tape`: `x [T,B,D] -> y [T,B,H]` and the final
   /// state. Gradients flow from `y` and from the final state back to `x` and the initial state.
+  /// `lengths` as in `forward(_:state:lengths:parameters:)`.
   public func callAsFunction(
-    _ x: Variable, state: StateVariables, parameters: Parameters, on tape: Tape
+    _ x: Variable, state: StateVariables, lengths: [Int]? = nil, parameters: Parameters, on tape: Tape
   ) -> (y: Variable, state: StateVariables) {
-    let (yValue, finalValue, cache) = forward(tape[x], state: state.values(on: tape), parameters: parameters)
+    let (yValue, finalValue, cache) = forward(
+      tape[x], state: state.values(on: tape), lengths: lengths, parameters: parameters)
     let y = tape.input(yValue)
     let final = StateVariables(finalValue, on: tape)
     tape.onBackward { [self] in
@@ -41,15 +43,16 @@ extension RecurrentLayer {
   /// Records `embedding` followed by this layer on `tape`, for token ids `[T,B]`: the input
   /// projection comes from a per-character table (`projectionTable`), so neither the embedded
   /// sequence nor its `[T*B, D] x [D, G*H]` products are ever formed. Same results as
-  /// `embedding` then the layer.
+  /// `embedding` then the layer. `lengths` as in `forward(_:state:lengths:parameters:)`.
   public func callAsFunction(
-    _ tokens: [Int32], time: Int, batch: Int, embedding: Embedding, state: StateVariables, parameters: Parameters,
-    on tape: Tape
+    _ tokens: [Int32], time: Int, batch: Int, embedding: Embedding, state: StateVariables, lengths: [Int]? = nil,
+    parameters: Parameters, on tape: Tape
   ) -> (y: Variable, state: StateVariables) {
     precondition(tokens.count == time * batch, "\(tokens.count) tokens for [\(time), \(batch)]")
     let table = projectionTable(embedding, parameters)
     let xg = gatherProjections(table, tokens: tokens, time: time, batch: batch)
-    let (yValue, finalValue, cache) = forward(projected: consume xg, state: state.values(on: tape), parameters: parameters)
+    let (yValue, finalValue, cache) = forward(
+      projected: consume xg, state: state.values(on: tape), lengths: lengths, parameters: parameters)
     let y = tape.input(yValue)
     let final = StateVariables(finalValue, on: tape)
     tape.onBackward { [self] in
@@ -62,7 +65,7 @@ extension RecurrentLayer {
   }
 
   /// The gradients that reached a recorded call's outputs, or nil if none did.
-  private func outputGradients(y: Variable, final: StateVariables, on tape: Tape) -> (Tensor?, RecurrentState?)? {
+  func outputGradients(y: Variable, final: StateVariables, on tape: Tape) -> (Tensor?, RecurrentState?)? {
     let dy = tape.gradient(y)
     let dh = tape.gradient(final.h)
     let dc = final.c.flatMap { tape.gradient($0) }
@@ -74,7 +77,7 @@ extension RecurrentLayer {
     return (dy, dState)
   }
 
-  private func accumulateStateGradients(_ dState: RecurrentState, into state: StateVariables, on tape: Tape) {
+  func accumulateStateGradients(_ dState: RecurrentState, into state: StateVariables, on tape: Tape) {
     tape.accumulate(dState.h, into: state.h)
     if let c = state.c, let dc = dState.c { tape.accumulate(dc, into: c) }
   }

@@ -54,6 +54,9 @@ public struct RecurrentCache: Sendable {
   var cells: Tensor
   /// LSTM: `tanh(c_t)` `[T,B,H]`.
   var tanhCells: Tensor
+  /// Each row's number of valid steps, or nil when every row has all `T`. Past its length a row's
+  /// `y`, `cells` above hold its carried state, not zeros; the returned output has zeros there.
+  var lengths: [Int]? = nil
 }
 
 /// One recurrent layer over whole sequences `[T,B,D] -> [T,B,H]`, with PyTorch's parameters:
@@ -99,29 +102,40 @@ public struct RecurrentLayer: Sendable {
 
   /// Runs the layer over `x [T,B,D]` from `state`; returns every step's output `[T,B,H]`, the
   /// final state and the cache for `backward`.
-  public func forward(_ x: Tensor, state: RecurrentState, parameters: Parameters)
+  ///
+  /// `lengths` (one per row of the batch, each in `0...T`; nil: all `T`) makes a variable-length
+  /// batch, as PyTorch's `pack_padded_sequence(x, lengths, enforce_sorted=False)` then
+  /// `pad_packed_sequence(y, total_length: T)`: row `b` reads only its first `lengths[b]` steps,
+  /// its outputs after them are zero and its final state is the one after step `lengths[b] - 1`
+  /// (the initial state for length 0). `backward` ignores gradients at padded outputs.
+  public func forward(_ x: Tensor, state: RecurrentState, lengths: [Int]? = nil, parameters: Parameters)
     -> (y: Tensor, state: RecurrentState, cache: RecurrentCache)
   {
     precondition(x.shape.count == 3 && x.shape[2] == inputSize, "input \(x.shape) is not [T, B, \(inputSize)]")
-    var result = forward(projected: inputProjection(x, parameters), state: state, parameters: parameters)
+    var result = forward(
+      projected: inputProjection(x, parameters), state: state, lengths: lengths, parameters: parameters)
     result.cache.x = x
     return result
   }
 
   /// Runs the layer from its input projections `xg = x W_ih^T + b_ih` `[T,B,G*H]` (plus `b_hh`,
-  /// except for a GRU, whose `b_hh` stays inside the reset gate) instead of from `x`.
-  public func forward(projected xg: consuming Tensor, state: RecurrentState, parameters: Parameters)
-    -> (y: Tensor, state: RecurrentState, cache: RecurrentCache)
-  {
+  /// except for a GRU, whose `b_hh` stays inside the reset gate) instead of from `x`. `lengths`
+  /// as in `forward(_:state:lengths:parameters:)`.
+  public func forward(
+    projected xg: consuming Tensor, state: RecurrentState, lengths: [Int]? = nil, parameters: Parameters
+  ) -> (y: Tensor, state: RecurrentState, cache: RecurrentCache) {
     precondition(xg.shape.count == 3 && xg.shape[2] == cell.gates * hiddenSize, "projection \(xg.shape) is not [T, B, G*H]")
     precondition(state.h.shape == [xg.shape[1], hiddenSize], "state \(state.h.shape) is not [B, H]")
-    let cache: RecurrentCache
+    let lengths = Padding.effectiveLengths(lengths, time: xg.shape[0], batch: xg.shape[1])
+    var cache: RecurrentCache
     switch cell {
-    case .lstm: cache = lstmForward(xg, state, parameters)
-    case .gru: cache = gruForward(xg, state, parameters)
-    case .rnnTanh, .rnnRelu: cache = simpleForward(xg, state, parameters)
+    case .lstm: cache = lstmForward(xg, state, lengths, parameters)
+    case .gru: cache = gruForward(xg, state, lengths, parameters)
+    case .rnnTanh, .rnnRelu: cache = simpleForward(xg, state, lengths, parameters)
     }
-    return (cache.y, finalState(cache), cache)
+    guard let lengths else { return (cache.y, finalState(cache), cache) }
+    cache.lengths = lengths
+    return (Padding.zeroingPadded(cache.y, lengths: lengths), finalState(cache), cache)
   }
 
   /// Back-propagates `dy [T,B,H]` (nil: zero) and the gradient of the final state (nil: zero)

@@ -4,8 +4,10 @@ import CKernels
 extension RecurrentLayer {
   /// Forward from the input projections `xg = x W_ih^T + b_ih + b_hh` `[T,B,H]`: per step one
   /// GEMM with `W_hh` and the activation, each slice of the batch on its own thread. Backward
-  /// needs only the outputs.
-  func simpleForward(_ xg: consuming Tensor, _ state: RecurrentState, _ parameters: Parameters) -> RecurrentCache {
+  /// needs only the outputs. With `lengths`, a padded row's `h_t` is its `h_{t-1}`.
+  func simpleForward(
+    _ xg: consuming Tensor, _ state: RecurrentState, _ lengths: [Int]?, _ parameters: Parameters
+  ) -> RecurrentCache {
     let (t, b, h) = (xg.shape[0], xg.shape[1], hiddenSize)
     let relu: Int32 = cell == .rnnRelu ? 1 : 0
     var pre = consume xg
@@ -21,6 +23,7 @@ extension RecurrentLayer {
               let hPrev = step == 0 ? h0 + r * h : UnsafePointer(y + now - b * h)
               BLAS.gemm(false, true, n, h, h, hPrev, whh, beta: 1, pre + now)
               rnn_simple_forward_step(n, h, pre + now, y + now, relu)
+              if let lengths { Padding.copyPadded(lengths, slice, step: step, width: h, from: hPrev, to: y + now) }
             }
           }
         }
@@ -32,6 +35,7 @@ extension RecurrentLayer {
   /// Backward through time: per step the activation's derivative and one GEMM
   /// (`dh_{t-1} = dpre_t W_hh`), each slice of the batch on its own thread; then `W_hh`'s
   /// gradients as whole-sequence GEMMs. Returns the gradient of the input projections, `[T,B,H]`.
+  /// A padded row gets a zero gradient and keeps its `dh` (saved around the kernel and the GEMM).
   func simpleBackward(
     _ dy: Tensor, _ dState: RecurrentState, _ cache: RecurrentCache, _ parameters: Parameters
   ) -> (dxg: Tensor, dState: RecurrentState) {
@@ -39,17 +43,28 @@ extension RecurrentLayer {
     let relu: Int32 = cell == .rnnRelu ? 1 : 0
     var dhNext = dState.h
     var dpre = Tensor(uninitializedShape: [t, b, h])
+    let lengths = cache.lengths
+    var saved = Tensor(uninitializedShape: [lengths == nil ? 0 : b, h])
     let whh = parameters.value(weightHH)
-    dpre.withMutablePointer { dpre in
-      dhNext.withMutablePointer { dhNext in
-        dy.withPointer { dy in
-          cache.y.withPointer { y in
-            Parallel.split(b) { slice in
-              let (r, n) = (slice.lowerBound, slice.count)
-              for step in stride(from: t - 1, through: 0, by: -1) {
-                let now = (step * b + r) * h
-                rnn_simple_backward_step(n, h, y + now, dy + now, dhNext + r * h, dpre + now, relu)
-                BLAS.gemm(false, false, n, h, h, dpre + now, whh, beta: 0, dhNext + r * h)
+    saved.withMutablePointer { saved in
+      dpre.withMutablePointer { dpre in
+        dhNext.withMutablePointer { dhNext in
+          dy.withPointer { dy in
+            cache.y.withPointer { y in
+              Parallel.split(b) { slice in
+                let (r, n) = (slice.lowerBound, slice.count)
+                for step in stride(from: t - 1, through: 0, by: -1) {
+                  let now = (step * b + r) * h
+                  if let lengths {
+                    Padding.copyPadded(lengths, slice, step: step, width: h, from: dhNext + r * h, to: saved + r * h)
+                  }
+                  rnn_simple_backward_step(n, h, y + now, dy + now, dhNext + r * h, dpre + now, relu)
+                  if let lengths { Padding.zeroPadded(lengths, slice, step: step, width: h, dpre + now) }
+                  BLAS.gemm(false, false, n, h, h, dpre + now, whh, beta: 0, dhNext + r * h)
+                  if let lengths {
+                    Padding.copyPadded(lengths, slice, step: step, width: h, from: saved + r * h, to: dhNext + r * h)
+                  }
+                }
               }
             }
           }
