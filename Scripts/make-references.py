@@ -185,6 +185,31 @@ class CharLM(nn.Module):
         return self.decoder(out), state
 
 
+def backward_rnn(rnn, x, h0, c0, dy, dh_n, dc_n, y, state):
+    """Back-propagate ``sum(y*dy) + sum(h_n*dh_n) [+ sum(c_n*dc_n)]`` from the outputs ``y``
+    and final ``state`` (``h_n``, or ``(h_n, c_n)`` when ``c0`` is given) of ``rnn``; return
+    the fixture's tensors: inputs, upstream gradients, results, every parameter under its torch
+    name and the gradients ``grad.<param>``, ``grad.x``, ``grad.h0``, ``grad.c0``."""
+    is_lstm = c0 is not None
+    if is_lstm:
+        h_n, c_n = state
+        objective = (y * dy).sum() + (h_n * dh_n).sum() + (c_n * dc_n).sum()
+    else:
+        h_n = state
+        objective = (y * dy).sum() + (h_n * dh_n).sum()
+    objective.backward()
+
+    tensors = {"x": x, "h0": h0, "dy": dy, "dh_n": dh_n, "y": y, "h_n": h_n}
+    for name, p in rnn.named_parameters():
+        tensors[name] = p
+        tensors["grad." + name] = p.grad
+    tensors["grad.x"] = x.grad
+    tensors["grad.h0"] = h0.grad
+    if is_lstm:
+        tensors.update({"c0": c0, "dc_n": dc_n, "c_n": c_n, "grad.c0": c0.grad})
+    return tensors
+
+
 # ---------------------------------------------------------------------------
 # (a) bare recurrent modules
 # ---------------------------------------------------------------------------
@@ -202,22 +227,8 @@ def cell_fixture(cell):
     dh_n = randn(L, B, H)
     dc_n = randn(L, B, H) if is_lstm else None
 
-    if is_lstm:
-        y, (h_n, c_n) = rnn(x, (h0, c0))
-        objective = (y * dy).sum() + (h_n * dh_n).sum() + (c_n * dc_n).sum()
-    else:
-        y, h_n = rnn(x, h0)
-        objective = (y * dy).sum() + (h_n * dh_n).sum()
-    objective.backward()
-
-    tensors = {"x": x, "h0": h0, "dy": dy, "dh_n": dh_n, "y": y, "h_n": h_n}
-    for name, p in rnn.named_parameters():
-        tensors[name] = p
-        tensors["grad." + name] = p.grad
-    tensors["grad.x"] = x.grad
-    tensors["grad.h0"] = h0.grad
-    if is_lstm:
-        tensors.update({"c0": c0, "dc_n": dc_n, "c_n": c_n, "grad.c0": c0.grad})
+    y, state = rnn(x, (h0, c0) if is_lstm else h0)
+    tensors = backward_rnn(rnn, x, h0, c0, dy, dh_n, dc_n, y, state)
 
     metadata = {"cell": cell, "T": T, "B": B, "D": D, "H": H, "L": L,
                 "torch": torch.__version__}

@@ -81,23 +81,8 @@ def sequence_fixture(cell, bidirectional):
     packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
     out, state = rnn(packed, (h0, c0) if is_lstm else h0)
     y, _ = pad_packed_sequence(out, total_length=T)
-    if is_lstm:
-        h_n, c_n = state
-        objective = (y * dy).sum() + (h_n * dh_n).sum() + (c_n * dc_n).sum()
-    else:
-        h_n = state
-        objective = (y * dy).sum() + (h_n * dh_n).sum()
-    objective.backward()
-
-    tensors = {"x": x, "h0": h0, "dy": dy, "dh_n": dh_n, "y": y, "h_n": h_n,
-               "lengths": lengths.double()}
-    for name, p in rnn.named_parameters():
-        tensors[name] = p
-        tensors["grad." + name] = p.grad
-    tensors["grad.x"] = x.grad
-    tensors["grad.h0"] = h0.grad
-    if is_lstm:
-        tensors.update({"c0": c0, "dc_n": dc_n, "c_n": c_n, "grad.c0": c0.grad})
+    tensors = refs.backward_rnn(rnn, x, h0, c0, dy, dh_n, dc_n, y, state)
+    tensors["lengths"] = lengths.double()
     metadata = {"cell": cell, "T": T, "B": B, "D": D, "H": H, "L": L,
                 "bidirectional": bidirectional, "torch": torch.__version__}
     return tensors, metadata

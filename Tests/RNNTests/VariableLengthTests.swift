@@ -7,55 +7,9 @@ import XCTest
 /// each sequence run alone, against the plain path when every length is `T`, and by numeric
 /// gradients.
 final class VariableLengthTests: XCTestCase {
-  func testLSTMMatchesPyTorch() throws { try checkAgainstPyTorch(.lstm) }
-  func testGRUMatchesPyTorch() throws { try checkAgainstPyTorch(.gru) }
-  func testTanhRNNMatchesPyTorch() throws { try checkAgainstPyTorch(.rnnTanh) }
-
-  private func checkAgainstPyTorch(_ cell: CellKind) throws {
-    let file = try fixture("packed_\(cell.rawValue)")
-    let x = try file.require("x")
-    let lengths = try file.require("lengths").scalars.map { Int($0) }
-    let (d, h) = (x.shape[2], try file.require("h0").shape[2])
-    var layout = ParameterLayout()
-    let layers = (0..<2).map {
-      RecurrentLayer(cell, inputSize: $0 == 0 ? d : h, hiddenSize: h, layout: &layout, suffix: "_l\($0)")
-    }
-    let parameters = Parameters(layout)
-    for entry in layout.entries { parameters.assign(try file.require(entry.name), to: entry.ref) }
-
-    let h0 = try file.require("h0")
-    let c0 = cell.hasCellState ? try file.require("c0") : nil
-    var input = x
-    var caches: [RecurrentCache] = []
-    var finals: [RecurrentState] = []
-    for (l, layer) in layers.enumerated() {
-      let state = RecurrentState(h: slice(h0, l), c: c0.map { slice($0, l) })
-      let (y, final, cache) = layer.forward(input, state: state, lengths: lengths, parameters: parameters)
-      input = y
-      caches.append(cache)
-      finals.append(final)
-    }
-    assertClose(input, try file.require("y"), "y")
-    assertClose(stack(finals.map(\.h)), try file.require("h_n"), "h_n")
-    if cell.hasCellState { assertClose(stack(finals.map { $0.c! }), try file.require("c_n"), "c_n") }
-
-    let dhN = try file.require("dh_n")
-    let dcN = cell.hasCellState ? try file.require("dc_n") : nil
-    var dy = try file.require("dy")
-    var dStates: [RecurrentState] = []
-    for l in (0..<2).reversed() {
-      let dState = RecurrentState(h: slice(dhN, l), c: dcN.map { slice($0, l) })
-      let grads = layers[l].backward(dy, dState: dState, cache: caches[l], parameters: parameters)
-      dy = grads.dx
-      dStates.insert(grads.dState, at: 0)
-    }
-    assertClose(dy, try file.require("grad.x"), "grad.x")
-    assertClose(stack(dStates.map(\.h)), try file.require("grad.h0"), "grad.h0")
-    if cell.hasCellState { assertClose(stack(dStates.map { $0.c! }), try file.require("grad.c0"), "grad.c0") }
-    for entry in layout.entries {
-      assertClose(parameters.gradientTensor(entry.ref), try file.require("grad.\(entry.name)"), "grad.\(entry.name)")
-    }
-  }
+  func testLSTMMatchesPyTorch() throws { try checkStackAgainstPyTorch(.lstm, packed: true) }
+  func testGRUMatchesPyTorch() throws { try checkStackAgainstPyTorch(.gru, packed: true) }
+  func testTanhRNNMatchesPyTorch() throws { try checkStackAgainstPyTorch(.rnnTanh, packed: true) }
 
   // MARK: - Each row as a sequence of its own
 
@@ -161,34 +115,12 @@ final class VariableLengthTests: XCTestCase {
   private func checkMaskedGradients(_ cell: CellKind, file: StaticString = #filePath, line: UInt = #line) {
     let (t, b, d, h) = (4, 3, 3, 3)
     let lengths = [4, 0, 2]
-    var layout = ParameterLayout()
-    let layer = RecurrentLayer(cell, inputSize: d, hiddenSize: h, layout: &layout)
-    let parameters = Parameters(layout)
-    var generator = RandomGenerator(seed: 3300 + UInt64(CellKind.allCases.firstIndex(of: cell)!))
-    layer.initialize(parameters, using: &generator)
-    var x = randomTensor([t, b, d], &generator)
-    var h0 = randomTensor([b, h], &generator, deviation: 0.5)
-    var c0 = cell.hasCellState ? randomTensor([b, h], &generator, deviation: 0.5) : nil
-    let r = randomTensor([t, b, h], &generator)
-    let rh = randomTensor([b, h], &generator)
-    let rc = cell.hasCellState ? randomTensor([b, h], &generator) : nil
-
-    func loss() -> Double {
-      let (y, final, _) = layer.forward(
-        x, state: RecurrentState(h: h0, c: c0), lengths: lengths, parameters: parameters)
-      return weightedSum(y, r) + weightedSum(final.h, rh) + (final.c.map { weightedSum($0, rc!) } ?? 0)
+    let problem = RecurrentGradientProblem(cell, seed: 3300, t: t, b: b, d: d, h: h, lengths: lengths) {
+      RecurrentLayer(cell, inputSize: d, hiddenSize: h, layout: &$0)
     }
-    parameters.zeroGradients()
-    let (_, _, cache) = layer.forward(x, state: RecurrentState(h: h0, c: c0), lengths: lengths, parameters: parameters)
-    let grads = layer.backward(r, dState: RecurrentState(h: rh, c: rc), cache: cache, parameters: parameters)
-
-    var probes = layout.entries.map { NumericProbe(parameters, $0) }
-    probes.append(NumericProbe("x", get: { x.scalars[$0] }, set: { x.scalars[$0] = $1 }, analytic: grads.dx))
-    probes.append(NumericProbe("h0", get: { h0.scalars[$0] }, set: { h0.scalars[$0] = $1 }, analytic: grads.dState.h))
-    if let dc0 = grads.dState.c {
-      probes.append(NumericProbe("c0", get: { c0!.scalars[$0] }, set: { c0!.scalars[$0] = $1 }, analytic: dc0))
-    }
-    let failures = numericGradientMismatches(probes, loss: loss)
+    problem.parameters.zeroGradients()
+    let grads = problem.backward(problem.forward().cache)
+    let failures = problem.mismatches(problem.probes(grads))
     XCTAssert(failures.isEmpty, "\(failures.count) gradients wrong: \(failures.prefix(5))", file: file, line: line)
     // Padded steps get no input gradient.
     for step in 0..<t {
@@ -199,18 +131,7 @@ final class VariableLengthTests: XCTestCase {
   }
 }
 
-// MARK: - Helpers shared with BidirectionalTests
-
-/// A tensor of normal samples.
-func randomTensor(_ shape: [Int], _ generator: inout RandomGenerator, deviation: Float = 1) -> Tensor {
-  Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in generator.normal(deviation: deviation) })
-}
-
-/// `sum(a * b)` in Double.
-func weightedSum(_ a: Tensor, _ b: Tensor) -> Double {
-  precondition(a.shape == b.shape)
-  return zip(a.scalars, b.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }
-}
+// MARK: - Helpers
 
 /// Row `row` of `x [B,F]` as `[1,F]`.
 func rows(_ x: Tensor, _ row: Int) -> Tensor {
@@ -232,44 +153,4 @@ func rows(_ x: Tensor, _ row: Int, from: Int = 0, steps: Int) -> Tensor {
 /// `a [T1,B,F]` then `b [T2,B,F]` along time.
 func concatenated(_ a: Tensor, _ b: Tensor) -> Tensor {
   Tensor(shape: [a.shape[0] + b.shape[0]] + a.shape.dropFirst(), scalars: a.scalars + b.scalars)
-}
-
-/// One array whose analytic gradient is checked against central differences.
-struct NumericProbe {
-  let name: String
-  let get: (Int) -> Float
-  let set: (Int, Float) -> Void
-  let analytic: [Float]
-
-  init(_ name: String, get: @escaping (Int) -> Float, set: @escaping (Int, Float) -> Void, analytic: Tensor) {
-    (self.name, self.get, self.set, self.analytic) = (name, get, set, analytic.scalars)
-  }
-
-  init(_ parameters: Parameters, _ entry: ParameterLayout.Entry) {
-    let value = parameters.value(entry.ref)
-    self.init(entry.name, get: { value[$0] }, set: { value[$0] = $1 }, analytic: parameters.gradientTensor(entry.ref))
-  }
-}
-
-/// The elements of `probes` whose analytic gradient differs from `(L(v+eps) - L(v-eps)) / 2eps`
-/// by more than `1e-2` of the larger plus `1e-3` (float32 forward, `eps` 1e-2), described.
-func numericGradientMismatches(_ probes: [NumericProbe], loss: () -> Double, eps: Float = 1e-2) -> [String] {
-  var failures: [String] = []
-  for probe in probes {
-    for i in probe.analytic.indices {
-      let v = probe.get(i)
-      let (up, down) = (v + eps, v - eps)
-      probe.set(i, up)
-      let plus = loss()
-      probe.set(i, down)
-      let minus = loss()
-      probe.set(i, v)
-      let numeric = (plus - minus) / (Double(up) - Double(down))
-      let analytic = Double(probe.analytic[i])
-      if !(abs(analytic - numeric) <= 1e-2 * max(abs(analytic), abs(numeric)) + 1e-3) {
-        failures.append("\(probe.name)[\(i)]: analytic \(analytic), numeric \(numeric)")
-      }
-    }
-  }
-  return failures
 }

@@ -172,16 +172,10 @@ extension Bidirectional {
   public func callAsFunction(
     _ x: Variable, state: StateVariables, lengths: [Int]? = nil, parameters: Parameters, on tape: Tape
   ) -> (y: Variable, state: StateVariables) {
-    let (yValue, finalValue, cache) = forward(
-      tape[x], state: state.values(on: tape), lengths: lengths, parameters: parameters)
-    let y = tape.input(yValue)
-    let final = StateVariables(finalValue, on: tape)
-    tape.onBackward { [self] in
-      guard let (dy, dState) = forwardLayer.outputGradients(y: y, final: final, on: tape) else { return }
-      let grads = backward(dy, dState: dState, cache: cache, parameters: parameters)
-      tape.accumulate(grads.dx, into: x)
-      forwardLayer.accumulateStateGradients(grads.dState, into: state, on: tape)
+    forwardLayer.record(x, state: state, on: tape) {
+      forward($0, state: $1, lengths: lengths, parameters: parameters)
+    } pullback: {
+      backward($0, dState: $1, cache: $2, parameters: parameters)
     }
-    return (y, final)
   }
 }

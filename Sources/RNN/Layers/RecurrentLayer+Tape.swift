@@ -27,17 +27,11 @@ extension RecurrentLayer {
   public func callAsFunction(
     _ x: Variable, state: StateVariables, lengths: [Int]? = nil, parameters: Parameters, on tape: Tape
   ) -> (y: Variable, state: StateVariables) {
-    let (yValue, finalValue, cache) = forward(
-      tape[x], state: state.values(on: tape), lengths: lengths, parameters: parameters)
-    let y = tape.input(yValue)
-    let final = StateVariables(finalValue, on: tape)
-    tape.onBackward { [self] in
-      guard let (dy, dState) = outputGradients(y: y, final: final, on: tape) else { return }
-      let grads = backward(dy, dState: dState, cache: cache, parameters: parameters)
-      tape.accumulate(grads.dx, into: x)
-      accumulateStateGradients(grads.dState, into: state, on: tape)
+    record(x, state: state, on: tape) {
+      forward($0, state: $1, lengths: lengths, parameters: parameters)
+    } pullback: {
+      backward($0, dState: $1, cache: $2, parameters: parameters)
     }
-    return (y, final)
   }
 
   /// Records `embedding` followed by this layer on `tape`, for token ids `[T,B]`: the input
@@ -59,6 +53,28 @@ extension RecurrentLayer {
       guard let (dy, dState) = outputGradients(y: y, final: final, on: tape) else { return }
       let grads = backwardToProjection(dy, dState: dState, cache: cache, parameters: parameters)
       tableGradients(grads.dxg, tokens: tokens, embedding: embedding, parameters: parameters)
+      accumulateStateGradients(grads.dState, into: state, on: tape)
+    }
+    return (y, final)
+  }
+
+  /// Records a call over a whole sequence on `tape`, with this layer's cell: `run` maps the values
+  /// of `x` and `state` to an output, a final state and a cache, which become new values on the
+  /// tape; going back, `pullback` gets the gradients that reached them (nil: none) and the cache,
+  /// and its gradients of the input and the initial state accumulate into `x` and `state`. Shared
+  /// by this layer and `Bidirectional`.
+  func record<Cache>(
+    _ x: Variable, state: StateVariables, on tape: Tape,
+    run: (Tensor, RecurrentState) -> (y: Tensor, state: RecurrentState, cache: Cache),
+    pullback: @escaping (Tensor?, RecurrentState?, Cache) -> (dx: Tensor, dState: RecurrentState)
+  ) -> (y: Variable, state: StateVariables) {
+    let (yValue, finalValue, cache) = run(tape[x], state.values(on: tape))
+    let y = tape.input(yValue)
+    let final = StateVariables(finalValue, on: tape)
+    tape.onBackward { [self] in
+      guard let (dy, dState) = outputGradients(y: y, final: final, on: tape) else { return }
+      let grads = pullback(dy, dState, cache)
+      tape.accumulate(grads.dx, into: x)
       accumulateStateGradients(grads.dState, into: state, on: tape)
     }
     return (y, final)
