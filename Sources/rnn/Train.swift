@@ -72,8 +72,12 @@ struct Train: ParsableCommand {
   var keepCheckpoints = 1
   @Option(parsing: .unconditional, help: "Seed of initialisation and dropout.")
   var seed: UInt64 = 0
-  @Option(parsing: .unconditional, help: "Print a progress line every this many steps.")
+  @Option(parsing: .unconditional, help: "Report progress every this many steps.")
   var printEvery = 10
+  @Flag(help: "Print only validation results and the summary (no progress, no samples).")
+  var quiet = false
+  @Flag(help: "Add gradient norm and learning rate to the progress reports.")
+  var verbose = false
   @Option(parsing: .unconditional, help: "Characters in the sample printed at each validation (0: none).")
   var sampleLength = 200
   @OptionGroup var compute: ComputeOptions
@@ -97,6 +101,7 @@ struct Train: ParsableCommand {
     try requirePositive(maxEpochs, "max-epochs")
     try requirePositive(evalEvery, "eval-every")
     try requirePositive(printEvery, "print-every")
+    guard !(quiet && verbose) else { throw ValidationError("--quiet and --verbose exclude each other") }
     if let maxSteps { try requirePositive(maxSteps, "max-steps") }
     if let checkpointEvery { try requirePositive(checkpointEvery, "checkpoint-every") }
     guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive, got \(learningRate)") }
@@ -161,7 +166,9 @@ struct Train: ParsableCommand {
     }
     try TrainingRun(
       trainer: trainer, vocabulary: corpus.vocabulary, validation: corpus.text[splits.validation],
-      test: corpus.text[splits.test], options: self, resumed: resumed != nil
+      test: corpus.text[splits.test], options: self, resumed: resumed != nil,
+      output: ProgressOutput(
+        verbosity: quiet ? .quiet : (verbose ? .verbose : .normal), environment: ProcessInfo.processInfo.environment)
     ).run()
   }
 

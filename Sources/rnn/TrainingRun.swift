@@ -15,6 +15,8 @@ struct TrainingRun {
   let options: Train
   /// Whether the run continues a saved one (the metrics log is then appended to).
   let resumed: Bool
+  /// Status line on a terminal, log lines into a pipe; `--quiet` / `--verbose`.
+  let output: ProgressOutput
 
   private var checkpointEvery: Int { options.checkpointEvery ?? options.evalEvery }
   private var latestPath: String { options.checkpointDir + "/latest.safetensors" }
@@ -28,16 +30,17 @@ struct TrainingRun {
   }
 
   func run() throws {
+    defer { output.clearStatus() }  // an error message or the shell prompt starts on its own line
     let model = trainer.model
     let config = model.config
     let tokensPerStep = trainer.config.batchSize * trainer.config.seqLength
-    say(
+    output.log(
       "Model: \(config.layers) x \(config.cell.rawValue) \(config.hidden), embedding \(config.embedding), "
         + "vocabulary \(config.vocabularySize), \(parameterCount(model)) parameters; "
         + "\(trainer.batches.batchesPerEpoch) batches of \(trainer.config.batchSize) x \(trainer.config.seqLength) per epoch; "
         + "matrix products: \(BLAS.description).")
     guard trainer.progress.step < lastStep else {
-      say("Nothing to do: step \(trainer.progress.step) already reached the last step \(lastStep).")
+      output.log("Nothing to do: step \(trainer.progress.step) already reached the last step \(lastStep).")
       return
     }
     let metrics = try MetricsLog(folder: options.checkpointDir, resumingAt: resumed ? trainer.progress.step : nil)
@@ -61,9 +64,11 @@ struct TrainingRun {
           let epoch = Double(trainer.progress.epoch) + Double(trainer.progress.batch) / Double(trainer.batches.batchesPerEpoch)
           let loss = windowLoss / Double(windowSteps)
           let tokensPerSecond = Double(tokensPerStep) / secondsPerStep
-          say(
-            "step \(step)/\(lastStep) | epoch \(fixed(epoch, 2)) | loss \(fixed(loss, 4)) "
-              + "| grad norm \(fixed(Double(report.gradientNorm), 2)) | lr \(report.learningRate) "
+          let details =
+            output.verbosity == .verbose
+            ? "| grad norm \(fixed(Double(report.gradientNorm), 2)) | lr \(report.learningRate) " : ""
+          output.status(
+            "step \(step)/\(lastStep) | epoch \(fixed(epoch, 2)) | loss \(fixed(loss, 4)) " + details
               + "| \(thousands(tokensPerSecond)) tok/s | \(formatDuration(secondsPerStep * Double(lastStep - step))) left")
           try metrics.progress(
             step: step, epoch: epoch, trainLoss: loss, learningRate: report.learningRate,
@@ -75,7 +80,7 @@ struct TrainingRun {
       } catch TrainingError.diverged(let step, let loss) where options.onNonfinite == .skip {
         trainer.skipBatch()
         skippedInARow += 1
-        say("step \(step) | loss \(loss) or a gradient is not finite: batch skipped (\(skippedInARow) in a row)")
+        output.log("step \(step) | loss \(loss) or a gradient is not finite: batch skipped (\(skippedInARow) in a row)")
         guard skippedInARow < Self.maxConsecutiveSkips else {
           throw TrainingError.tooManySkipped(step: step, count: skippedInARow)
         }
@@ -88,7 +93,7 @@ struct TrainingRun {
       }
       if let signal = StopRequest.received {
         if savedStep != step { try saveLatest() }
-        say(
+        output.log(
           "Stopped by \(StopRequest.name(signal)) after step \(step): saved \(latestPath); "
             + "resume with: \(resumeCommand())")
         throw ExitCode(128 + signal)
@@ -97,9 +102,9 @@ struct TrainingRun {
     }
     if !test.isEmpty {
       let loss = meanLoss(test)
-      say("Test loss: \(fixed(loss, 4)) nats/char (\(fixed(loss / log(2), 4)) bits/char) over \(test.count) characters.")
+      output.log("Test loss: \(fixed(loss, 4)) nats/char (\(fixed(loss / log(2), 4)) bits/char) over \(test.count) characters.")
     }
-    say("Saved \(latestPath)\(FileManager.default.fileExists(atPath: bestPath) ? " and \(bestPath)" : "").")
+    output.log("Saved \(latestPath)\(FileManager.default.fileExists(atPath: bestPath) ? " and \(bestPath)" : "").")
   }
 
   /// Validation loss, best checkpoint, and a sample (printed and kept in `samples/step-<N>.txt`).
@@ -114,7 +119,7 @@ struct TrainingRun {
       try Checkpoint(model: trainer.model, vocabulary: vocabulary, step: step).write(to: bestPath)
       line += " | best so far, saved \(bestPath)"
     }
-    say(line)
+    output.log(line)
     guard options.sampleLength > 0 else { return }
     var generator = RandomGenerator(seed: UInt64(step))
     var text = ""
@@ -122,7 +127,7 @@ struct TrainingRun {
       model: trainer.model, vocabulary: vocabulary, prime: [], length: options.sampleLength, options: SamplingOptions(),
       using: &generator
     ) { text += $0 }
-    say("---- sample at step \(step) ----\n\(text)\n----")
+    output.detail("---- sample at step \(step) ----\n\(text)\n----")
     let samplePath = samplesFolder + "/step-\(step).txt"
     do {
       try FileManager.default.createDirectory(atPath: samplesFolder, withIntermediateDirectories: true)

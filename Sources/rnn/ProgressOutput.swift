@@ -1,0 +1,53 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Where `rnn train` reports: on a terminal, the progress line is one status line redrawn in
+/// place; into a pipe or a file, each progress report is a plain log line. Quiet keeps only the
+/// validation results and the summary; verbose adds gradient norm and learning rate.
+final class ProgressOutput {
+  enum Verbosity {
+    case quiet, normal, verbose
+  }
+
+  let verbosity: Verbosity
+  /// Whether standard output is a terminal that understands carriage return and erase-line.
+  let live: Bool
+  private var statusShown = false
+
+  init(verbosity: Verbosity, environment: [String: String]) {
+    self.verbosity = verbosity
+    live = isatty(STDOUT_FILENO) == 1 && environment["TERM"] != "dumb"
+  }
+
+  /// A progress report: redrawn in place on a terminal, a log line otherwise, nothing when quiet.
+  func status(_ line: String) {
+    guard verbosity != .quiet else { return }
+    if live {
+      emit("\r\u{1B}[K" + line)
+      statusShown = true
+    } else {
+      say(line)
+    }
+  }
+
+  /// A line that stays (validation, checkpoints, warnings, the summary), printed in every mode.
+  func log(_ line: String) {
+    clearStatus()
+    say(line)
+  }
+
+  /// Longer output (the samples), skipped when quiet.
+  func detail(_ text: String) {
+    guard verbosity != .quiet else { return }
+    log(text)
+  }
+
+  /// Ends a status line so that what follows starts on a line of its own.
+  func clearStatus() {
+    if statusShown {
+      emit("\n")
+      statusShown = false
+    }
+  }
+}
