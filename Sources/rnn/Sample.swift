@@ -26,6 +26,8 @@ struct Sample: ParsableCommand {
   var beam: Int?
   @Option(help: "A character that ends the text (printed); it must be in the model's vocabulary.")
   var stop: String?
+  @Flag(help: "Prompt for prime texts and stream each continuation; :temperature X changes the temperature.")
+  var interactive = false
   @OptionGroup var compute: ComputeOptions
 
   func validate() throws {
@@ -40,6 +42,9 @@ struct Sample: ParsableCommand {
       if let option = sampling.compactMap({ $0 }).first {
         throw ValidationError("--beam searches instead of sampling; it cannot be combined with \(option)")
       }
+    }
+    if interactive, beam != nil || prime != nil {
+      throw ValidationError("--interactive asks for the prime at its prompt and samples; drop --\(beam != nil ? "beam" : "prime")")
     }
     if let stop, stop.unicodeScalars.count != 1 {
       throw ValidationError("--stop must be one character, got \"\(stop)\"")
@@ -59,6 +64,14 @@ struct Sample: ParsableCommand {
         throw Failure("--stop: \(String(reflecting: stop)) is not in the model's vocabulary")
       }
       stopToken = id
+    }
+    if interactive {
+      var generator = RandomGenerator(seed: seed ?? UInt64.random(in: .min ... .max))
+      var session = InteractiveSampling(
+        checkpoint: loaded, options: SamplingOptions(temperature: temperature ?? 1, topK: topK, argmax: argmax),
+        length: length, stop: stopToken)
+      session.run(using: &generator)
+      return
     }
     if let prime { emit(prime) }
     if let beam {

@@ -62,10 +62,15 @@ struct RunningCommand {
   var stdoutSoFar: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
 }
 
-/// Starts `executable` with `arguments` in `folder`, its standard input empty and its output going
-/// to hidden files there. `finishCommand` waits for it and collects the output.
-func startCommand(_ executable: URL, _ arguments: [String], in folder: String) throws -> RunningCommand {
+/// Starts `executable` with `arguments` in `folder`, its standard input `input` (default: empty)
+/// and its output going to hidden files there. `finishCommand` waits for it and collects the output.
+func startCommand(_ executable: URL, _ arguments: [String], in folder: String, input: String = "") throws
+  -> RunningCommand
+{
   let name = UUID().uuidString
+  let inPath = folder + "/.\(name).stdin"
+  _ = FileManager.default.createFile(atPath: inPath, contents: Data(input.utf8))
+  defer { try? FileManager.default.removeItem(atPath: inPath) }  // the child keeps its open handle
   let outPath = folder + "/.\(name).stdout"
   let errPath = folder + "/.\(name).stderr"
   _ = FileManager.default.createFile(atPath: outPath, contents: nil)
@@ -77,7 +82,7 @@ func startCommand(_ executable: URL, _ arguments: [String], in folder: String) t
   process.executableURL = executable
   process.arguments = arguments
   process.currentDirectoryURL = URL(fileURLWithPath: folder)
-  process.standardInput = FileHandle.nullDevice
+  process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inPath))
   process.standardOutput = out
   process.standardError = err
   do { try process.run() } catch {
@@ -111,10 +116,10 @@ func finishCommand(_ command: RunningCommand) throws -> CommandResult {
 /// Runs `executable` with `arguments` in `folder`, capturing its output in files there (no pipe
 /// to fill up). A run longer than `timeout` seconds is killed and fails the test.
 func runCommand(
-  _ executable: URL, _ arguments: [String], in folder: String, timeout: Double = 120,
+  _ executable: URL, _ arguments: [String], in folder: String, input: String = "", timeout: Double = 120,
   file: StaticString = #filePath, line: UInt = #line
 ) throws -> CommandResult {
-  let command = try startCommand(executable, arguments, in: folder)
+  let command = try startCommand(executable, arguments, in: folder, input: input)
   let deadline = Date().addingTimeInterval(timeout)
   while command.process.isRunning && Date() < deadline { usleep(10_000) }
   if command.process.isRunning {
@@ -167,10 +172,12 @@ class CommandLineTestCase: XCTestCase {
 
   /// Runs `rnn arguments` in the test folder; a run longer than `timeout` seconds (by default
   /// `commandTimeout`) is killed and fails the test.
-  func rnn(_ arguments: [String], timeout: Double? = nil, file: StaticString = #filePath, line: UInt = #line)
-    throws -> CommandResult
-  {
-    try runCommand(executable, arguments, in: folder, timeout: timeout ?? commandTimeout, file: file, line: line)
+  func rnn(
+    _ arguments: [String], input: String = "", timeout: Double? = nil, file: StaticString = #filePath,
+    line: UInt = #line
+  ) throws -> CommandResult {
+    try runCommand(
+      executable, arguments, in: folder, input: input, timeout: timeout ?? commandTimeout, file: file, line: line)
   }
 
   /// Starts `rnn arguments` in the test folder without waiting; `finishCommand` collects it.

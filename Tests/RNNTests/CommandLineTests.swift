@@ -99,6 +99,34 @@ final class CommandLineTests: CommandLineTestCase {
     XCTAssertEqual(sample.stderr, "")
   }
 
+  /// `rnn sample --interactive`: each typed line is continued from a fresh state; `:length` and
+  /// `:temperature` change the settings; unknown characters and bad commands get a message and the
+  /// prompt again; `:quit` and end of input end the session.
+  func testInteractiveSampling() throws {
+    let data = try write("letters.txt", String(repeating: "abcdefghij", count: 500))
+    _ = try train(data: data, checkpointDir: "letters", steps: 60)
+    let session = try rnn(
+      ["sample", "--checkpoint", "letters/latest.safetensors", "--interactive", "--argmax", "--length", "5"],
+      input: "abc\n:length 3\nhij\nxyz\n:temperature -1\n:temperature 0.5\nj\n:quit\nabc\n")
+    XCTAssertEqual(session.status, 0, session.transcript)
+    let out = session.stdout
+    XCTAssertTrue(out.contains("> abcdefgh\n"), out)  // 5 characters after the prime
+    XCTAssertTrue(out.contains("> hijabc\n"), out)  // 3 after :length 3
+    XCTAssertTrue(out.contains("not in the vocabulary"), out)  // "xyz", then the prompt again
+    XCTAssertTrue(out.contains(":temperature needs a positive number"), out)
+    XCTAssertTrue(out.contains("temperature 0.5\n> jab"), out)
+    XCTAssertEqual(out.components(separatedBy: "> ").count - 1, 8, "eight prompts, none after :quit\n\(out)")
+
+    let ended = try rnn(
+      ["sample", "--checkpoint", "letters/latest.safetensors", "--interactive", "--argmax", "--length", "2"],
+      input: "ab")
+    XCTAssertEqual(ended.status, 0, ended.transcript)
+    XCTAssertTrue(ended.stdout.hasSuffix("> abcd\n> \n"), ended.stdout.debugDescription)
+    try assertCleanFailure(
+      ["sample", "--checkpoint", "letters/latest.safetensors", "--interactive", "--beam", "2"],
+      mentioning: ["--interactive"])
+  }
+
   // MARK: - 3. Evaluation
 
   /// `rnn eval` on the validation part scores what the library scores, and about what training
