@@ -221,24 +221,24 @@ struct Train: ParsableCommand {
 
   /// Creates the checkpoint folder and checks it is writable, before any work is done.
   private func prepareCheckpointFolder() throws {
-    var isFolder: ObjCBool = false
-    var path = ""
-    for part in checkpointDir.split(separator: "/", omittingEmptySubsequences: false) {
-      path += (path.isEmpty && part.isEmpty ? "" : (path.isEmpty ? "" : "/")) + part
-      if path.isEmpty { path = "/"; continue }
-      if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue {
-        throw Failure("cannot create checkpoint folder \(checkpointDir): \(path) is a file, not a folder")
+    // mkdir each missing component, so a failure names the component and the system's reason.
+    var path = checkpointDir.hasPrefix("/") ? "/" : ""
+    for part in checkpointDir.split(separator: "/") {
+      path += (path.isEmpty || path == "/" ? "" : "/") + part
+      var status = stat()
+      if stat(path, &status) == 0 {
+        guard status.st_mode & S_IFMT == S_IFDIR else {
+          throw Failure("cannot create checkpoint folder \(checkpointDir): \(path) is a file, not a folder")
+        }
+      } else if mkdir(path, 0o755) != 0 && errno != EEXIST {
+        throw Failure("cannot create checkpoint folder \(checkpointDir): \(path): \(String(cString: strerror(errno)))")
       }
-    }
-    do {
-      try FileManager.default.createDirectory(atPath: checkpointDir, withIntermediateDirectories: true)
-    } catch {
-      throw Failure("cannot create checkpoint folder \(checkpointDir): \(error.localizedDescription)")
     }
     guard access(checkpointDir, W_OK) == 0 else {
       throw Failure("checkpoint folder \(checkpointDir) is not writable: \(String(cString: strerror(errno)))")
     }
   }
+
 }
 
 /// What `rnn train` does with a batch whose loss or gradient is not finite.
