@@ -1,0 +1,137 @@
+import ArgumentParser
+import Foundation
+import RNN
+
+/// `rnn visualize`: an HTML page that shows what single neurons of a trained model do on a text.
+struct Visualize: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Write an HTML page showing a model's neurons on a passage of text.",
+    discussion: """
+      The model reads the passage from a zero state, one character at a time. The page colours each \
+      character by the chosen neuron's value after reading it (h, and c scaled by its largest |value|), \
+      shows the model's top 5 guesses for the next character on hover, and lists the neurons that \
+      correlate best (Pearson r) with simple properties of the text: inside a string, bracket depth, \
+      position in the line, inside a comment. The page is self-contained; #layer=1&kind=c&neuron=17 \
+      in its address selects a neuron.
+      """)
+
+  @Option(help: "Checkpoint of the model to look into.")
+  var checkpoint: String
+  @Option(help: "UTF-8 text file to take the passage from.")
+  var data: String
+  @Option(help: "The HTML page to write.")
+  var out: String
+  @Option(parsing: .unconditional, help: "Characters in the passage.")
+  var characters = 3000
+  @Option(parsing: .unconditional, help: "Where the passage starts in the text (characters).")
+  var offset = 0
+  @Option(parsing: .unconditional, help: "Neurons listed per property.")
+  var top = 5
+  @OptionGroup var compute: ComputeOptions
+
+  func validate() throws {
+    guard characters >= 2 else { throw ValidationError("--characters must be 2 or more, got \(characters)") }
+    guard offset >= 0 else { throw ValidationError("--offset must be 0 or more, got \(offset)") }
+    try requirePositive(top, "top")
+  }
+
+  func run() throws {
+    compute.configure()
+    let loaded = try Checkpoint(contentsOf: checkpoint)
+    let corpus = try Corpus.load(paths: [data], vocabulary: loaded.vocabulary)
+    let available = corpus.text.count - offset
+    guard available >= 2 else {
+      throw Failure(
+        "\(data) has \(corpus.text.count) characters; --offset \(offset) leaves \(max(available, 0)), at least 2 are needed"
+      )
+    }
+    let end = offset + min(characters, available)
+    let tokens = Array(corpus.text[offset..<end])
+    // Properties are measured from the start of the file, so a passage starting inside a string
+    // or brackets is labelled right.
+    let scalars = corpus.text[..<end].map { loaded.vocabulary.scalar(for: $0) }
+    let properties = TextProperties(scalars)
+
+    let trace = NeuronTrace(model: loaded.model, tokens: tokens)
+    let neurons = trace.neurons
+    let found = TextProperty.allCases.map { property in
+      (
+        property,
+        strongestCorrelations(with: Array(properties.values(of: property)[offset...]), among: neurons, count: top)
+      )
+    }
+    let page = NeuronViewerPage(
+      passage: Array(scalars[offset...]), trace: trace, vocabulary: loaded.vocabulary, correlations: found,
+      title: "\((checkpoint as NSString).lastPathComponent) on \((data as NSString).lastPathComponent)")
+    do { try Data(page.html.utf8).write(to: URL(fileURLWithPath: out), options: .atomic) } catch {
+      throw Failure("cannot write \(out): \((error as NSError).localizedDescription)")
+    }
+    say("Wrote \(out): \(tokens.count) characters from offset \(offset), \(neurons.count) neurons.")
+    for (property, list) in found {
+      let best = list.first.map {
+        "\($0.neuron.layer) \($0.neuron.kind.rawValue) \($0.neuron.index), r = \(fixed($0.r, 3))"
+      }
+      say("  \(property.rawValue): \(best.map { "layer " + $0 } ?? "constant in this passage")")
+    }
+  }
+}
+
+/// What a model did on a passage, character by character: each layer's `h` (and `c`) and the
+/// top guesses for the next character.
+struct NeuronTrace {
+  let layers: Int
+  let hidden: Int
+  let hasCellState: Bool
+  /// `[layer][kind 0 = h, 1 = c]` -> values `[T*H]`, time-major.
+  var values: [[[Float]]]
+  /// Per character: the 5 most probable next characters (ids) with their probabilities.
+  var guesses: [[(token: Int32, p: Float)]]
+  let count: Int
+
+  init(model: CharLM, tokens: [Int32], guessCount: Int = 5) {
+    let sampler = Sampler(model: model)
+    layers = model.config.layers
+    hidden = model.config.hidden
+    hasCellState = sampler.state.first?.c != nil
+    count = tokens.count
+    let kinds = hasCellState ? 2 : 1
+    values = Array(repeating: Array(repeating: [], count: kinds), count: layers)
+    for l in 0..<layers { for k in 0..<kinds { values[l][k].reserveCapacity(tokens.count * hidden) } }
+    guesses = []
+    guesses.reserveCapacity(tokens.count)
+    for token in tokens {
+      sampler.feed([token])
+      for (l, state) in sampler.state.enumerated() {
+        values[l][0] += state.h.scalars
+        if let c = state.c { values[l][1] += c.scalars }
+      }
+      let logits = sampler.logits
+      let top = logits.max() ?? 0
+      var p = logits.map { Float(exp(Double($0 - top))) }
+      let total = p.reduce(0, +)
+      for i in p.indices { p[i] /= total }
+      let order = p.indices.sorted { p[$0] > p[$1] || (p[$0] == p[$1] && $0 < $1) }.prefix(guessCount)
+      guesses.append(order.map { (Int32($0), p[$0]) })
+    }
+  }
+
+  /// One neuron's values over the passage `[T]`.
+  func series(_ neuron: NeuronID) -> [Float] {
+    let v = values[neuron.layer][neuron.kind == .h ? 0 : 1]
+    return (0..<count).map { v[$0 * hidden + neuron.index] }
+  }
+
+  /// Every neuron with its values, layer by layer, `h` before `c`.
+  var neurons: [(NeuronID, [Float])] {
+    var all: [(NeuronID, [Float])] = []
+    for l in 0..<layers {
+      for kind in hasCellState ? [StateKind.h, .c] : [.h] {
+        for i in 0..<hidden {
+          let id = NeuronID(layer: l, kind: kind, index: i)
+          all.append((id, series(id)))
+        }
+      }
+    }
+    return all
+  }
+}
