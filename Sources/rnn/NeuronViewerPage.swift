@@ -20,11 +20,11 @@ struct NeuronViewerPage {
     <html lang="en">
     <head>
     <meta charset="utf-8">
-    <title>Neurons: \(escapeHTML(title))</title>
+    <title>Neurons: \(escapeMarkup(title))</title>
     <style>\(Self.css)</style>
     </head>
     <body>
-    <header><h1>Neurons of \(escapeHTML(title))</h1>
+    <header><h1>Neurons of \(escapeMarkup(title))</h1>
     <p>Each character is coloured by the chosen neuron's value after the model has read it:
     <span class="swatch" style="background:rgb(60,110,255)">&minus;1</span>
     <span class="swatch" style="background:#fff">0</span>
@@ -39,7 +39,7 @@ struct NeuronViewerPage {
     <span id="current"></span>
     </div>
     <main>
-    <pre id="passage">\(escapeHTML(String(String.UnicodeScalarView(passage))))</pre>
+    <pre id="passage">\(escapeMarkup(String(String.UnicodeScalarView(passage))))</pre>
     <aside id="found"><h2>Neurons that track the text</h2><div id="properties"></div></aside>
     </main>
     <div id="tip" hidden></div>
@@ -218,22 +218,6 @@ struct NeuronViewerPage {
     """
 }
 
-/// `text` with `&`, `<`, `>`, `"` and `'` replaced by character references.
-func escapeHTML(_ text: String) -> String {
-  var out = ""
-  out.reserveCapacity(text.utf8.count)
-  for scalar in text.unicodeScalars {
-    switch scalar {
-    case "&": out += "&amp;"
-    case "<": out += "&lt;"
-    case ">": out += "&gt;"
-    case "\"": out += "&quot;"
-    case "'": out += "&#39;"
-    default: out.unicodeScalars.append(scalar)
-    }
-  }
-  return out
-}
 
 /// A JSON string literal that is also safe inside an HTML `<script>` element: besides JSON's own
 /// escapes, `/` is written `\/` (so `</` becomes `<\/`), `<`, `>` and `&` as `\u003c` etc., and

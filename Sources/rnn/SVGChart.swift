@@ -80,7 +80,7 @@ struct SVGChart {
       <?xml version="1.0" encoding="UTF-8"?>
       <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" \
       viewBox="0 0 \(width) \(height)" font-family="\(SVGChart.fontFamily)">
-      <title>\(SVGChart.escapeXML(title))</title>
+      <title>\(escapeMarkup(title))</title>
       <rect width="100%" height="100%" fill="#ffffff"/>
       <defs><clipPath id="plot-area"><rect x="\(n(plot.x - 4))" y="\(n(plot.y - 4))" \
       width="\(n(plot.width + 8))" height="\(n(plot.height + 8))"/></clipPath></defs>
@@ -123,12 +123,12 @@ struct SVGChart {
       let visible = s.points.filter { $0.x.isFinite && $0.y.isFinite }
       let coordinates = visible.map { "\(n(px($0.x))),\(n(py($0.y)))" }.joined(separator: " ")
       out += """
-        <polyline class="\(SVGChart.escapeXML(s.id))" points="\(coordinates)" fill="none" stroke="\(s.color)" \
+        <polyline class="\(escapeMarkup(s.id))" points="\(coordinates)" fill="none" stroke="\(s.color)" \
         stroke-width="\(n(s.lineWidth))" stroke-opacity="\(n(s.opacity))" stroke-linejoin="round" stroke-linecap="round"/>
 
         """
       if s.markers || visible.count == 1 {  // a lone point draws no line
-        out += "<g class=\"\(SVGChart.escapeXML(s.id))-markers\" fill=\"\(s.color)\" stroke=\"#ffffff\" stroke-width=\"1\">\n"
+        out += "<g class=\"\(escapeMarkup(s.id))-markers\" fill=\"\(s.color)\" stroke=\"#ffffff\" stroke-width=\"1\">\n"
         for p in visible { out += "<circle cx=\"\(n(px(p.x)))\" cy=\"\(n(py(p.y)))\" r=\"3.5\"/>\n" }
         out += "</g>\n"
       }
@@ -196,7 +196,7 @@ struct SVGChart {
 
   private func text(_ content: String, x: Double, y: Double, size: Double, anchor: String, extra: String = "") -> String {
     "<text x=\"\(n(x))\" y=\"\(n(y))\" font-size=\"\(n(size))\" text-anchor=\"\(anchor)\"\(extra.isEmpty ? "" : " " + extra)>"
-      + SVGChart.escapeXML(content) + "</text>\n"
+      + escapeMarkup(content) + "</text>\n"
   }
 
   private func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double) -> String {
@@ -273,23 +273,5 @@ extension SVGChart {
     var maxX: Double { x + width }
     var maxY: Double { y + height }
     func contains(_ p: (Double, Double)) -> Bool { p.0 >= x && p.0 <= maxX && p.1 >= y && p.1 <= maxY }
-  }
-
-  /// `text` with the five XML special characters escaped (and control characters XML forbids dropped).
-  static func escapeXML(_ text: String) -> String {
-    var out = ""
-    out.reserveCapacity(text.utf8.count)
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "&": out += "&amp;"
-      case "<": out += "&lt;"
-      case ">": out += "&gt;"
-      case "\"": out += "&quot;"
-      case "'": out += "&apos;"
-      case "\t", "\n", "\r": out.unicodeScalars.append(scalar)
-      default: if scalar.value >= 0x20 && !(0xFFFE...0xFFFF).contains(scalar.value) { out.unicodeScalars.append(scalar) }
-      }
-    }
-    return out
   }
 }
