@@ -56,11 +56,11 @@ struct NeuronViewerPage {
   /// `quantum`, `guesses` (`T` lists of `[character, probability]`), and `properties` (name and
   /// neurons with `layer`, `kind`, `neuron`, `r`).
   var dataJSON: String {
-    var out = "{\"title\":\(jsonString(title)),\"layers\":\(trace.layers),\"hidden\":\(trace.hidden)"
+    var out = "{\"title\":\(scriptString(title)),\"layers\":\(trace.layers),\"hidden\":\(trace.hidden)"
     out += ",\"characters\":\(trace.count),\"quantum\":\(Int(Self.quantum))"
     let kinds = trace.hasCellState ? ["h", "c"] : ["h"]
-    out += ",\"kinds\":[" + kinds.map(jsonString).joined(separator: ",") + "]"
-    out += ",\"text\":[" + passage.map { jsonString(String($0)) }.joined(separator: ",") + "]"
+    out += ",\"kinds\":[" + kinds.map(scriptString).joined(separator: ",") + "]"
+    out += ",\"text\":[" + passage.map { scriptString(String($0)) }.joined(separator: ",") + "]"
     var activations: [String] = []
     var scales: [String] = []
     let t = trace.count
@@ -95,13 +95,13 @@ struct NeuronViewerPage {
       ",\"guesses\":["
       + trace.guesses.map { list in
         "["
-          + list.map { "[\(jsonString(String(vocabulary.scalar(for: $0.token)))),\(shortNumber($0.p))]" }
+          + list.map { "[\(scriptString(String(vocabulary.scalar(for: $0.token)))),\(shortNumber($0.p))]" }
           .joined(separator: ",") + "]"
       }.joined(separator: ",") + "]"
     out +=
       ",\"properties\":["
       + correlations.map { property, list in
-        "{\"name\":\(jsonString(property.rawValue)),\"neurons\":["
+        "{\"name\":\(scriptString(property.rawValue)),\"neurons\":["
           + list.map {
             "{\"layer\":\($0.neuron.layer),\"kind\":\"\($0.neuron.kind.rawValue)\",\"neuron\":\($0.neuron.index),\"r\":\(shortNumber(Float($0.r)))}"
           }.joined(separator: ",") + "]}"
@@ -219,35 +219,9 @@ struct NeuronViewerPage {
 }
 
 
-/// A JSON string literal that is also safe inside an HTML `<script>` element: besides JSON's own
-/// escapes, `/` is written `\/` (so `</` becomes `<\/`), `<`, `>` and `&` as `\u003c` etc., and
-/// U+2028/U+2029 escaped.
-func jsonString(_ text: String) -> String {
-  var out = "\""
-  for scalar in text.unicodeScalars {
-    switch scalar {
-    case "\"": out += "\\\""
-    case "\\": out += "\\\\"
-    case "/": out += "\\/"
-    case "\n": out += "\\n"
-    case "\r": out += "\\r"
-    case "\t": out += "\\t"
-    case "<": out += "\\u003c"
-    case ">": out += "\\u003e"
-    case "&": out += "\\u0026"
-    case "\u{2028}": out += "\\u2028"
-    case "\u{2029}": out += "\\u2029"
-    default:
-      if scalar.value < 0x20 {
-        let hex = String(scalar.value, radix: 16)
-        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      } else {
-        out.unicodeScalars.append(scalar)
-      }
-    }
-  }
-  return out + "\""
-}
+
+/// `text` as a JSON string literal that can sit inside the page's `<script>` element.
+private func scriptString(_ text: String) -> String { jsonStringLiteral(text, safeInHTMLScript: true) }
 
 /// A number with at most 4 significant decimals, as JSON.
 private func shortNumber(_ value: Float) -> String {

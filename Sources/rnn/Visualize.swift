@@ -105,12 +105,8 @@ struct NeuronTrace {
         values[l][0] += state.h.scalars
         if let c = state.c { values[l][1] += c.scalars }
       }
-      let logits = sampler.logits
-      let top = logits.max() ?? 0
-      var p = logits.map { Float(exp(Double($0 - top))) }
-      let total = p.reduce(0, +)
-      for i in p.indices { p[i] /= total }
-      let order = p.indices.sorted { p[$0] > p[$1] || (p[$0] == p[$1] && $0 < $1) }.prefix(guessCount)
+      let p = sampler.probabilities()
+      let order = p.withUnsafeBufferPointer { Sampler.mostProbable($0, guessCount) }
       guesses.append(order.map { (Int32($0), p[$0]) })
     }
   }

@@ -266,14 +266,23 @@ struct JSONReader {
 
 // MARK: - Writing
 
+/// `string` as a JSON string literal (see `appendJSONString`). With `safeInHTMLScript`, `<`, `>`,
+/// `&` and `/` are escaped too (`\u003c` ...), so the literal can sit inside an HTML `<script>`
+/// element without ending it.
+public func jsonStringLiteral(_ string: String, safeInHTMLScript: Bool = false) -> String {
+  var bytes: [UInt8] = []
+  bytes.appendJSONString(string, safeInHTMLScript: safeInHTMLScript)
+  return String(decoding: bytes, as: UTF8.self)
+}
+
 extension [UInt8] {
   /// Appends `string` as a JSON string literal.
   ///
   /// Quotes, backslashes and control characters (C0, DEL, C1, U+2028, U+2029) are escaped, with
   /// the short forms `\n \r \t \b \f` where JSON has them and `\u00xx` (lowercase) otherwise;
-  /// everything else is written as raw UTF-8. The result parses with `JSONReader.readString()`
-  /// and with Python's `json.loads`.
-  mutating func appendJSONString(_ string: String) {
+  /// with `safeInHTMLScript` also `<`, `>`, `&` and `/`; everything else is written as raw UTF-8.
+  /// The result parses with `JSONReader.readString()` and with Python's `json.loads`.
+  mutating func appendJSONString(_ string: String, safeInHTMLScript: Bool = false) {
     append(UInt8(ascii: "\""))
     for scalar in string.unicodeScalars {
       let value = scalar.value
@@ -285,16 +294,22 @@ extension [UInt8] {
       case 0x09: append(contentsOf: #"\t"#.utf8)
       case 0x08: append(contentsOf: #"\b"#.utf8)
       case 0x0C: append(contentsOf: #"\f"#.utf8)
-      case 0..<0x20, 0x7F...0x9F, 0x2028, 0x2029:
-        let hex: StaticString = "0123456789abcdef"
-        append(contentsOf: #"\u"#.utf8)
-        for shift in stride(from: 12, through: 0, by: -4) {
-          append(hex.utf8Start[Int(value >> UInt32(shift) & 0xF)])
-        }
+      case 0..<0x20, 0x7F...0x9F, 0x2028, 0x2029: appendUnicodeEscape(value)
+      case 0x26, 0x2F, 0x3C, 0x3E:  // & / < >
+        if safeInHTMLScript { appendUnicodeEscape(value) } else { append(UInt8(truncatingIfNeeded: value)) }
       case 0..<0x80: append(UInt8(truncatingIfNeeded: value))
       default: UTF8.encode(scalar) { append($0) }
       }
     }
     append(UInt8(ascii: "\""))
+  }
+
+  /// Appends `\uXXXX` (lowercase hex) for a scalar value below 0x10000.
+  private mutating func appendUnicodeEscape(_ value: UInt32) {
+    let hex: StaticString = "0123456789abcdef"
+    append(contentsOf: #"\u"#.utf8)
+    for shift in stride(from: 12, through: 0, by: -4) {
+      append(hex.utf8Start[Int(value >> UInt32(shift) & 0xF)])
+    }
   }
 }

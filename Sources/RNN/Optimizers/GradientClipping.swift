@@ -24,4 +24,7 @@ extension Parameters {
 
   /// Whether every gradient element is finite.
   public var gradientsAreFinite: Bool { rnn_all_finite(count, gradients.baseAddress!) != 0 }
+
+  /// Whether every parameter value is finite.
+  public var valuesAreFinite: Bool { rnn_all_finite(count, values.baseAddress!) != 0 }
 }

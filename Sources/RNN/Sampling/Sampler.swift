@@ -21,13 +21,14 @@ public struct SamplingOptions: Equatable, Sendable {
 public final class Sampler {
   private let step: StepModel
   private var fed = false
-  private var probabilities: [Float]
+  /// Scratch `[V]` for the distribution `next` draws from.
+  private var scratch: [Float]
 
   /// A sampler from the zero state; it copies the model's weights, so later training of the
   /// model does not affect it.
   public init(model: CharLM) {
     step = StepModel(model, threads: Parallel.width)
-    probabilities = [Float](repeating: 0, count: model.config.vocabularySize)
+    scratch = [Float](repeating: 0, count: model.config.vocabularySize)
   }
 
   /// Each layer's state after the characters fed so far (`[1,H]` each).
@@ -46,11 +47,25 @@ public final class Sampler {
   /// Requires at least one character fed before.
   public func next(_ options: SamplingOptions, using generator: inout RandomGenerator) -> Int32 {
     precondition(fed, "feed at least one character before sampling")
-    let token = probabilities.withUnsafeMutableBufferPointer { scratch in
+    let token = scratch.withUnsafeMutableBufferPointer { scratch in
       Self.choose(from: step.logits, options, scratch: scratch, using: &generator)
     }
     step.step(token)
     return token
+  }
+
+  /// The probabilities `[V]` of the next character: the softmax of the logits at `temperature`.
+  public func probabilities(temperature: Float = 1) -> [Float] {
+    [Float](unsafeUninitializedCapacity: step.config.vocabularySize) { p, initialized in
+      let logits = step.logits
+      rnn_softmax(logits.count, logits.baseAddress!, temperature, p.baseAddress!)
+      initialized = logits.count
+    }
+  }
+
+  /// The indices of the `k` largest of `p`, largest first (ties: lower index first).
+  public static func mostProbable(_ p: UnsafeBufferPointer<Float>, _ k: Int) -> [Int] {
+    Array(p.indices.sorted { p[$0] > p[$1] || (p[$0] == p[$1] && $0 < $1) }.prefix(k))
   }
 
   /// Picks a token from `logits [V]` as `options` say.
@@ -69,10 +84,8 @@ public final class Sampler {
     if options.argmax { return Int32(logits.indices.max { logits[$0] < logits[$1] }!) }
     rnn_softmax(v, logits.baseAddress!, options.temperature, p.baseAddress!)
     if let k = options.topK, k < v {
-      // Keep the k most probable (ties broken by index), zero the rest.
-      var order = Array(0..<v)
-      order.sort { p[$0] > p[$1] || (p[$0] == p[$1] && $0 < $1) }
-      for i in order[k...] { p[i] = 0 }
+      // Keep the k most probable, zero the rest.
+      for i in mostProbable(UnsafeBufferPointer(p), v)[k...] { p[i] = 0 }
     }
     var total: Float = 0
     for i in 0..<v { total += p[i] }

@@ -105,8 +105,7 @@ public final class Trainer {
   /// buffers and carried state. A finite gradient can still overflow in an update (a huge
   /// learning rate without clipping); this is what keeps such a model out of checkpoints.
   public var isFinite: Bool {
-    let parameters = model.parameters
-    guard rnn_all_finite(parameters.count, parameters.values.baseAddress!) != 0 else { return false }
+    guard model.parameters.valuesAreFinite else { return false }
     for buffer in optimizer.buffers.values {
       guard buffer.withUnsafeBufferPointer({ $0.isEmpty || rnn_all_finite($0.count, $0.baseAddress!) != 0 }) else { return false }
     }
