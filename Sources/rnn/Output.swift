@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-  import Glibc
-#endif
+import Foundation
 
 /// Writes `text` to standard output at once (streamed, even into a pipe).
 func emit(_ text: String) {
@@ -18,24 +16,14 @@ func say(_ line: String) {
 func formatDuration(_ seconds: Double) -> String {
   guard seconds.isFinite, seconds >= 0 else { return "?" }
   let s = Int(seconds.rounded())
-  if s >= 3600 { return "\(s / 3600)h \(String(format2(s % 3600 / 60)))m" }
-  if s >= 60 { return "\(s / 60)m \(format2(s % 60))s" }
+  if s >= 3600 { return String(format: "%ldh %02ldm", s / 3600, s % 3600 / 60) }
+  if s >= 60 { return String(format: "%ldm %02lds", s / 60, s % 60) }
   return "\(s)s"
 }
 
-private func format2(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-
 /// A number with `digits` decimals.
 func fixed(_ value: Double, _ digits: Int) -> String {
-  var scale = 1.0
-  for _ in 0..<digits { scale *= 10 }
-  let rounded = (value * scale).rounded() / scale
-  var text = "\(rounded)"
-  if text.contains("e") { return text }
-  let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-  let decimals = parts.count > 1 ? parts[1].count : 0
-  if decimals < digits { text += (parts.count > 1 ? "" : ".") + String(repeating: "0", count: digits - decimals) }
-  return digits == 0 ? String(parts[0]) : text
+  String(format: "%.*f", digits, value)
 }
 
 /// "61.2k".
