@@ -19,6 +19,11 @@ public struct RandomGenerator: RandomNumberGenerator, Equatable, Sendable {
     state = (next(), next(), next(), next())
   }
 
+  /// A generator continuing from a saved `state`.
+  public init(state: (UInt64, UInt64, UInt64, UInt64)) {
+    self.state = state
+  }
+
   /// The next 64 random bits (xoshiro256**).
   public mutating func next() -> UInt64 {
     let result = ((state.1 &* 5) << 7 | (state.1 &* 5) >> 57) &* 9

@@ -56,8 +56,8 @@ public final class Trainer {
   public func step() throws -> StepReport {
     if progress.batch == 0 { state = model.zeroState(batch: config.batchSize) }
     let (inputs, targets) = batches.batch(progress.batch)
-    var generator = RandomGenerator(seed: 0)
-    generator.state = (progress.generator[0], progress.generator[1], progress.generator[2], progress.generator[3])
+    var generator = RandomGenerator(
+      state: (progress.generator[0], progress.generator[1], progress.generator[2], progress.generator[3]))
 
     model.parameters.zeroGradients()
     let tape = Tape()
