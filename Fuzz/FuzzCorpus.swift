@@ -40,8 +40,16 @@ public func fuzzCorpus(_ data: UnsafeRawPointer, _ size: Int) -> CInt {
     precondition(failure.offset >= 0 && failure.offset < size, "failure offset \(failure.offset) outside the input")
     let valid = String(validating: UnsafeBufferPointer(rebasing: bytes[..<failure.offset]), as: UTF8.self)
     precondition(valid != nil, "decodeUTF8 failed at \(failure.offset) but the bytes before it are not valid UTF-8")
-    _ = lineAndColumn(of: failure.offset, in: bytes)
+    var position = TextPosition()
+    position.advance(over: UnsafeBufferPointer(rebasing: bytes[..<failure.offset]))
   }
+
+  // Where the reader ends a chunk: at most 3 bytes before the end, and never inside a sequence.
+  let cut = completeSequencesLength(bytes)
+  precondition(cut <= size && cut >= size - 3, "chunk cut \(cut) is not within the last 3 bytes of \(size)")
+  precondition(
+    reference == nil || String(validating: UnsafeBufferPointer(rebasing: bytes[..<cut]), as: UTF8.self) != nil,
+    "the chunk cut \(cut) splits a sequence of valid UTF-8")
 
   // The public reader, through a real file.
   let fd = open(scratchPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)

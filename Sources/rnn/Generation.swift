@@ -1,10 +1,11 @@
 import RNN
 
-/// Generates `length` characters after `prime` (nil or empty: after a newline, not printed),
-/// handing each to `emit` as soon as it is chosen; after `stop` (emitted), it ends early.
+/// Generates `length` characters (bytes, for a byte-level model) after `prime` (empty: after a
+/// newline, not printed), handing the bytes of each to `emit` as soon as it is chosen; after
+/// `stop` (emitted), it ends early.
 func generate(
   model: CharLM, vocabulary: Vocabulary, prime: [Int32], length: Int, options: SamplingOptions, stop: Int32? = nil,
-  using generator: inout RandomGenerator, emit: (String) -> Void
+  using generator: inout RandomGenerator, emit: ([UInt8]) -> Void
 ) {
   let sampler = Sampler(model: model)
   if prime.isEmpty {
@@ -15,7 +16,7 @@ func generate(
   }
   for _ in 0..<length {
     let token = sampler.next(options, using: &generator)
-    emit(vocabulary.decode([token]))
+    emit(vocabulary.bytes(of: [token]))
     if token == stop { break }
   }
 }

@@ -32,7 +32,7 @@ struct InteractiveSampling {
       emit(line)
       generate(
         model: checkpoint.model, vocabulary: checkpoint.vocabulary, prime: prime, length: length, options: options,
-        stop: stop, using: &generator, emit: emit)
+        stop: stop, using: &generator, emit: { emit(bytes: $0) })
       emit("\n")
     }
   }

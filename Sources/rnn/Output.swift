@@ -6,6 +6,12 @@ func emit(_ text: String) {
   fflush(nil)
 }
 
+/// Writes `bytes` to standard output as they are, at once (after anything printed before).
+func emit(bytes: [UInt8]) {
+  fflush(nil)
+  try? FileHandle.standardOutput.write(contentsOf: bytes)
+}
+
 /// Writes one line to standard output at once.
 func say(_ line: String) {
   print(line)

@@ -117,13 +117,27 @@ struct Train: ParsableCommand {
   func run() throws {
     compute.configure()
     try prepareCheckpointFolder()
+    if let step = TrainingState.completeInterruptedSave(of: checkpointDir + "/latest.safetensors") {
+      say("Completed the save of step \(step) in \(checkpointDir)/latest.safetensors, which was killed midway.")
+    }
+    let abandoned = SafeTensors.removeAbandonedTemporaryFiles(in: checkpointDir)
+    if !abandoned.isEmpty {
+      say("Removed \(abandoned.count) temporary file\(abandoned.count == 1 ? "" : "s") of a save that was killed midway.")
+    }
     let resumed = try resume.map { path in
       let checkpoint = try Checkpoint(contentsOf: path)
       return (checkpoint, try TrainingState(besides: checkpoint, at: path))
     }
     let initial = try initFrom.map { try Checkpoint(contentsOf: $0) }
     let base = resumed?.0 ?? initial
-    if let base { reportIgnoredShapeOptions(base.model.config, from: (resume ?? initFrom)!) }
+    if let base {
+      let path = (resume ?? initFrom)!
+      if let encoding = data.encoding, encoding != base.vocabulary.encoding {
+        throw Failure(
+          "--encoding \(encoding.rawValue): \(path) reads its text as \(base.vocabulary.encoding.rawValue); drop --encoding")
+      }
+      reportIgnoredShapeOptions(base.model.config, from: path)
+    }
     let corpus = try loadCorpus(vocabulary: base?.vocabulary, checkpoint: resume ?? initFrom)
     let splits = Corpus.split(count: corpus.text.count, valFraction: valFraction, testFraction: testFraction)
     let trainText = corpus.text[splits.train]
@@ -177,6 +191,9 @@ struct Train: ParsableCommand {
   private func loadCorpus(vocabulary: Vocabulary?, checkpoint: String?) throws -> Corpus {
     guard let vocabulary, let checkpoint else { return try data.load(log: say) }
     if let unknownChar {
+      guard vocabulary.encoding == .utf8 else {
+        throw Failure("--unknown-char: \(checkpoint) is a byte-level model; every byte is in its vocabulary")
+      }
       let replacement = unknownChar.unicodeScalars.first!
       guard vocabulary.id(of: replacement) != nil else {
         throw Failure(

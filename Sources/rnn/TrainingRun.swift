@@ -10,8 +10,8 @@ struct TrainingRun {
 
   let trainer: Trainer
   let vocabulary: Vocabulary
-  let validation: ArraySlice<Int32>
-  let test: ArraySlice<Int32>
+  let validation: TokenIDs
+  let test: TokenIDs
   let options: Train
   /// Whether the run continues a saved one (the metrics log is then appended to).
   let resumed: Bool
@@ -122,31 +122,35 @@ struct TrainingRun {
     output.log(line)
     guard options.sampleLength > 0 else { return }
     var generator = RandomGenerator(seed: UInt64(step))
-    var text = ""
+    var sample: [UInt8] = []
     generate(
       model: trainer.model, vocabulary: vocabulary, prime: [], length: options.sampleLength, options: SamplingOptions(),
       using: &generator
-    ) { text += $0 }
-    output.detail("---- sample at step \(step) ----\n\(text)\n----")
+    ) { sample += $0 }
+    // The file gets the bytes as sampled; the log, text (a byte-level model's ill-formed UTF-8 as U+FFFD).
+    output.detail("---- sample at step \(step) ----\n\(String(decoding: sample, as: UTF8.self))\n----")
     let samplePath = samplesFolder + "/step-\(step).txt"
     do {
       try FileManager.default.createDirectory(atPath: samplesFolder, withIntermediateDirectories: true)
-      try Data(text.utf8).write(to: URL(fileURLWithPath: samplePath), options: .atomic)
+      try Data(sample).write(to: URL(fileURLWithPath: samplePath), options: .atomic)
     } catch {
       throw Failure("cannot write \(samplePath): \(error.localizedDescription)")
     }
   }
 
   /// Mean loss (nats/char) of held-out text, read as `B` streams like training batches.
-  private func meanLoss(_ tokens: ArraySlice<Int32>) -> Double {
+  private func meanLoss(_ tokens: TokenIDs) -> Double {
     let batch = max(1, min(trainer.config.batchSize, tokens.count / (trainer.config.seqLength + 1)))
     let (nats, count) = trainer.model.loss(of: tokens, batch: batch, chunk: trainer.config.seqLength)
     return count > 0 ? nats / Double(count) : .nan
   }
 
-  /// Writes the training state, then the model (each atomically), as `latest` and, with
-  /// `--keep-checkpoints K` above 1, as `step-<N>`, deleting step files beyond the last K. Refuses
-  /// to write anything that is not finite.
+  /// Writes the training state and the model as `latest` and, with `--keep-checkpoints K` above 1,
+  /// as `step-<N>`, deleting step files beyond the last K. Each pair is written to temporary files
+  /// first and then renamed into place, the training state first: a kill leaves the previous pair,
+  /// the new one, or (between the two renames) the new state with the new model complete in its
+  /// temporary file, which the next run renames into place (`completeInterruptedSave`). Refuses to
+  /// write anything that is not finite.
   private func saveLatest() throws {
     let step = trainer.progress.step
     guard trainer.isFinite else { throw TrainingError.nonFiniteState(step: step) }
@@ -158,8 +162,7 @@ struct TrainingRun {
     var paths = [latestPath]
     if options.keepCheckpoints > 1 { paths.append(stepPath(step)) }
     for path in paths {
-      try state.write(to: TrainingState.path(besides: path))
-      try checkpoint.write(to: path)
+      try SafeTensors.write([(state, TrainingState.path(besides: path)), (checkpoint, path)])
     }
     if options.keepCheckpoints > 1 { try pruneStepCheckpoints(after: step) }
   }

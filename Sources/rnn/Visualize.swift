@@ -17,7 +17,7 @@ struct Visualize: ParsableCommand {
 
   @Option(help: "Checkpoint of the model to look into.")
   var checkpoint: String
-  @Option(help: "UTF-8 text file to take the passage from.")
+  @Option(help: "File to take the passage from: UTF-8 text, or any file for a byte-level model (whose bytes the page shows as the characters U+0000 ... U+00FF).")
   var data: String
   @Option(help: "The HTML page to write.")
   var out: String

@@ -12,8 +12,11 @@ struct CommandResult {
   /// The exit status (for a run killed by a signal: the signal number, and `signaled` is true).
   var status: Int32
   var signaled: Bool
-  var stdout: String
+  /// Standard output as written (`stdout` has it as text, ill-formed UTF-8 replaced by U+FFFD).
+  var stdoutBytes: [UInt8]
   var stderr: String
+
+  var stdout: String { String(decoding: stdoutBytes, as: UTF8.self) }
 
   /// The lines of standard output that start with `step N | validation loss X`, as `(N, X)`,
   /// with `best` true when the line says the model was saved as the best so far.
@@ -109,7 +112,7 @@ func finishCommand(_ command: RunningCommand) throws -> CommandResult {
   return CommandResult(
     arguments: command.arguments, status: command.process.terminationStatus,
     signaled: command.process.terminationReason == .uncaughtSignal,
-    stdout: try String(contentsOfFile: command.stdoutPath, encoding: .utf8),
+    stdoutBytes: Array(try Data(contentsOf: URL(fileURLWithPath: command.stdoutPath))),
     stderr: try String(contentsOfFile: command.stderrPath, encoding: .utf8))
 }
 

@@ -46,7 +46,7 @@ final class CorpusTests: XCTestCase {
     XCTAssertEqual(corpus.sources, [path])
     XCTAssertEqual(corpus.vocabulary.scalars, ["\n", " ", "h", "l", "o", "é", "😀"])
     XCTAssertEqual(corpus.vocabulary.decode(corpus.text), "héllo 😀\n")
-    XCTAssertEqual(corpus.text, [2, 5, 3, 3, 4, 1, 6, 0])
+    XCTAssertEqual(Array(corpus.text), [2, 5, 3, 3, 4, 1, 6, 0])
   }
 
   func testDecoderMatchesSwiftOnMixedText() throws {
@@ -100,7 +100,7 @@ final class CorpusTests: XCTestCase {
     let path = try write("t.txt", "abba")
     let vocabulary = try Vocabulary(scalars: ["b", "a", "z"])
     let corpus = try Corpus.load(paths: [path], vocabulary: vocabulary)
-    XCTAssertEqual(corpus.text, [1, 0, 0, 1])
+    XCTAssertEqual(Array(corpus.text), [1, 0, 0, 1])
     XCTAssertEqual(corpus.vocabulary, vocabulary)
 
     let other = try write("u.txt", "abcdcé\n")
@@ -224,6 +224,85 @@ final class CorpusTests: XCTestCase {
     }
     guard case .success(let count) = result else { return XCTFail("\(result)") }
     XCTAssertEqual(Array(out[..<count]), scalars.map { Int32($0.value) })
+  }
+
+  // MARK: Reading in chunks
+
+  /// Files over several read chunks (1 MiB each), with 2-, 3- and 4-byte sequences straddling
+  /// the chunk boundaries, decode exactly as the standard library decodes them.
+  func testSequencesAcrossChunkBoundariesDecode() throws {
+    var text = ""
+    while text.utf8.count < 3 * Corpus.chunkSize { text += "a é € 𝄞 中文;\n" }
+    let path = try write("big.txt", text)
+    let corpus = try Corpus.load(paths: [path])
+    XCTAssertEqual(corpus.text.count, text.unicodeScalars.count)
+    XCTAssertTrue(corpus.vocabulary.decode(corpus.text) == text, "text changed")
+  }
+
+  /// An ill-formed byte in a later chunk is reported at its offset, line and column in the file.
+  func testInvalidUTF8InALaterChunkReportsFileOffsetLineAndColumn() throws {
+    let line = Array("0123456789abcdé\n".utf8)  // 17 bytes, 16 characters
+    let lines = 2 * Corpus.chunkSize / line.count
+    let bytes = Array([[UInt8]](repeating: line, count: lines).joined()) + Array("xy".utf8) + [0xC3, 0x41]
+    let path = try write("late.txt", bytes)
+    assertCorpusError(
+      .invalidUTF8(
+        path: path, byteOffset: lines * line.count + 2, line: lines + 1, column: 3,
+        reason: "incomplete 2-byte sequence (byte 0x41 is not a continuation byte)")
+    ) { try Corpus.load(paths: [path]) }
+  }
+
+  // MARK: Compact ids
+
+  /// Ids take 1 byte per token for up to 256 symbols, 2 up to 65536, 4 beyond, and read back the same.
+  func testIdsAreStoredInTheNarrowestWidth() throws {
+    XCTAssertEqual(TokenIDs.bytesPerToken(vocabularySize: 256), 1)
+    XCTAssertEqual(TokenIDs.bytesPerToken(vocabularySize: 257), 2)
+    XCTAssertEqual(TokenIDs.bytesPerToken(vocabularySize: 65536), 2)
+    XCTAssertEqual(TokenIDs.bytesPerToken(vocabularySize: 65537), 4)
+
+    let small = try Corpus.load(paths: [try write("small.txt", "hello, world\n")])
+    XCTAssertEqual(small.text.bytesPerToken, 1)
+    var wide = ""
+    for value in 0x4E00..<(0x4E00 + 300) { wide.unicodeScalars.append(Unicode.Scalar(value)!) }
+    let large = try Corpus.load(paths: [try write("wide.txt", wide)])
+    XCTAssertEqual(large.vocabulary.count, 300)
+    XCTAssertEqual(large.text.bytesPerToken, 2)
+    XCTAssertEqual(Array(large.text), (0..<300).map { Int32($0) })
+
+    let ids: [Int32] = [70_000, 3, 65_535, 0]
+    XCTAssertEqual(TokenIDs(ids).bytesPerToken, 4)
+    XCTAssertEqual(Array(TokenIDs(ids)), ids)
+    let slice = TokenIDs(ids)[1..<3]
+    XCTAssertEqual(slice.startIndex, 1)
+    XCTAssertEqual(Array(slice), [3, 65_535])
+  }
+
+  // MARK: Bytes
+
+  /// With `.bytes` every byte is a token, its id the byte: ill-formed UTF-8 and NUL bytes included,
+  /// and a folder's binary files are read too. The vocabulary is all 256 bytes.
+  func testByteEncodingReadsEveryByte() throws {
+    let odd: [UInt8] = [0x61, 0xFF, 0x00, 0xC3, 0x0A, 0x80]
+    let path = try write("odd.bin", odd)
+    let corpus = try Corpus.load(paths: [path], encoding: .bytes)
+    XCTAssertEqual(corpus.vocabulary, .bytes)
+    XCTAssertEqual(corpus.vocabulary.count, 256)
+    XCTAssertEqual(corpus.text.bytesPerToken, 1)
+    XCTAssertEqual(Array(corpus.text), odd.map { Int32($0) })
+    XCTAssertEqual(corpus.vocabulary.bytes(of: corpus.text), odd)
+
+    try write("folder/a.txt", "text")
+    try write("folder/b.png", [0x89, 0x50, 0x00])
+    try write("folder/.hidden", "h")
+    let folderCorpus = try Corpus.load(paths: [folder + "/folder"], encoding: .bytes)
+    XCTAssertEqual(folderCorpus.sources.map { ($0 as NSString).lastPathComponent }, ["a.txt", "b.png"])
+    XCTAssertEqual(folderCorpus.vocabulary.bytes(of: folderCorpus.text), Array("text".utf8) + [0x89, 0x50, 0x00])
+    // A byte-level vocabulary given to load reads bytes as well.
+    XCTAssertEqual(Array(try Corpus.load(paths: [path], vocabulary: .bytes).text), odd.map { Int32($0) })
+    assertCorpusError(.emptyCorpus(paths: [try write("empty.bin", [])])) {
+      try Corpus.load(paths: [folder + "/empty.bin"], encoding: .bytes)
+    }
   }
 
   // MARK: Split

@@ -137,7 +137,7 @@ final class FuzzRegressionTests: XCTestCase {
   private func loadCorpus(_ bytes: [UInt8], vocabulary: Vocabulary? = nil) throws -> Corpus {
     let path = folder + "/input.txt"
     try Data(bytes).write(to: URL(fileURLWithPath: path))
-    return try Corpus.load(paths: [path], vocabulary: vocabulary)
+    return try vocabulary.map { try Corpus.load(paths: [path], vocabulary: $0) } ?? Corpus.load(paths: [path])
   }
 
   func testCorpusReaderRejectsHostileInputs() throws {

@@ -57,6 +57,19 @@ final class VocabularyTests: XCTestCase {
     }
   }
 
+  /// The byte-level vocabulary: U+0000 ... U+00FF, encoding the UTF-8 bytes of a string, giving back
+  /// raw bytes exactly and text with ill-formed UTF-8 replaced; unequal to the same scalars as text.
+  func testByteVocabularyEncodesAndDecodesBytes() throws {
+    let bytes = Vocabulary.bytes
+    XCTAssertEqual(bytes.encoding, .bytes)
+    XCTAssertEqual(bytes.scalars.map(\.value), Array(0...255))
+    XCTAssertEqual(try bytes.encode("aé"), [0x61, 0xC3, 0xA9])
+    XCTAssertEqual(bytes.bytes(of: [0x61, 0xFF, 0x00]), [0x61, 0xFF, 0x00])
+    XCTAssertEqual(bytes.decode([0x61, 0xC3, 0xA9, 0xFF]), "aé\u{FFFD}")
+    XCTAssertNotEqual(bytes, try Vocabulary(scalars: bytes.scalars))
+    XCTAssertEqual(Vocabulary(building: "aé").bytes(of: [0, 1]), Array("aé".utf8))
+  }
+
   func testJSONEscapesControlCharactersQuotesAndBackslash() throws {
     let vocabulary = try Vocabulary(
       scalars: ["\n", " ", "a", "\u{0}", "\"", "\\", "\t", "\u{1F}", "\u{7F}", "/", "é", "😀"])

@@ -7,6 +7,8 @@ import Foundation
 /// `model.load_state_dict(safetensors.torch.load_file(path), strict=True)` works. The
 /// `__metadata__` holds:
 /// - `"vocabulary"`: a JSON array of one-scalar strings, index = token id;
+/// - `"encoding"`: how text maps onto the vocabulary, `"utf8"` or `"bytes"` (see `TextEncoding`;
+///   absent in older checkpoints, which are all `utf8`);
 /// - `"config"`: `CharLMConfig` as JSON (`cell`, `layers`, `hidden`, `embedding`,
 ///   `vocabulary_size`, `dropout`);
 /// - `"format"`: `"swift-rnn-charlm/1"`, and `"step"`: the training step it was saved at.
@@ -30,7 +32,10 @@ public struct Checkpoint {
     let config = String(decoding: try! JSONEncoder.sorted.encode(model.config), as: UTF8.self)
     return SafeTensors(
       tensors: model.parameters.stateDict(),
-      metadata: ["vocabulary": vocabulary.jsonArray, "config": config, "format": Self.format, "step": String(step)])
+      metadata: [
+        "vocabulary": vocabulary.jsonArray, "encoding": vocabulary.encoding.rawValue, "config": config,
+        "format": Self.format, "step": String(step),
+      ])
   }
 
   /// Writes the checkpoint atomically (a crash leaves any previous file intact).
@@ -54,9 +59,24 @@ public struct Checkpoint {
       guard let value = file.metadata[key] else { throw CheckpointError.missingMetadata(path: path, key: key) }
       return value
     }
-    let vocabulary: Vocabulary
+    var vocabulary: Vocabulary
     do { vocabulary = try Vocabulary(jsonArray: try metadata("vocabulary")) } catch let error as VocabularyError {
       throw CheckpointError.invalidMetadata(path: path, key: "vocabulary", reason: error.description)
+    }
+    let encoding = try file.metadata["encoding"].map { value in
+      guard let encoding = TextEncoding(rawValue: value) else {
+        throw CheckpointError.invalidMetadata(
+          path: path, key: "encoding",
+          reason: "\(value.debugDescription) is not one of \(TextEncoding.allCases.map(\.rawValue).joined(separator: ", "))")
+      }
+      return encoding
+    }
+    if encoding == .bytes {
+      guard vocabulary.scalars == Vocabulary.bytes.scalars else {
+        throw CheckpointError.invalidMetadata(
+          path: path, key: "vocabulary", reason: "a byte-level model's vocabulary must be U+0000 ... U+00FF in order")
+      }
+      vocabulary = .bytes
     }
     let config: CharLMConfig
     do { config = try JSONDecoder().decode(CharLMConfig.self, from: Data(try metadata("config").utf8)) } catch let error

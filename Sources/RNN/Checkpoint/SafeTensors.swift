@@ -87,6 +87,23 @@ extension SafeTensors {
     try write(to: path, failingAt: nil)
   }
 
+  /// Writes several files as nearly at once as POSIX allows: each to its temporary file, synced,
+  /// and only then renames them over their paths one right after the other (in order). A failure
+  /// or crash before the renames leaves every previous file intact; a crash between two renames
+  /// (a rename that frees a large old file can take milliseconds) leaves the first files new, the
+  /// rest old and their new contents complete in their temporary files. Throws as `write(to:)`.
+  public static func write(_ files: [(contents: SafeTensors, path: String)]) throws {
+    for file in files { try file.contents.validateForWriting() }
+    try AtomicFile.replace(files.map { ($0.path, $0.contents.encodedUnchecked()) }, failingAt: nil)
+  }
+
+  /// Deletes the temporary files (`.<name>.tmp-<pid>-<random>`) that writes killed before their
+  /// rename left in `directory`, if the process that made them is no longer running; returns
+  /// their paths. A later write never reads them, so this only reclaims the space.
+  public static func removeAbandonedTemporaryFiles(in directory: String) -> [String] {
+    AtomicFile.removeAbandonedTemporaries(in: directory)
+  }
+
   /// `write(to:)`, with a simulated failure at `fault` so tests can check the clean-up.
   func write(to path: String, failingAt fault: WriteStep?) throws {
     try validateForWriting()
@@ -648,15 +665,50 @@ extension SafeTensors {
 
     /// Replaces `path` with `bytes` via a temporary file and a rename; see `SafeTensors.write(to:)`.
     static func replace(_ path: String, with bytes: [UInt8], failingAt fault: WriteStep?) throws {
+      try replace([(path, bytes)], failingAt: fault)
+    }
+
+    /// Replaces each file: writes and syncs every temporary file first, then renames them over
+    /// their paths one right after the other, then syncs the directories. A failure before the
+    /// renames removes the temporary files and leaves every previous file intact.
+    static func replace(_ files: [(path: String, bytes: [UInt8])], failingAt fault: WriteStep?) throws {
+      var temporaries: [String] = []
+      do {
+        for file in files { temporaries.append(try writeTemporary(for: file.path, file.bytes, failingAt: fault)) }
+      } catch {
+        for temporary in temporaries { unlink(temporary) }
+        throw error
+      }
+      for (index, (file, temporary)) in zip(files, temporaries).enumerated() {
+        guard fault != .rename, rename(temporary, file.path) == 0 else {
+          let reason = fault == .rename ? "simulated failure" : String(cString: strerror(errno))
+          for pending in temporaries[index...] { unlink(pending) }
+          throw SafeTensorsError.unwritable(path: file.path, reason: "cannot rename \(temporary) over it: \(reason)")
+        }
+      }
+      for path in files.map(\.path) { try syncDirectory(of: path) }
+    }
+
+    /// The directory part of `path`, with its slash ("" for a bare name), and the file name.
+    private static func split(_ path: String) -> (directory: String, name: String) {
       let slash = path.lastIndex(of: "/")
-      let prefix = slash.map { String(path[...$0]) } ?? ""  // the directory, with its slash
-      let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
-      guard !base.isEmpty else {
+      return (slash.map { String(path[...$0]) } ?? "", slash.map { String(path[path.index(after: $0)...]) } ?? path)
+    }
+
+    /// The temporary file a write of `path` goes through: hidden, beside it, named after it and
+    /// the writing process, `.<name>.tmp-<pid>-<random>`.
+    private static func temporaryPath(for path: String) -> String {
+      let (directory, name) = split(path)
+      return directory + "." + name + ".tmp-\(getpid())-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    }
+
+    /// Writes `bytes` to a new temporary file beside `path`, fsyncs and closes it; returns its path.
+    /// On failure the temporary file is removed.
+    private static func writeTemporary(for path: String, _ bytes: [UInt8], failingAt fault: WriteStep?) throws -> String {
+      guard !split(path).name.isEmpty else {
         throw SafeTensorsError.unwritable(path: path, reason: "path names a directory")
       }
-      let tag = String(UInt64.random(in: 0...UInt64.max), radix: 36)
-      let temporary = prefix + "." + base + ".tmp-\(getpid())-" + tag
-
+      let temporary = temporaryPath(for: path)
       var fd: Int32 = -1
       var created = false
       func fail(_ step: WriteStep, _ what: String) -> SafeTensorsError {
@@ -691,12 +743,13 @@ extension SafeTensors {
       let closed = close(fd) == 0
       fd = -1
       guard closed, fault != .close else { throw fail(.close, "cannot close \(temporary)") }
-      guard fault != .rename, rename(temporary, path) == 0 else {
-        throw fail(.rename, "cannot rename \(temporary) over it")
-      }
-      created = false
+      return temporary
+    }
 
-      // Make the rename durable. Some file systems cannot sync directories (EINVAL); that is fine.
+    /// Makes a rename in the directory of `path` durable. Some file systems cannot sync
+    /// directories (EINVAL); that is fine.
+    private static func syncDirectory(of path: String) throws {
+      let prefix = split(path).directory
       let directory = prefix.isEmpty ? "." : prefix
       let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
       guard directoryFD >= 0 else {
@@ -711,6 +764,26 @@ extension SafeTensors {
         throw SafeTensorsError.unwritable(
           path: path, reason: "written, but cannot sync directory \(directory): \(reason)")
       }
+    }
+
+    /// Deletes the temporary files in `directory` that writes by processes no longer running left
+    /// behind (a write killed before its rename); returns their paths. Files of running
+    /// processes, which may still be writing, are left alone.
+    static func removeAbandonedTemporaries(in directory: String) -> [String] {
+      guard let handle = opendir(directory) else { return [] }
+      defer { closedir(handle) }
+      let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+      var removed: [String] = []
+      while let entry = readdir(handle) {
+        let name = withUnsafePointer(to: &entry.pointee.d_name) {
+          String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
+        }
+        guard name.hasPrefix("."), let marker = name.ranges(of: ".tmp-").last else { continue }
+        let parts = name[marker.upperBound...].split(separator: "-")
+        guard parts.count == 2, let pid = Int32(parts[0]), pid > 0, kill(pid, 0) != 0, errno == ESRCH else { continue }
+        if unlink(prefix + name) == 0 { removed.append(prefix + name) }
+      }
+      return removed
     }
   }
 }

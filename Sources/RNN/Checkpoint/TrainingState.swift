@@ -34,9 +34,11 @@ public struct TrainingState {
   }
 
   /// A short fingerprint of a token sequence (count and FNV-1a hash).
-  public static func fingerprint(_ tokens: ArraySlice<Int32>) -> String {
+  public static func fingerprint(_ tokens: TokenIDs) -> String {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for token in tokens { hash = (hash ^ UInt64(UInt32(bitPattern: token))) &* 0x100_0000_01b3 }
+    tokens.forEachChunk { chunk in
+      for token in chunk { hash = (hash ^ UInt64(UInt32(bitPattern: token))) &* 0x100_0000_01b3 }
+    }
     return "\(tokens.count):\(String(hash, radix: 16))"
   }
 
@@ -112,5 +114,33 @@ public struct TrainingState {
       return RecurrentState(h: h, c: c)
     }
     data = file.metadata["data"] ?? ""
+  }
+}
+
+// MARK: - Recovery
+
+extension TrainingState {
+  /// Finishes a save of the checkpoint at `checkpointPath` and its training state that was killed
+  /// between its two renames (`SafeTensors.write(_:)`): the training state beside it is already
+  /// the new one, and the new model lies complete in the save's temporary file. Renames that file
+  /// into place and returns the step it completed; returns nil (and changes nothing) in any other
+  /// case.
+  public static func completeInterruptedSave(of checkpointPath: String) -> Int? {
+    let slash = checkpointPath.lastIndex(of: "/")
+    let directory = slash.map { String(checkpointPath[...$0]) } ?? ""
+    let name = slash.map { String(checkpointPath[checkpointPath.index(after: $0)...]) } ?? checkpointPath
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory)) ?? []
+    let candidates = names.filter { $0.hasPrefix("." + name + ".tmp-") }
+    guard !candidates.isEmpty,
+      let state = try? SafeTensors(contentsOf: path(besides: checkpointPath)),
+      let stateStep = state.metadata["step"].flatMap({ Int($0) }),
+      (try? Checkpoint(contentsOf: checkpointPath))?.step != stateStep
+    else { return nil }
+    for candidate in candidates {
+      let temporary = directory + candidate
+      guard (try? Checkpoint(contentsOf: temporary))?.step == stateStep else { continue }
+      return rename(temporary, checkpointPath) == 0 ? stateStep : nil
+    }
+    return nil
   }
 }

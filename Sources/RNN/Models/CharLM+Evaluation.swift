@@ -4,7 +4,9 @@ extension CharLM {
   /// carried between them. Each token is predicted from those before it in its stream; the first
   /// of each stream is not scored, nor is the remainder that does not fill a stream.
   /// Returns the summed loss in nats and the number of tokens scored.
-  public func loss(of tokens: ArraySlice<Int32>, batch: Int = 1, chunk: Int = 256) -> (nats: Double, count: Int) {
+  public func loss<Tokens: RandomAccessCollection>(of tokens: Tokens, batch: Int = 1, chunk: Int = 256) -> (
+    nats: Double, count: Int
+  ) where Tokens.Element == Int32, Tokens.Index == Int {
     precondition(batch > 0 && chunk > 0, "batch and chunk must be positive")
     let perStream = tokens.count / batch
     let length = perStream - 1  // predictions per stream

@@ -10,7 +10,7 @@
 /// caller's state.
 public struct BatchIterator: Sendable {
   /// The tokens the streams are cut from.
-  public let tokens: ArraySlice<Int32>
+  public let tokens: TokenIDs
   /// `B`, the number of streams (rows of each batch).
   public let batchSize: Int
   /// `T`, the number of time steps per batch.
@@ -21,7 +21,7 @@ public struct BatchIterator: Sendable {
   public let batchesPerEpoch: Int
 
   /// Throws `BatchError.tooShort` unless `tokens` holds at least `B * T + 1` tokens.
-  public init(tokens: ArraySlice<Int32>, batchSize: Int, seqLength: Int) throws {
+  public init(tokens: TokenIDs, batchSize: Int, seqLength: Int) throws {
     precondition(batchSize > 0 && seqLength > 0, "batch size and sequence length must be positive")
     let needed = batchSize * seqLength + 1
     guard tokens.count >= needed else {
@@ -34,9 +34,9 @@ public struct BatchIterator: Sendable {
     self.batchesPerEpoch = streamLength / seqLength
   }
 
-  /// Same as `init(tokens: tokens[...], batchSize:seqLength:)`.
-  public init(tokens: [Int32], batchSize: Int, seqLength: Int) throws {
-    try self.init(tokens: tokens[...], batchSize: batchSize, seqLength: seqLength)
+  /// Same as `init(tokens: TokenIDs(Array(tokens)), batchSize:seqLength:)`.
+  public init<C: Collection>(tokens: C, batchSize: Int, seqLength: Int) throws where C.Element == Int32 {
+    try self.init(tokens: TokenIDs(Array(tokens)), batchSize: batchSize, seqLength: seqLength)
   }
 
   /// Inputs and targets of batch `k` (in `0 ..< batchesPerEpoch`), each `[T, B]` time-major.
@@ -45,13 +45,11 @@ public struct BatchIterator: Sendable {
     let (b, t) = (batchSize, seqLength)
     var inputs = [Int32](repeating: 0, count: t * b)
     var targets = [Int32](repeating: 0, count: t * b)
-    tokens.withUnsafeBufferPointer { source in
-      for row in 0..<b {
-        let start = row * streamLength + k * t
-        for step in 0..<t {
-          inputs[step * b + row] = source[start + step]
-          targets[step * b + row] = source[start + step + 1]
-        }
+    for row in 0..<b {
+      let start = tokens.startIndex + row * streamLength + k * t
+      for step in 0..<t {
+        inputs[step * b + row] = tokens[start + step]
+        targets[step * b + row] = tokens[start + step + 1]
       }
     }
     return (inputs, targets)

@@ -5,6 +5,12 @@ extension Corpus {
     public var count: Int
     /// Up to five distinct ones, in order of first appearance.
     public var examples: [Unicode.Scalar]
+
+    /// Counts one more, keeping it as an example if it is new and there are fewer than five.
+    mutating func record(_ scalar: Unicode.Scalar) {
+      count += 1
+      if examples.count < 5 && !examples.contains(scalar) { examples.append(scalar) }
+    }
   }
 
   /// Reads the files at `paths` as `load(paths:)` does and encodes the text with `vocabulary`,
@@ -12,40 +18,30 @@ extension Corpus {
   /// with a few characters it has never seen). `replacement` must be in `vocabulary`.
   ///
   /// Returns the corpus (its vocabulary is `vocabulary`) and what was replaced, nil if nothing.
-  /// Costs one extra pass over the ids and a second id buffer while it runs.
+  /// Costs one extra pass over the ids and a second id buffer while it runs. A byte-level
+  /// vocabulary has every byte, so nothing is replaced.
   public static func load(
     paths: [String], vocabulary: Vocabulary, replacingUnknownWith replacement: Unicode.Scalar
   ) throws -> (corpus: Corpus, replaced: UnknownCharacters?) {
     guard let replacementID = vocabulary.id(of: replacement) else {
       preconditionFailure("the replacement \(replacement.readable) is not in the vocabulary")
     }
-    let own = try load(paths: paths)
+    let own = try load(paths: paths, encoding: vocabulary.encoding)
     // Own id -> id in `vocabulary`; -1 marks characters it lacks.
     let mapping = own.vocabulary.scalars.map { vocabulary.id(of: $0) ?? -1 }
-    var unknownCount = 0
-    let text = [Int32](unsafeUninitializedCapacity: own.text.count) { ids, initialized in
-      own.text.withUnsafeBufferPointer { source in
-        mapping.withUnsafeBufferPointer { mapping in
-          for i in source.indices {
-            let id = mapping[Int(source[i])]
-            unknownCount &+= id < 0 ? 1 : 0
-            ids[i] = id < 0 ? replacementID : id
-          }
-        }
+    var unknown = UnknownCharacters(count: 0, examples: [])
+    let tokens = TokenBuffer(
+      capacity: own.text.count, bytesPerToken: TokenIDs.bytesPerToken(vocabularySize: vocabulary.count))
+    own.text.forEachChunk { ids in
+      for i in ids.indices {
+        let id = mapping[Int(ids[i])]
+        if id < 0 { unknown.record(own.vocabulary.scalar(for: ids[i])) }
+        ids[i] = id < 0 ? replacementID : id
       }
-      initialized = own.text.count
+      tokens.append(UnsafeBufferPointer(ids))
     }
-    var replaced: UnknownCharacters? = nil
-    if unknownCount > 0 {
-      let distinct = mapping.reduce(0) { $0 + ($1 < 0 ? 1 : 0) }
-      var examples: [Unicode.Scalar] = []
-      for id in own.text where mapping[Int(id)] < 0 {
-        let scalar = own.vocabulary.scalar(for: id)
-        if !examples.contains(scalar) { examples.append(scalar) }
-        if examples.count == min(5, distinct) { break }
-      }
-      replaced = UnknownCharacters(count: unknownCount, examples: examples)
-    }
+    let text = TokenIDs(tokens)
+    let replaced = unknown.count > 0 ? unknown : nil
     return (Corpus(text: text, vocabulary: vocabulary, sources: own.sources), replaced)
   }
 }

@@ -1,134 +1,49 @@
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#elseif canImport(Darwin)
-  import Darwin
-#endif
-
-/// A training text as token ids, with the vocabulary that maps them to characters.
+/// A training text as token ids, with the vocabulary that maps them to characters (or bytes).
 ///
-/// `load` reads UTF-8 files and decodes them straight into ids in one pass over the bytes. Peak
-/// memory is one file's bytes plus 4 bytes per character of the whole corpus (the id buffer is
-/// reserved from the total file size; pages past the last character are never touched).
+/// `load` reads files in chunks of 1 MiB and keeps the ids compact (`TokenIDs`: 1 byte per token
+/// for up to 256 distinct symbols, 2 for up to 65536), so peak memory is the ids plus a few
+/// megabytes: 1 or 2 bytes per character for real text, whatever its size. Without a vocabulary a
+/// UTF-8 corpus is read twice, once to find (and count) its characters and once to store their
+/// ids in the width the vocabulary needs; with one it is read once. A byte-level corpus is read
+/// once, straight into its ids.
 public struct Corpus: Sendable {
   /// The whole text, files concatenated in order, as token ids in `0 ..< vocabulary.count`.
-  public let text: [Int32]
-  /// The vocabulary: the one given to `load`, or the sorted unique characters of the text.
+  public let text: TokenIDs
+  /// The vocabulary: the one given to `load`, the sorted unique characters of a UTF-8 text, or
+  /// `Vocabulary.bytes`.
   public let vocabulary: Vocabulary
   /// The files read, in order.
   public let sources: [String]
 
-  public init(text: [Int32], vocabulary: Vocabulary, sources: [String]) {
+  public init(text: TokenIDs, vocabulary: Vocabulary, sources: [String]) {
     self.text = text
     self.vocabulary = vocabulary
     self.sources = sources
   }
 
-  /// Reads and concatenates the files at `paths`.
+  /// Reads and concatenates the files at `paths`, building the vocabulary: the sorted unique
+  /// characters of the text for `utf8`, all 256 bytes (`Vocabulary.bytes`) for `bytes`.
   ///
   /// Each path is a file or a folder. A folder is walked recursively: regular files only (symbolic
   /// links to files are followed, links to folders are not), sorted by path, skipping hidden entries
-  /// (names starting with `.`) and files with a NUL byte in their first 8 KiB. A file given
-  /// explicitly must not look binary. With `vocabulary` nil the vocabulary is built from the text.
-  public static func load(paths: [String], vocabulary: Vocabulary? = nil) throws -> Corpus {
-    var files: [(path: String, explicit: Bool, size: Int, folder: String?)] = []
-    for path in paths {
-      guard let info = try FileInfo(path) else { throw CorpusError.missingPath(path) }
-      if info.isDirectory {
-        let found = try regularFiles(under: path)
-        if found.isEmpty { throw CorpusError.noTextFiles(folder: path) }
-        files += found.map { ($0.path, false, $0.size, path) }
-      } else if info.isRegular {
-        files.append((path, true, info.size, nil))
-      } else {
-        throw CorpusError.unreadable(path: path, reason: "not a regular file or folder")
-      }
+  /// (names starting with `.`). For `utf8`, a folder's files with a NUL byte in their first 8 KiB
+  /// are skipped and a file given explicitly must not look binary; `bytes` reads every file.
+  public static func load(paths: [String], encoding: TextEncoding = .utf8) throws -> Corpus {
+    let files = try CorpusFile.list(paths)
+    switch encoding {
+    case .utf8: return try loadUTF8(files, paths: paths, vocabulary: nil)
+    case .bytes: return try loadBytes(files, paths: paths)
     }
+  }
 
-    let capacity = files.reduce(0) { $0 + $1.size }
-    var sources: [String] = []
-    var foldersWithText: Set<String> = []
-    var unknownCount = 0
-    var unknownExamples: [Unicode.Scalar] = []
-    var firstUnknownPath: String?
-    // Scalar value -> id for every possible scalar (4.4 MB). Without a vocabulary the decoder marks
-    // the scalars it sees with 0, and ids are assigned once all files are read.
-    var idTable = [Int32](repeating: -1, count: 0x11_0000)
-    if let vocabulary {
-      for (id, scalar) in vocabulary.scalars.enumerated() { idTable[Int(scalar.value)] = Int32(id) }
+  /// Reads the files at `paths` as `load(paths:encoding:)` does, in the vocabulary's encoding, and
+  /// encodes them with it. Characters outside it are an error (`CorpusError.unknownCharacters`).
+  public static func load(paths: [String], vocabulary: Vocabulary) throws -> Corpus {
+    let files = try CorpusFile.list(paths)
+    switch vocabulary.encoding {
+    case .utf8: return try loadUTF8(files, paths: paths, vocabulary: vocabulary)
+    case .bytes: return try loadBytes(files, paths: paths)
     }
-
-    var text = try idTable.withUnsafeMutableBufferPointer { table in
-      let table = table.baseAddress!
-      return try [Int32](unsafeUninitializedCapacity: capacity) { ids, initialized in
-        initialized = 0
-        adviseHugePages(UnsafeMutableRawBufferPointer(ids))
-        for file in files {
-          let raw = try readFile(file.path, atMost: file.size)
-          defer { raw.deallocate() }
-          if let nul = UnsafeRawBufferPointer(rebasing: raw[..<min(raw.count, 8192)]).firstIndex(of: 0) {
-            if file.explicit { throw CorpusError.binaryFile(path: file.path, byteOffset: nul) }
-            continue
-          }
-          let bytes = UnsafeBufferPointer(raw.bindMemory(to: UInt8.self))
-          let out = UnsafeMutableBufferPointer(rebasing: ids[initialized...])
-          let result =
-            vocabulary == nil
-            ? decodeUTF8(bytes, into: out, mapping: MarkingIdentity(seen: table))
-            : decodeUTF8(bytes, into: out, mapping: TableLookup(table: table))
-          let count: Int
-          switch result {
-          case .success(let n):
-            count = n
-          case .failure(let failure):
-            let (line, column) = lineAndColumn(of: failure.offset, in: bytes)
-            throw CorpusError.invalidUTF8(
-              path: file.path, byteOffset: failure.offset, line: line, column: column, reason: failure.reason)
-          }
-          let decoded = UnsafeMutableBufferPointer(rebasing: out[..<count])
-          initialized += count
-          sources.append(file.path)
-          if let folder = file.folder { foldersWithText.insert(folder) }
-
-          // With a vocabulary, unknown characters have id -1: look for them only if there are any.
-          if vocabulary != nil && decoded.reduce(0, |) < 0 {
-            for scalar in String(decoding: bytes, as: UTF8.self).unicodeScalars where table[Int(scalar.value)] < 0 {
-              if firstUnknownPath == nil { firstUnknownPath = file.path }
-              if unknownExamples.count < 5 && !unknownExamples.contains(scalar) { unknownExamples.append(scalar) }
-              unknownCount += 1
-            }
-          }
-        }
-      }
-    }
-
-    for case (_, _, _, let folder?) in files where !foldersWithText.contains(folder) {
-      throw CorpusError.noTextFiles(folder: folder)
-    }
-    if text.isEmpty { throw CorpusError.emptyCorpus(paths: paths) }
-    if let firstUnknownPath {
-      throw CorpusError.unknownCharacters(count: unknownCount, examples: unknownExamples, firstPath: firstUnknownPath)
-    }
-
-    let resolved: Vocabulary
-    if let vocabulary {
-      resolved = vocabulary
-    } else {
-      var scalars: [Unicode.Scalar] = []
-      for value in idTable.indices where idTable[value] == 0 {
-        idTable[value] = Int32(scalars.count)
-        scalars.append(Unicode.Scalar(UInt32(value))!)
-      }
-      resolved = Vocabulary(uniqueScalars: scalars)
-      idTable.withUnsafeBufferPointer { table in
-        let table = table.baseAddress!
-        text.withUnsafeMutableBufferPointer { ids in
-          for i in ids.indices { ids[i] = table[Int(ids[i])] }
-        }
-      }
-    }
-    return Corpus(text: text, vocabulary: resolved, sources: sources)
   }
 
   /// Contiguous splits of `count` tokens: train first, then validation, then test (each a tail).
@@ -149,225 +64,126 @@ public struct Corpus: Sendable {
   }
 }
 
-// MARK: - Files
+// MARK: - Reading
 
-/// What `stat` says about a path.
-private struct FileInfo {
-  var isDirectory: Bool
-  var isRegular: Bool
-  var isSymbolicLink: Bool
-  var size: Int
+extension Corpus {
+  /// Bytes read (and scalars decoded) at a time.
+  static let chunkSize = 1 << 20
 
-  /// `stat` (or `lstat` with `followLinks` false) of `path`; nil if the path does not exist.
-  init?(_ path: String, followLinks: Bool = true) throws {
-    var info = stat()
-    if (followLinks ? stat(path, &info) : lstat(path, &info)) != 0 {
-      let code = errno
-      if code == ENOENT || code == ENOTDIR { return nil }
-      throw CorpusError.unreadable(path: path, reason: errorText(code))
-    }
-    let kind = info.st_mode & S_IFMT
-    isDirectory = kind == S_IFDIR
-    isRegular = kind == S_IFREG
-    isSymbolicLink = kind == S_IFLNK
-    size = Int(info.st_size)
+  /// Every byte of every file is a token, its id the byte's value.
+  private static func loadBytes(_ files: [CorpusFile], paths: [String]) throws -> Corpus {
+    let tokens = TokenBuffer(capacity: files.reduce(0) { $0 + $1.size }, bytesPerToken: 1)
+    for file in files { try file.fill(tokens) }
+    if tokens.count == 0 { throw CorpusError.emptyCorpus(paths: paths) }
+    return Corpus(text: TokenIDs(tokens), vocabulary: .bytes, sources: files.map(\.path))
   }
-}
 
-private func errorText(_ code: Int32) -> String {
-  String(cString: strerror(code))
-}
+  private static func loadUTF8(_ files: [CorpusFile], paths: [String], vocabulary given: Vocabulary?) throws -> Corpus {
+    // Scalar value -> id for every possible scalar (4.4 MB); -1 for scalars outside the vocabulary.
+    var table = [Int32](repeating: -1, count: 0x11_0000)
+    let scratch = UnsafeMutableBufferPointer<Int32>.allocate(capacity: chunkSize)
+    defer { scratch.deallocate() }
 
-/// The regular files under `folder`, recursively, sorted by path (bytewise), without hidden entries.
-private func regularFiles(under folder: String) throws -> [(path: String, size: Int)] {
-  var result: [(path: String, size: Int)] = []
-  var pending = [folder]
-  while let directory = pending.popLast() {
-    guard let handle = opendir(directory) else {
-      throw CorpusError.unreadable(path: directory, reason: errorText(errno))
-    }
-    defer { closedir(handle) }
-    let prefix = directory.hasSuffix("/") ? directory : directory + "/"
-    while let entry = readdir(handle) {
-      let name = withUnsafePointer(to: &entry.pointee.d_name) {
-        String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
+    var textFiles = files
+    let vocabulary: Vocabulary
+    let capacity: Int
+    if let given {
+      for (id, scalar) in given.scalars.enumerated() { table[Int(scalar.value)] = Int32(id) }
+      vocabulary = given
+      capacity = files.reduce(0) { $0 + $1.size }  // bytes bound characters; untouched pages cost nothing
+    } else {
+      // First pass: which characters occur (marked 0 in the table), and how many there are.
+      var count = 0
+      textFiles = try table.withUnsafeMutableBufferPointer { table in
+        try files.filter { file in
+          try decode(file, into: scratch, mapping: MarkingIdentity(seen: table.baseAddress!)) { count += $0.count }
+        }
       }
-      if name.hasPrefix(".") { continue }  // hidden, and "." and ".."
-      let path = prefix + name
-      guard let link = try FileInfo(path, followLinks: false) else { continue }
-      if link.isDirectory {
-        pending.append(path)
-      } else if link.isRegular {
-        result.append((path, link.size))
-      } else if link.isSymbolicLink, let target = try FileInfo(path), target.isRegular {
-        result.append((path, target.size))
+      var scalars: [Unicode.Scalar] = []
+      for value in table.indices where table[value] == 0 {
+        table[value] = Int32(scalars.count)
+        scalars.append(Unicode.Scalar(UInt32(value))!)
+      }
+      vocabulary = Vocabulary(uniqueScalars: scalars)
+      capacity = count
+    }
+
+    let tokens = TokenBuffer(
+      capacity: capacity, bytesPerToken: TokenIDs.bytesPerToken(vocabularySize: vocabulary.count))
+    var sources: [String] = []
+    var foldersWithText: Set<String> = []
+    var unknown = UnknownCharacters(count: 0, examples: [])
+    var firstUnknownPath: String?
+    try table.withUnsafeBufferPointer { table in
+      for file in textFiles {
+        let changed = CorpusError.unreadable(path: file.path, reason: "the file changed while it was read")
+        let isText = try decode(file, into: scratch, mapping: Identity()) { values in
+          for i in values.indices {
+            let id = table[Int(values[i])]
+            if id < 0 {
+              guard given != nil else { throw changed }
+              unknown.record(Unicode.Scalar(UInt32(values[i]))!)
+              if firstUnknownPath == nil { firstUnknownPath = file.path }
+            }
+            values[i] = id
+          }
+          guard unknown.count == 0 else { return }  // only counting unknown characters now
+          guard values.count <= tokens.capacity - tokens.count else { throw changed }
+          tokens.append(UnsafeBufferPointer(values))
+        }
+        if isText {
+          sources.append(file.path)
+          if let folder = file.folder { foldersWithText.insert(folder) }
+        }
       }
     }
-  }
-  result.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
-  return result
-}
 
-/// The first `limit` bytes of the file at `path` (fewer if it is shorter). The caller deallocates.
-private func readFile(_ path: String, atMost limit: Int) throws -> UnsafeMutableRawBufferPointer {
-  let fd = open(path, O_RDONLY | O_CLOEXEC)
-  if fd < 0 { throw CorpusError.unreadable(path: path, reason: errorText(errno)) }
-  defer { close(fd) }
-  let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(limit, 1), alignment: 16)
-  adviseHugePages(buffer)
-  var filled = 0
-  while filled < limit {
-    let n = read(fd, buffer.baseAddress! + filled, min(limit - filled, 1 << 30))
-    if n < 0 {
-      if errno == EINTR { continue }
-      let code = errno
-      buffer.deallocate()
-      throw CorpusError.unreadable(path: path, reason: errorText(code))
+    for case let folder? in files.map(\.folder) where !foldersWithText.contains(folder) {
+      throw CorpusError.noTextFiles(folder: folder)
     }
-    if n == 0 { break }
-    filled += n
-  }
-  return UnsafeMutableRawBufferPointer(rebasing: buffer[..<filled])
-}
-
-/// Asks Linux to back the whole 2 MiB pages inside `buffer` with huge pages: faulting in hundreds
-/// of megabytes of fresh memory otherwise costs more than decoding it.
-private func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
-  #if os(Linux)
-    let hugePage = 2 << 20
-    guard buffer.count >= 2 * hugePage, let base = buffer.baseAddress else { return }
-    let start = (Int(bitPattern: base) + hugePage - 1) & ~(hugePage - 1)
-    let end = (Int(bitPattern: base) + buffer.count) & ~(hugePage - 1)
-    if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_HUGEPAGE) }
-  #endif
-}
-
-// MARK: - UTF-8
-
-/// Where and why UTF-8 decoding failed.
-struct UTF8DecodingFailure: Error {
-  /// The offset of the first byte of the ill-formed sequence.
-  var offset: Int
-  var reason: String
-}
-
-/// What the decoder writes for each scalar value.
-protocol ScalarMapping {
-  func callAsFunction(_ value: UInt32) -> Int32
-}
-
-/// Writes the scalar value itself.
-struct Identity: ScalarMapping {
-  @inline(__always) func callAsFunction(_ value: UInt32) -> Int32 { Int32(bitPattern: value) }
-}
-
-/// Writes the scalar value and sets `seen[value]` to 0 (`seen` covers `0 ... 0x10FFFF`).
-struct MarkingIdentity: ScalarMapping {
-  let seen: UnsafeMutablePointer<Int32>
-  @inline(__always) func callAsFunction(_ value: UInt32) -> Int32 {
-    seen[Int(value)] = 0
-    return Int32(bitPattern: value)
-  }
-}
-
-/// Writes `table[value]` (`table` covers `0 ... 0x10FFFF`).
-struct TableLookup: ScalarMapping {
-  let table: UnsafePointer<Int32>
-  init(table: UnsafeMutablePointer<Int32>) { self.table = UnsafePointer(table) }
-  @inline(__always) func callAsFunction(_ value: UInt32) -> Int32 { table[Int(value)] }
-}
-
-/// Decodes strict UTF-8 (Unicode Table 3-7: no overlong forms, no surrogates, nothing past
-/// U+10FFFF) into scalar values.
-func decodeUTF8(
-  _ bytes: UnsafeBufferPointer<UInt8>, into out: UnsafeMutableBufferPointer<Int32>
-) -> Result<Int, UTF8DecodingFailure> {
-  decodeUTF8(bytes, into: out, mapping: Identity())
-}
-
-/// Decodes strict UTF-8 (Unicode Table 3-7: no overlong forms, no surrogates, nothing past
-/// U+10FFFF), writing `mapping(scalar value)` for each scalar. `out` must hold at least
-/// `bytes.count` values. Returns the number of scalars written.
-func decodeUTF8<Mapping: ScalarMapping>(
-  _ bytes: UnsafeBufferPointer<UInt8>, into out: UnsafeMutableBufferPointer<Int32>, mapping: Mapping
-) -> Result<Int, UTF8DecodingFailure> {
-  let n = bytes.count
-  guard n > 0, let p = bytes.baseAddress, let q = out.baseAddress else { return .success(0) }
-  precondition(out.count >= n, "output buffer too small")
-  var i = 0
-  var o = 0
-
-  @inline(__always) func isContinuation(_ b: UInt8) -> Bool { b & 0xC0 == 0x80 }
-  func failure(_ reason: String) -> Result<Int, UTF8DecodingFailure> {
-    .failure(UTF8DecodingFailure(offset: i, reason: reason))
-  }
-  func hex(_ b: UInt8) -> String {
-    let digits = String(b, radix: 16, uppercase: true)
-    return "0x" + (digits.count == 1 ? "0" : "") + digits
-  }
-
-  while i < n {
-    // ASCII fast path: 8 bytes at a time.
-    while i &+ 8 <= n {
-      let word = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
-      if word & 0x8080_8080_8080_8080 != 0 { break }
-      for j in 0..<8 { q[o &+ j] = mapping(UInt32(p[i &+ j])) }
-      i &+= 8
-      o &+= 8
+    if let firstUnknownPath {
+      throw CorpusError.unknownCharacters(count: unknown.count, examples: unknown.examples, firstPath: firstUnknownPath)
     }
-    if i >= n { break }
-    let b0 = p[i]
-    if b0 < 0x80 {
-      q[o] = mapping(UInt32(b0))
-      i &+= 1
-      o &+= 1
-      continue
-    }
-    let length: Int
-    var lower: UInt8 = 0x80  // allowed range of the second byte
-    var upper: UInt8 = 0xBF
-    var rangeReason = ""
-    switch b0 {
-    case 0x80...0xBF: return failure("unexpected continuation byte \(hex(b0))")
-    case 0xC0, 0xC1: return failure("overlong encoding (lead byte \(hex(b0)))")
-    case 0xC2...0xDF: length = 2
-    case 0xE0: length = 3; lower = 0xA0; rangeReason = "overlong encoding"
-    case 0xED: length = 3; upper = 0x9F; rangeReason = "encoded surrogate (U+D800...U+DFFF)"
-    case 0xE1...0xEF: length = 3
-    case 0xF0: length = 4; lower = 0x90; rangeReason = "overlong encoding"
-    case 0xF4: length = 4; upper = 0x8F; rangeReason = "code point beyond U+10FFFF"
-    case 0xF1...0xF3: length = 4
-    default: return failure("invalid byte \(hex(b0))")
-    }
-    // Every byte after the lead must be a continuation byte.
-    for k in 1..<length where i + k >= n || !isContinuation(p[i + k]) {
-      return failure(
-        i + k >= n
-          ? "incomplete \(length)-byte sequence at end of file"
-          : "incomplete \(length)-byte sequence (byte \(hex(p[i + k])) is not a continuation byte)")
-    }
-    let b1 = p[i + 1]
-    if b1 < lower || b1 > upper { return failure("\(rangeReason) (bytes \(hex(b0)) \(hex(b1)))") }
-    var value = UInt32(b0) & (0xFF >> UInt32(length + 1))
-    for k in 1..<length { value = value << 6 | UInt32(p[i + k] & 0x3F) }
-    q[o] = mapping(value)
-    i &+= length
-    o &+= 1
+    if tokens.count == 0 { throw CorpusError.emptyCorpus(paths: paths) }
+    return Corpus(text: TokenIDs(tokens), vocabulary: vocabulary, sources: sources)
   }
-  return .success(o)
-}
 
-/// The 1-based line and column (in characters) of byte `offset`, counting the valid UTF-8 before it.
-func lineAndColumn(of offset: Int, in bytes: UnsafeBufferPointer<UInt8>) -> (line: Int, column: Int) {
-  var line = 1
-  var column = 1
-  for b in bytes[..<offset] {
-    if b == 0x0A {
-      line += 1
-      column = 1
-    } else if b & 0xC0 != 0x80 {
-      column += 1
+  /// Decodes the UTF-8 file chunk by chunk into `scratch` (which must hold `chunkSize` values)
+  /// with `mapping`, handing each chunk's values to `sink`. Returns false, having decoded nothing,
+  /// if the file has a NUL byte in its first 8 KiB and was found in a folder; such a file given
+  /// explicitly is an error.
+  private static func decode<Mapping: ScalarMapping>(
+    _ file: CorpusFile, into scratch: UnsafeMutableBufferPointer<Int32>, mapping: Mapping,
+    _ sink: (UnsafeMutableBufferPointer<Int32>) throws -> Void
+  ) throws -> Bool {
+    var binary = false
+    try file.readChunks(of: scratch.count) { bytes, offset, isLast in
+      if offset == 0, let nul = bytes[..<min(bytes.count, 8192)].firstIndex(of: 0) {
+        if file.explicit { throw CorpusError.binaryFile(path: file.path, byteOffset: nul) }
+        binary = true
+        return nil
+      }
+      let end = isLast ? bytes.count : completeSequencesLength(bytes)
+      switch decodeUTF8(UnsafeBufferPointer(rebasing: bytes[..<end]), into: scratch, mapping: mapping) {
+      case .success(let count):
+        try sink(UnsafeMutableBufferPointer(rebasing: scratch[..<count]))
+      case .failure(let failure):
+        throw try invalidUTF8(in: file, at: offset + failure.offset, reason: failure.reason)
+      }
+      return end
     }
+    return !binary
   }
-  return (line, column)
+
+  /// The error for an ill-formed sequence at byte `offset` of `file`, with its line and column
+  /// (counted by reading the file again up to there).
+  private static func invalidUTF8(in file: CorpusFile, at offset: Int, reason: String) throws -> CorpusError {
+    var position = TextPosition()
+    try file.readChunks { bytes, start, _ in
+      position.advance(over: UnsafeBufferPointer(rebasing: bytes[..<min(bytes.count, offset - start)]))
+      return start + bytes.count < offset ? bytes.count : nil
+    }
+    return .invalidUTF8(
+      path: file.path, byteOffset: offset, line: position.line, column: position.column, reason: reason)
+  }
 }

@@ -1,12 +1,16 @@
 /// The token set of a character-level model: an ordered list of Unicode scalars, whose index is
-/// the token id (`0 ..< V`).
+/// the token id (`0 ..< V`), and the encoding that says how text maps onto them (see
+/// `TextEncoding`: a `utf8` vocabulary's scalars are characters; `Vocabulary.bytes` stands for the
+/// 256 byte values).
 ///
 /// Lookup from scalar to id is a dense table for scalars below U+10000 (sized to the largest such
 /// scalar in the vocabulary) plus a dictionary for the rest. Two vocabularies are equal when their
-/// scalar lists are equal.
+/// scalar lists and encodings are equal.
 public struct Vocabulary: Equatable, Sendable {
   /// The tokens; `scalars[id]` is the scalar of token `id`.
   public let scalars: [Unicode.Scalar]
+  /// How text maps onto the scalars: `utf8` for every vocabulary but `Vocabulary.bytes`.
+  public let encoding: TextEncoding
   /// `bmpIDs[s]` is the id of scalar `s` (for `s < bmpIDs.count`), or -1 when `s` is absent.
   private let bmpIDs: [Int32]
   /// Ids of the scalars at or above `bmpIDs.count`.
@@ -31,8 +35,12 @@ public struct Vocabulary: Equatable, Sendable {
     self.init(uniqueScalars: seen.sortedScalars())
   }
 
+  /// The vocabulary of byte-level models: U+0000 ... U+00FF standing for bytes 0 ... 255, so
+  /// token id = byte value.
+  public static let bytes = Vocabulary(uniqueScalars: (0...255).map { Unicode.Scalar(UInt8($0)) }, encoding: .bytes)
+
   /// A vocabulary of scalars already known to be unique.
-  init(uniqueScalars scalars: [Unicode.Scalar]) {
+  init(uniqueScalars scalars: [Unicode.Scalar], encoding: TextEncoding = .utf8) {
     precondition(scalars.count <= Int(Int32.max), "vocabulary too large")
     let bmpLimit: UInt32 = 0x1_0000
     let largestBMP = scalars.lazy.map(\.value).filter { $0 < bmpLimit }.max()
@@ -46,12 +54,13 @@ public struct Vocabulary: Equatable, Sendable {
       }
     }
     self.scalars = scalars
+    self.encoding = encoding
     self.bmpIDs = bmpIDs
     self.otherIDs = otherIDs
   }
 
   public static func == (lhs: Vocabulary, rhs: Vocabulary) -> Bool {
-    lhs.scalars == rhs.scalars
+    lhs.encoding == rhs.encoding && lhs.scalars == rhs.scalars
   }
 
   /// The number of tokens, `V`.
@@ -79,9 +88,11 @@ public struct Vocabulary: Equatable, Sendable {
     return scalars[Int(id)]
   }
 
-  /// The ids of the scalars of `string`. Throws `VocabularyError.unknownCharacters` naming the
-  /// first scalar that is not in the vocabulary, its position and how many such scalars there are.
+  /// The ids of the scalars of `string` (for `Vocabulary.bytes`: of its UTF-8 bytes, which are
+  /// all in it). Throws `VocabularyError.unknownCharacters` naming the first scalar that is not in
+  /// the vocabulary, its position and how many such scalars there are.
   public func encode(_ string: String) throws -> [Int32] {
+    if encoding == .bytes { return string.utf8.map { Int32($0) } }
     var ids: [Int32] = []
     ids.reserveCapacity(string.utf8.count)
     var firstUnknown: (scalar: Unicode.Scalar, position: Int)?
@@ -100,11 +111,28 @@ public struct Vocabulary: Equatable, Sendable {
     return ids
   }
 
-  /// The text of token ids, each of which must be in `0 ..< count`.
+  /// The text of token ids, each of which must be in `0 ..< count`. For `Vocabulary.bytes`, the
+  /// bytes read as UTF-8, ill-formed sequences replaced by U+FFFD (`bytes(of:)` has them exactly).
   public func decode<S: Sequence>(_ ids: S) -> String where S.Element == Int32 {
+    if encoding == .bytes { return String(decoding: bytes(of: ids), as: UTF8.self) }
     var view = String.UnicodeScalarView()
     for id in ids { view.append(scalar(for: id)) }
     return String(view)
+  }
+
+  /// The output of token ids as bytes: the UTF-8 of their scalars, or for `Vocabulary.bytes` the
+  /// bytes themselves. Each id must be in `0 ..< count`.
+  public func bytes<S: Sequence>(of ids: S) -> [UInt8] where S.Element == Int32 {
+    var out: [UInt8] = []
+    for id in ids {
+      let scalar = scalar(for: id)
+      if encoding == .bytes {
+        out.append(UInt8(scalar.value))
+      } else {
+        out.append(contentsOf: UTF8.encode(scalar)!)
+      }
+    }
+    return out
   }
 }
 
