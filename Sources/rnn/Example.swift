@@ -17,6 +17,8 @@ struct Example: ParsableCommand {
   /// The examples, by command-line name.
   enum Name: String, ExpressibleByArgument, CaseIterable {
     case addition
+    case digitRows = "digit-rows"
+    case digitNames = "digit-names"
   }
 
   @Argument(help: "The example: \(Name.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -43,6 +45,8 @@ struct Example: ParsableCommand {
     let result: ExampleResult =
       switch name {
       case .addition: Addition.run(settings, log: say)
+      case .digitRows: try DigitRows.run(settings, log: say)
+      case .digitNames: try DigitNames.run(settings, log: say)
       }
     var line = "\(name.rawValue): \(result.metric): \(fixed(100 * result.accuracy, 2))%"
     if let baseline = result.baseline { line += " (majority-class baseline \(fixed(100 * baseline, 2))%)" }

@@ -30,8 +30,9 @@ extension LabeledImages {
     guard let width else { throw ImageDataError.empty(path: path) }
     let side = Int(Double(width).squareRoot().rounded())
     let c = columns ?? side
-    guard c > 0, width % c == 0 else {
-      throw ImageDataError.badCSVLine(path: path, line: 1, reason: "\(width) pixels do not make rows of \(columns.map(String.init) ?? "equal length"); pass the row width")
+    guard c > 0, width % c == 0, columns != nil || side * side == width else {
+      throw ImageDataError.badCSVLine(
+        path: path, line: 1, reason: "\(width) pixels do not make \(columns.map { "rows of \($0)" } ?? "a square image"); give the row width")
     }
     return LabeledImages(rows: width / c, columns: c, pixels: scaled(pixels), labels: labels)
   }
@@ -55,12 +56,12 @@ extension LabeledImages {
   private static func idxContents(_ path: String, dimensions: Int) throws -> ([Int], ArraySlice<UInt8>) {
     let bytes = try readDataFile(path)
     func fail(_ reason: String) -> ImageDataError { .badIDX(path: path, reason: reason) }
-    let headerSize = 4 + 4 * dimensions
-    guard bytes.count >= headerSize else { throw fail("\(bytes.count) bytes, shorter than its header") }
-    guard bytes[0] == 0, bytes[1] == 0, bytes[2] == 0x08 else {
-      throw fail("magic number does not say unsigned bytes (0x0000 08..)")
+    guard bytes.count >= 4, bytes[0] == 0, bytes[1] == 0, bytes[2] == 0x08 else {
+      throw fail("magic number does not say unsigned bytes")
     }
     guard bytes[3] == dimensions else { throw fail("\(bytes[3]) dimensions where \(dimensions) are expected") }
+    let headerSize = 4 + 4 * dimensions
+    guard bytes.count >= headerSize else { throw fail("\(bytes.count) bytes, shorter than its header") }
     let sizes = (0..<dimensions).map { d in
       bytes[4 + 4 * d..<8 + 4 * d].reduce(0) { $0 << 8 | Int($1) }
     }

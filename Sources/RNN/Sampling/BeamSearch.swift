@@ -60,13 +60,16 @@ public struct BeamSearch: Equatable, Sendable {
   /// The best hypotheses after `prime` (at most `width`), best first. With an empty prime, the
   /// search starts from `start` (fed to the model, not part of the result), for instance a newline.
   public func callAsFunction(_ model: CharLM, prime: [Int32], start: Int32 = 0) -> [BeamHypothesis] {
-    self(vocabularySize: model.config.vocabularySize, prime: prime.isEmpty ? [start] : prime, state: model.zeroState(batch: 1)) {
+    for token in prime + [start] {
+      precondition(token >= 0 && Int(token) < model.config.vocabularySize, "token \(token) outside the vocabulary")
+    }
+    return self(vocabularySize: model.config.vocabularySize, prime: prime.isEmpty ? [start] : prime, state: model.zeroState(batch: 1)) {
       Self.run(model, $0, time: $1, batch: $2, state: $3)
     }
   }
 
   /// The best continuations of `prime` (at least one token, fed to the model, not part of the
-  /// result) from the batch-1 `state`, under any model that `step` runs: given tokens `[T,B]` and
+  /// result; its ids need not be output ids, e.g. a decoder's start token) from the batch-1 `state`, under any model that `step` runs: given tokens `[T,B]` and
   /// a state (one `[B,H]` per layer), it returns logits `[T,B,V]` (or any shape ending in the
   /// last step's `[B,V]`) and the final state. This decodes the decoder of an encoder-decoder,
   /// started from the encoder's final state.
@@ -79,9 +82,7 @@ public struct BeamSearch: Equatable, Sendable {
     precondition(width > 0, "beam width must be positive, got \(width)")
     precondition(maxLength >= 0, "maximum length must be 0 or more, got \(maxLength)")
     precondition(!first.isEmpty, "beam search needs at least one token to start from")
-    for token in first + (stop.map { [$0] } ?? []) {
-      precondition(token >= 0 && Int(token) < v, "token \(token) outside the vocabulary")
-    }
+    if let stop { precondition(stop >= 0 && Int(stop) < v, "stop token \(stop) outside the vocabulary") }
     guard maxLength > 0 else { return [BeamHypothesis(tokens: [], logProbability: 0, score: 0, isStopped: false)] }
 
     // The prime as one sequence of batch 1: its final state and the logits after it.
