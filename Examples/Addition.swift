@@ -56,7 +56,7 @@ public enum Addition {
     /// Reads the questions (`[T,B]`, each of its own length) and returns the encoder's final
     /// state, the state after each question's last character.
     func encode(_ questions: PaddedBatch, on tape: Tape) -> StateVariables {
-      let start = StateVariables(.zeros(.lstm, batch: questions.batch, hidden: encoder.hiddenSize), on: tape)
+      let start = StateVariables(encoder.zeroState(batch: questions.batch), on: tape)
       return encoder(
         questions.tokens, time: questions.time, batch: questions.batch, embedding: questionEmbedding, state: start,
         lengths: questions.lengths, parameters: parameters, on: tape

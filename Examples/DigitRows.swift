@@ -23,7 +23,7 @@ public enum DigitRows {
 
     /// Records the classifier's logits `[B, classes]` for `rows [R,B,C]`.
     func logits(_ rows: Tensor, on tape: Tape) -> Variable {
-      let start = StateVariables(.zeros(.lstm, batch: rows.shape[1], hidden: reader.hiddenSize), on: tape)
+      let start = StateVariables(reader.zeroState(batch: rows.shape[1]), on: tape)
       let (_, final) = reader(tape.input(rows), state: start, parameters: parameters, on: tape)
       return classifier(final.h, parameters: parameters, on: tape)
     }
