@@ -114,19 +114,13 @@ public enum Addition {
     while heldOut.count < (settings.quick ? 300 : 2000) { heldOut.insert(randomSum()) }
 
     let model = Model(hidden: settings.quick ? 64 : 128, embedding: 16, using: &generator)
-    var adam = Optimizer(.adam, parameterCount: model.parameters.count)
-    let steps = settings.steps ?? (settings.quick ? 600 : 6000)
-    var average = 0.0
-    for step in 1...steps {
+    train(model.parameters, steps: settings.steps ?? (settings.quick ? 600 : 6000), learningRate: 4e-3, logEvery: 500, log: log) { tape in
       var batch: [Sum] = []
       while batch.count < 128 {
         let sum = randomSum()
         if !heldOut.contains(sum) { batch.append(sum) }
       }
-      let rate: Float = step > steps * 3 / 4 ? 1e-3 : 4e-3
-      let loss = adam.minimize(model.parameters, learningRate: rate) { model.loss(batch, on: $0) }
-      average = step == 1 ? Double(loss) : 0.98 * average + 0.02 * Double(loss)
-      if step % 500 == 0 || step == steps { log(progressLine(step: step, of: steps, loss: average)) }
+      return model.loss(batch, on: tape)
     }
 
     let questions = Array(heldOut)

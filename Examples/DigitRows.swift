@@ -40,24 +40,14 @@ public enum DigitRows {
   public static func run(_ settings: ExampleSettings, log: (String) -> Void) throws -> ExampleResult {
     let started = ContinuousClock.now
     var generator = RandomGenerator(seed: settings.seed)
-    let images = try DigitImages.load(settings.data)
-    var (training, heldOut) = images.split(trainingFraction: 0.8, using: &generator)
-    if settings.quick { training = training.subset(0..<min(training.count, 500)) }
-    log("\(images.count) images of \(images.rows)x\(images.columns): \(training.count) to train on, \(heldOut.count) held out")
-
-    let model = Model(columns: images.columns, hidden: settings.quick ? 32 : 128, classes: images.classes, using: &generator)
-    var adam = Optimizer(.adam, parameterCount: model.parameters.count)
+    let (training, heldOut) = try DigitImages.split(settings, using: &generator, log: log)
+    let model = Model(
+      columns: training.columns, hidden: settings.quick ? 32 : 128, classes: max(training.classes, heldOut.classes),
+      using: &generator)
     var batches = Minibatches(count: training.count, size: 32)
-    let steps = settings.steps ?? (settings.quick ? 300 : 2000)
-    var average = 0.0
-    for step in 1...steps {
+    train(model.parameters, steps: settings.steps ?? (settings.quick ? 300 : 2000), learningRate: 3e-3, logEvery: 250, log: log) { tape in
       let batch = batches.next(using: &generator)
-      let rate: Float = step > steps * 3 / 4 ? 1e-3 : 3e-3
-      let loss = adam.minimize(model.parameters, learningRate: rate) { tape in
-        tape.softmaxCrossEntropy(model.logits(training.rows(of: batch), on: tape), targets: batch.map { training.labels[$0] })
-      }
-      average = step == 1 ? Double(loss) : 0.98 * average + 0.02 * Double(loss)
-      if step % 250 == 0 || step == steps { log(progressLine(step: step, of: steps, loss: average)) }
+      return tape.softmaxCrossEntropy(model.logits(training.rows(of: batch), on: tape), targets: batch.map { training.labels[$0] })
     }
 
     let all = Array(0..<heldOut.count)

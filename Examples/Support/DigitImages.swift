@@ -14,6 +14,18 @@ enum DigitImages {
     }
   }
 
+  /// The images of `data` split for an example: a seeded 80% to train on (500 of them when
+  /// `quick`), the other 20% held out.
+  static func split(_ settings: ExampleSettings, using generator: inout RandomGenerator, log: (String) -> Void) throws
+    -> (training: LabeledImages, heldOut: LabeledImages)
+  {
+    let images = try load(settings.data)
+    var (training, heldOut) = images.split(trainingFraction: 0.8, using: &generator)
+    if settings.quick { training = training.subset(0..<min(training.count, 500)) }
+    log("\(images.count) images of \(images.rows)x\(images.columns): \(training.count) to train on, \(heldOut.count) held out")
+    return (training, heldOut)
+  }
+
   /// Where scikit-learn keeps the digits, relative to a `site-packages` or `dist-packages` folder.
   static let relativePath = "sklearn/datasets/data/digits.csv.gz"
 

@@ -46,7 +46,19 @@ func argmaxRows(_ logits: Tensor) -> [Int32] {
   }
 }
 
-/// "step 400/3000  loss 0.1234", for progress logs.
-func progressLine(step: Int, of steps: Int, loss: Double) -> String {
-  "step \(step)/\(steps)  loss " + String(format: "%.4f", loss)
+/// Trains `parameters` with Adam for `steps` updates, at `learningRate` for the first three
+/// quarters and a third of it after; `loss` records the loss of the next batch on a tape. Logs
+/// the loss (a running average) every `logEvery` steps and at the end.
+func train(
+  _ parameters: Parameters, steps: Int, learningRate: Float, logEvery: Int, log: (String) -> Void,
+  loss: (Tape) -> Variable
+) {
+  var adam = Optimizer(.adam, parameterCount: parameters.count)
+  var average = 0.0
+  for step in 1...steps {
+    let rate = step > steps * 3 / 4 ? learningRate / 3 : learningRate
+    let value = Double(adam.minimize(parameters, learningRate: rate, loss: loss))
+    average = step == 1 ? value : 0.98 * average + 0.02 * value
+    if step % logEvery == 0 || step == steps { log("step \(step)/\(steps)  loss " + String(format: "%.4f", average)) }
+  }
 }
