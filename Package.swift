@@ -18,15 +18,17 @@ let package = Package(
     ),
     // MARK: Library: tensors, layers, models, text, checkpoints
     .target(name: "RNN", dependencies: ["CKernels"]),
+    // MARK: Examples: the RNN taxonomy on real tasks (`rnn example NAME`)
+    .target(name: "Examples", dependencies: ["RNN"], path: "Examples"),
     // MARK: Command line
     .executableTarget(
       name: "rnn",
-      dependencies: ["RNN", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+      dependencies: ["RNN", "Examples", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
     // MARK: Tests
     .testTarget(
       name: "RNNTests",
-      dependencies: ["RNN", "rnn"],
+      dependencies: ["RNN", "Examples", "rnn"],
       exclude: ["Fixtures"]
     ),
   ]

@@ -6,6 +6,6 @@ struct RNNCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "rnn",
     abstract: "Recurrent neural networks: train, sample from and score character-level language models.",
-    subcommands: [Train.self, Sample.self, Eval.self, Bench.self, Plot.self, Visualize.self]
+    subcommands: [Train.self, Sample.self, Eval.self, Bench.self, Plot.self, Visualize.self, Example.self]
   )
 }

@@ -76,6 +76,22 @@ final class BeamSearchTests: XCTestCase {
     }
   }
 
+  /// Searching from a state is searching after the text that led to it: the state after
+  /// `[3, 1, 4]` with the prime `[1, 5]` gives the hypotheses of the prime `[3, 1, 4, 1, 5]`.
+  func testSearchFromAGivenStateContinuesTheTextBehindIt() {
+    let model = model(.gru, vocabulary: 9, seed: 4)
+    let tape = Tape(recording: false)
+    let (_, final) = model(
+      [3, 1, 4], time: 3, batch: 1, state: model.zeroState(batch: 1).map { StateVariables($0, on: tape) }, on: tape)
+    let search = BeamSearch(width: 4, maxLength: 10, stop: 7)
+    let fromState = search(vocabularySize: 9, prime: [1, 5], state: final.map { $0.values(on: tape) }) {
+      BeamSearch.run(model, $0, time: $1, batch: $2, state: $3)
+    }
+    let fromText = search(model, prime: [3, 1, 4, 1, 5])
+    XCTAssertEqual(fromState.map(\.tokens), fromText.map(\.tokens))
+    for (a, b) in zip(fromState, fromText) { XCTAssertEqual(a.logProbability, b.logProbability, accuracy: 1e-5) }
+  }
+
   /// With width `V^(n-1)`, every prefix of `n - 1` tokens stays alive, so the last step ranks all
   /// `V^n` sequences: the result is the exact top `V^(n-1)` of an exhaustive search.
   func testWideBeamIsExhaustiveSearch() {

@@ -200,3 +200,33 @@ final class OptimizerTests: XCTestCase {
     refs.flatMap { $0.offset..<$0.offset + $0.count }.map { buffer[$0] }
   }
 }
+
+final class OptimizerMinimizeTests: XCTestCase {
+  /// `minimize` is one step of zeroing, backward, clipping and update; a non-finite loss changes nothing.
+  func testMinimizeStepsAndSkipsNonFiniteLosses() {
+    var layout = ParameterLayout()
+    let linear = Linear(inputSize: 2, outputSize: 3, layout: &layout, name: "linear")
+    let parameters = Parameters(layout)
+    var generator = RandomGenerator(seed: 3)
+    linear.initialize(parameters, using: &generator)
+    let x = Tensor(shape: [4, 2], scalars: [1, 0, 0, 1, 1, 1, -1, 0])
+    let targets: [Int32] = [0, 1, 2, 0]
+    func loss(_ tape: Tape) -> Variable {
+      tape.softmaxCrossEntropy(linear(tape.input(x), parameters: parameters, on: tape), targets: targets)
+    }
+    var sgd = Optimizer(.sgd, parameterCount: parameters.count)
+    let first = sgd.minimize(parameters, learningRate: 0.5, clipNorm: nil, loss: loss)
+    for _ in 0..<50 { sgd.minimize(parameters, learningRate: 0.5, clipNorm: 1, loss: loss) }
+    XCTAssertLessThan(sgd.minimize(parameters, learningRate: 0.5, loss: loss), first / 4)
+    XCTAssertEqual(sgd.steps, 52)
+
+    let before = Array(parameters.values)
+    let nan = Tensor(shape: [4, 2], repeating: .nan)
+    let result = sgd.minimize(parameters, learningRate: 0.5) { tape in
+      tape.softmaxCrossEntropy(linear(tape.input(nan), parameters: parameters, on: tape), targets: targets)
+    }
+    XCTAssertTrue(result.isNaN)
+    XCTAssertEqual(Array(parameters.values), before)
+    XCTAssertEqual(sgd.steps, 52)
+  }
+}

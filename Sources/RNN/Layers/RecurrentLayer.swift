@@ -100,6 +100,9 @@ public struct RecurrentLayer: Sendable {
     }
   }
 
+  /// The zero state `[B,H]` (and `c` for an LSTM) for `batch` sequences.
+  public func zeroState(batch: Int) -> RecurrentState { .zeros(cell, batch: batch, hidden: hiddenSize) }
+
   /// Runs the layer over `x [T,B,D]` from `state`; returns every step's output `[T,B,H]`, the
   /// final state and the cache for `backward`.
   ///

@@ -30,7 +30,8 @@ public struct BeamHypothesis: Equatable, Sendable {
   public var isStopped: Bool
 }
 
-/// Beam search over a `CharLM`: keeps the `width` most probable continuations, extends each by
+/// Beam search over a `CharLM` (or any model run step by step from a state, such as the decoder
+/// of an encoder-decoder): keeps the `width` most probable continuations, extends each by
 /// every token, and keeps the `width` most probable of the `width * V` candidates, step after
 /// step, until `maxLength` tokens or until no live hypothesis can beat the finished ones.
 ///
@@ -59,17 +60,33 @@ public struct BeamSearch: Equatable, Sendable {
   /// The best hypotheses after `prime` (at most `width`), best first. With an empty prime, the
   /// search starts from `start` (fed to the model, not part of the result), for instance a newline.
   public func callAsFunction(_ model: CharLM, prime: [Int32], start: Int32 = 0) -> [BeamHypothesis] {
+    for token in prime + [start] {
+      precondition(token >= 0 && Int(token) < model.config.vocabularySize, "token \(token) outside the vocabulary")
+    }
+    return self(vocabularySize: model.config.vocabularySize, prime: prime.isEmpty ? [start] : prime, state: model.zeroState(batch: 1)) {
+      Self.run(model, $0, time: $1, batch: $2, state: $3)
+    }
+  }
+
+  /// The best continuations of `prime` (at least one token, fed to the model, not part of the
+  /// result; its ids need not be output ids, e.g. a decoder's start token) from the batch-1 `state`, under any model that `step` runs: given tokens `[T,B]` and
+  /// a state (one `[B,H]` per layer), it returns logits `[T,B,V]` (or any shape ending in the
+  /// last step's `[B,V]`) and the final state. This decodes the decoder of an encoder-decoder,
+  /// started from the encoder's final state.
+  public func callAsFunction(
+    vocabularySize v: Int, prime first: [Int32], state initial: [RecurrentState],
+    step: (_ tokens: [Int32], _ time: Int, _ batch: Int, _ state: [RecurrentState]) -> (
+      logits: Tensor, state: [RecurrentState]
+    )
+  ) -> [BeamHypothesis] {
     precondition(width > 0, "beam width must be positive, got \(width)")
     precondition(maxLength >= 0, "maximum length must be 0 or more, got \(maxLength)")
-    let v = model.config.vocabularySize
-    let first = prime.isEmpty ? [start] : prime
-    for token in first + (stop.map { [$0] } ?? []) {
-      precondition(token >= 0 && Int(token) < v, "token \(token) outside the vocabulary")
-    }
+    precondition(!first.isEmpty, "beam search needs at least one token to start from")
+    if let stop { precondition(stop >= 0 && Int(stop) < v, "stop token \(stop) outside the vocabulary") }
     guard maxLength > 0 else { return [BeamHypothesis(tokens: [], logProbability: 0, score: 0, isStopped: false)] }
 
     // The prime as one sequence of batch 1: its final state and the logits after it.
-    var (logProbabilities, state) = Self.run(model, first, time: first.count, batch: 1, state: model.zeroState(batch: 1))
+    var (logProbabilities, state) = Self.lastStep(step(first, first.count, 1, initial), batch: 1)
     var live = [(tokens: [Int32], logProbability: Double)]([([], 0)])
     var finished: [BeamHypothesis] = []
     // The best score a finished hypothesis can have, to stop early once `width` are better.
@@ -120,8 +137,8 @@ public struct BeamSearch: Equatable, Sendable {
         if next[0].logProbability / bestPenalty <= scores[width - 1] { break }
       }
       live = next
-      state = Self.gather(state, rows: parents, hidden: model.config.hidden)
-      (logProbabilities, state) = Self.run(model, inputs, time: 1, batch: inputs.count, state: state)
+      state = Self.gather(state, rows: parents)
+      (logProbabilities, state) = Self.lastStep(step(inputs, 1, inputs.count, state), batch: inputs.count)
     }
     // Best first; among equal scores, the one finished first.
     let ranked = finished.enumerated().sorted {
@@ -130,16 +147,24 @@ public struct BeamSearch: Equatable, Sendable {
     return Array(ranked.prefix(width).map(\.element))
   }
 
-  /// Runs `tokens [T,B]` through the sequence model from `state`; returns the log-probabilities
-  /// `[B,V]` after the last step and the final state.
+  /// Runs `tokens [T,B]` through the sequence model from `state`, recording nothing; returns the
+  /// logits `[T,B,V]` and the final state.
   static func run(_ model: CharLM, _ tokens: [Int32], time: Int, batch: Int, state: [RecurrentState])
-    -> (logProbabilities: [Double], state: [RecurrentState])
+    -> (logits: Tensor, state: [RecurrentState])
   {
     let tape = Tape(recording: false)
     let (logits, final) = model(tokens, time: time, batch: batch, state: state.map { StateVariables($0, on: tape) }, on: tape)
-    let v = model.config.vocabularySize
-    let last = tape[logits].scalars[((time - 1) * batch * v)...]
-    return (logSoftmax(Array(last), rows: batch), final.map { $0.values(on: tape) })
+    return (tape[logits], final.map { $0.values(on: tape) })
+  }
+
+  /// The log-probabilities `[B,V]` of the last step of `result.logits` and the state.
+  static func lastStep(_ result: (logits: Tensor, state: [RecurrentState]), batch: Int)
+    -> (logProbabilities: [Double], state: [RecurrentState])
+  {
+    let v = result.logits.shape.last!
+    precondition(result.logits.count >= batch * v, "logits \(result.logits.shape) for a batch of \(batch)")
+    let last = result.logits.scalars[(result.logits.count - batch * v)...]
+    return (logSoftmax(Array(last), rows: batch), result.state)
   }
 
   /// The log-softmax of each row of `logits [B,V]`, in double precision.
@@ -156,8 +181,9 @@ public struct BeamSearch: Equatable, Sendable {
   }
 
   /// Each layer's state with its rows `[B,H]` replaced by `rows` of it, in that order.
-  static func gather(_ state: [RecurrentState], rows: [Int], hidden h: Int) -> [RecurrentState] {
+  static func gather(_ state: [RecurrentState], rows: [Int]) -> [RecurrentState] {
     func pick(_ tensor: Tensor) -> Tensor {
+      let h = tensor.shape[1]
       var scalars = [Float]()
       scalars.reserveCapacity(rows.count * h)
       for row in rows { scalars += tensor.scalars[row * h..<(row + 1) * h] }

@@ -1,0 +1,64 @@
+import Foundation
+import RNN
+
+/// Minibatches of `size` indices of `0 ..< count`, in an order reshuffled every epoch, endlessly.
+struct Minibatches {
+  let count: Int
+  let size: Int
+  private var order: [Int] = []
+  private var position = 0
+
+  init(count: Int, size: Int) {
+    precondition(count > 0 && size > 0, "minibatches of \(size) from \(count) items")
+    self.count = count
+    self.size = min(size, count)
+  }
+
+  /// The next minibatch (a full one: an epoch's last partial one is dropped).
+  mutating func next(using generator: inout RandomGenerator) -> [Int] {
+    if position + size > order.count {
+      order = Array(0..<count).shuffled(using: &generator)
+      position = 0
+    }
+    defer { position += size }
+    return Array(order[position..<position + size])
+  }
+}
+
+/// Seconds since `start`, a `ContinuousClock` instant.
+func seconds(since start: ContinuousClock.Instant) -> Double {
+  let elapsed = ContinuousClock.now - start
+  return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+}
+
+/// The fraction of `predictions` equal to `answers`.
+func accuracy<T: Equatable>(_ predictions: [T], _ answers: [T]) -> Double {
+  precondition(predictions.count == answers.count && !answers.isEmpty, "\(predictions.count) predictions for \(answers.count) answers")
+  return Double(zip(predictions, answers).filter { $0 == $1 }.count) / Double(answers.count)
+}
+
+/// The index of the largest of each row of `logits [N, C]`.
+func argmaxRows(_ logits: Tensor) -> [Int32] {
+  let c = logits.shape.last!
+  return (0..<logits.count / c).map { row in
+    let values = logits.scalars[row * c..<(row + 1) * c]
+    return Int32(values.indices.max { values[$0] < values[$1] }! - row * c)
+  }
+}
+
+/// Trains `parameters` with Adam for `steps` updates, at `learningRate` for the first three
+/// quarters and a third of it after; `loss` records the loss of the next batch on a tape. Logs
+/// the loss (a running average) every `logEvery` steps and at the end.
+func train(
+  _ parameters: Parameters, steps: Int, learningRate: Float, logEvery: Int, log: (String) -> Void,
+  loss: (Tape) -> Variable
+) {
+  var adam = Optimizer(.adam, parameterCount: parameters.count)
+  var average = 0.0
+  for step in 1...steps {
+    let rate = step > steps * 3 / 4 ? learningRate / 3 : learningRate
+    let value = Double(adam.minimize(parameters, learningRate: rate, loss: loss))
+    average = step == 1 ? value : 0.98 * average + 0.02 * value
+    if step % logEvery == 0 || step == steps { log("step \(step)/\(steps)  loss " + String(format: "%.4f", average)) }
+  }
+}

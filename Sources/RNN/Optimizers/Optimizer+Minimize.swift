@@ -1,0 +1,26 @@
+extension Optimizer {
+  /// One training step of any model written on a `Tape`: zeroes the gradients, records `loss`
+  /// on a new tape, back-propagates it, clips the gradients' global norm to `clipNorm` (nil: no
+  /// clipping) and applies one update. Returns the loss; when it or a gradient is not finite,
+  /// nothing is updated and it is returned as is.
+  ///
+  ///     var adam = Optimizer(.adam, parameterCount: parameters.count)
+  ///     let loss = adam.minimize(parameters, learningRate: 2e-3) { tape in
+  ///       let (_, final) = encoder(tape.input(x), state: StateVariables(h0, on: tape), parameters: parameters, on: tape)
+  ///       return tape.softmaxCrossEntropy(classifier(final.h, parameters: parameters, on: tape), targets: labels)
+  ///     }
+  @discardableResult
+  public mutating func minimize(
+    _ parameters: Parameters, learningRate: Float, clipNorm: Float? = 5, loss: (Tape) -> Variable
+  ) -> Float {
+    parameters.zeroGradients()
+    let tape = Tape()
+    let lossVariable = loss(tape)
+    let value = tape[lossVariable].scalars[0]
+    tape.backward(from: lossVariable)
+    guard value.isFinite, parameters.gradientsAreFinite else { return value }
+    if let clipNorm { parameters.clipGradientNorm(clipNorm) }
+    step(parameters, learningRate: learningRate)
+    return value
+  }
+}
