@@ -17,6 +17,8 @@ struct Example: ParsableCommand {
   /// The examples, by command-line name.
   enum Name: String, ExpressibleByArgument, CaseIterable {
     case addition
+    case codeTagging = "code-tagging"
+    case lineOrigin = "line-origin"
   }
 
   @Argument(help: "The example: \(Name.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -43,6 +45,8 @@ struct Example: ParsableCommand {
     let result: ExampleResult =
       switch name {
       case .addition: Addition.run(settings, log: say)
+      case .codeTagging: try CodeTagging.run(settings, log: say)
+      case .lineOrigin: try LineOrigin.run(settings, log: say)
       }
     var line = "\(name.rawValue): \(result.metric): \(fixed(100 * result.accuracy, 2))%"
     if let baseline = result.baseline { line += " (majority-class baseline \(fixed(100 * baseline, 2))%)" }
