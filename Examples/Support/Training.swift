@@ -62,3 +62,17 @@ func train(
     if step % logEvery == 0 || step == steps { log("step \(step)/\(steps)  loss " + String(format: "%.4f", average)) }
   }
 }
+
+/// "97.25%": a fraction as a percentage with two decimals.
+func percent(_ fraction: Double) -> String {
+  String(format: "%.2f%%", 100 * fraction)
+}
+
+/// For each class `0 ..< classes`, the fraction of the answers of that class predicted right
+/// (nil for a class with no answers).
+func accuracyByClass(_ predictions: [Int32], _ answers: [Int32], classes: Int) -> [Double?] {
+  (0..<classes).map { label in
+    let rows = answers.indices.filter { answers[$0] == label }
+    return rows.isEmpty ? nil : accuracy(rows.map { predictions[$0] }, rows.map { answers[$0] })
+  }
+}

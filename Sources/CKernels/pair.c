@@ -1,7 +1,9 @@
 // A persistent helper thread for fine-grained parallel regions of a few microseconds (batch-1
 // sampling: one region per layer per character). The helper spins on an atomic counter for a
 // while before it sleeps, so handing it work costs a fraction of a microsecond, where a thread
-// pool that wakes sleeping threads costs several.
+// pool that wakes sleeping threads costs several. Part 1 of a region goes to whichever thread
+// claims it first: when the helper is not running (the machine is busy, or it is asleep), the
+// caller runs both parts itself instead of waiting for it.
 #include "CKernels.h"
 
 #include <pthread.h>
@@ -20,7 +22,7 @@ static struct {
   pthread_mutex_t lock;    // guards `sleeping` with the condition variable
   pthread_cond_t wake;
   int sleeping;
-  _Atomic unsigned long posted, done;
+  _Atomic unsigned long posted, claimed, done;
   rnn_task_fn task;
   void *context;
 } pair = {
@@ -48,8 +50,12 @@ static void *helper(void *unused) {
       pthread_mutex_unlock(&pair.lock);
     }
     seen++;
-    pair.task(pair.context, 1);
-    atomic_store_explicit(&pair.done, seen, memory_order_release);
+    unsigned long unclaimed = seen - 1;
+    if (atomic_compare_exchange_strong_explicit(&pair.claimed, &unclaimed, seen, memory_order_acq_rel,
+                                                memory_order_relaxed)) {
+      pair.task(pair.context, 1);
+      atomic_store_explicit(&pair.done, seen, memory_order_release);
+    }
   }
   return 0;
 }
@@ -74,6 +80,12 @@ void rnn_run_pair(rnn_task_fn task, void *context) {
   if (pair.sleeping) pthread_cond_signal(&pair.wake);
   pthread_mutex_unlock(&pair.lock);
   task(context, 0);
-  while (atomic_load_explicit(&pair.done, memory_order_acquire) != ticket) RNN_PAUSE();
+  unsigned long unclaimed = ticket - 1;
+  if (atomic_compare_exchange_strong_explicit(&pair.claimed, &unclaimed, ticket, memory_order_acq_rel,
+                                              memory_order_relaxed)) {
+    task(context, 1);  // the helper has not started it: do it here
+  } else {
+    while (atomic_load_explicit(&pair.done, memory_order_acquire) != ticket) RNN_PAUSE();
+  }
   pthread_mutex_unlock(&pair.caller);
 }

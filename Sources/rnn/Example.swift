@@ -19,6 +19,8 @@ struct Example: ParsableCommand {
     case addition
     case digitRows = "digit-rows"
     case digitNames = "digit-names"
+    case codeTagging = "code-tagging"
+    case lineOrigin = "line-origin"
   }
 
   @Argument(help: "The example: \(Name.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -47,6 +49,8 @@ struct Example: ParsableCommand {
       case .addition: Addition.run(settings, log: say)
       case .digitRows: try DigitRows.run(settings, log: say)
       case .digitNames: try DigitNames.run(settings, log: say)
+      case .codeTagging: try CodeTagging.run(settings, log: say)
+      case .lineOrigin: try LineOrigin.run(settings, log: say)
       }
     var line = "\(name.rawValue): \(result.metric): \(fixed(100 * result.accuracy, 2))%"
     if let baseline = result.baseline { line += " (majority-class baseline \(fixed(100 * baseline, 2))%)" }
