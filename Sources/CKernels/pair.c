@@ -32,8 +32,13 @@ static struct {
     .wake = PTHREAD_COND_INITIALIZER,
 };
 
+// Set on the threads running a region (and on the helper), so that a region started inside one
+// runs inline instead of waiting for itself.
+static _Thread_local int in_region;
+
 static void *helper(void *unused) {
   (void)unused;
+  in_region = 1;
   unsigned long seen = 0;
   for (;;) {
     // Spin about 100 microseconds for the next region, then sleep until one is posted.
@@ -70,6 +75,12 @@ static void start_helper(void) {
 }
 
 void rnn_run_pair(rnn_task_fn task, void *context) {
+  if (in_region) {
+    task(context, 0);
+    task(context, 1);
+    return;
+  }
+  in_region = 1;
   pthread_once(&pair.once, start_helper);
   pthread_mutex_lock(&pair.caller);
   pair.task = task;
@@ -88,4 +99,5 @@ void rnn_run_pair(rnn_task_fn task, void *context) {
     while (atomic_load_explicit(&pair.done, memory_order_acquire) != ticket) RNN_PAUSE();
   }
   pthread_mutex_unlock(&pair.caller);
+  in_region = 0;
 }

@@ -57,7 +57,9 @@ void rnn_gemv_t(long K, long N, const float *x, const float *wt, long ldw, float
 typedef void (*rnn_task_fn)(void *context, int part);
 
 /// Runs task(context, 0) on the calling thread and task(context, 1) on a persistent helper
-/// thread that spins between regions (for regions of microseconds); returns when both are done.
+/// thread that spins between regions (for regions of microseconds), or on the calling thread too
+/// if the helper has not started it by the time part 0 is done; returns when both are done.
+/// Regions started inside a region run both parts inline.
 void rnn_run_pair(rnn_task_fn task, void *context);
 
 // MARK: - Recurrent cells, one time step (gate orders as PyTorch: LSTM i,f,g,o; GRU r,z,n)

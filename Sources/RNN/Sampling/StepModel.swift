@@ -123,14 +123,7 @@ final class StepModel {
     let (h, v) = (config.hidden, config.vocabularySize)
     for l in layers.indices {
       if units.count > 2 {
-        withoutActuallyEscaping({ (part: Int) in self.layer(l, part: part, token: token) }) { body in
-          var task = body
-          withUnsafeMutablePointer(to: &task) { task in
-            rnn_run_pair({ context, part in
-              context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(part))
-            }, task)
-          }
-        }
+        Parallel.pair { layer(l, part: $0, token: token) }
       } else {
         layer(l, part: 0, token: token)
       }

@@ -12,7 +12,8 @@ public enum Parallel {
   public static var width: Int { BLAS.threads }
 
   /// Calls `body` with consecutive, near-equal ranges that cover `0..<count`, concurrently, one
-  /// per thread (fewer if `count` is smaller).
+  /// per thread (fewer if `count` is smaller). Two parts go to `pair` (a spinning helper, for
+  /// the many short regions of a training step); more to Dispatch.
   @inlinable
   public static func split(_ count: Int, _ body: (Range<Int>) -> Void) {
     let parts = min(width, count)
@@ -20,10 +21,27 @@ public enum Parallel {
       if count > 0 { body(0..<count) }
       return
     }
+    if parts == 2 { return pair { body($0 == 0 ? 0..<count / 2 : count / 2..<count) } }
     withoutActuallyEscaping(body) { body in
       let box = UncheckedBox(body)
       DispatchQueue.concurrentPerform(iterations: parts) { part in
         box.value(count * part / parts..<count * (part + 1) / parts)
+      }
+    }
+  }
+}
+
+extension Parallel {
+  /// Calls `body(0)` on this thread and `body(1)` on a helper thread that spins between regions
+  /// (`rnn_run_pair`: handing work over costs well under a microsecond); returns when both are
+  /// done. If the helper is not running (the machine is busy), this thread runs both.
+  public static func pair(_ body: (Int) -> Void) {
+    withoutActuallyEscaping(body) { body in
+      var task = body
+      withUnsafeMutablePointer(to: &task) { task in
+        rnn_run_pair({ context, part in
+          context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(part))
+        }, task)
       }
     }
   }
