@@ -123,6 +123,33 @@ void rnn_softmax(long V, const float *logits, float temperature, float *probs) {
   rnn_scale(V, probs, 1.0f / sum);
 }
 
+// Whether p[a] ranks before p[b]: larger first, the lower index first among equals.
+static inline int ranks_before(const float *p, int32_t a, int32_t b) { return p[a] > p[b] || (p[a] == p[b] && a < b); }
+
+void rnn_keep_top_k(long V, float *p, long k, int32_t *order) {
+  if (k >= V) return;
+  for (long i = 0; i < V; i++) order[i] = (int32_t)i;
+  // Quickselect: afterwards order[0..k) holds the k first in rank, in some order.
+  long low = 0, high = V - 1;
+  while (low < high) {
+    int32_t pivot = order[(low + high) / 2];
+    long i = low, j = high;
+    while (i <= j) {
+      while (ranks_before(p, order[i], pivot)) i++;
+      while (ranks_before(p, pivot, order[j])) j--;
+      if (i <= j) {
+        int32_t t = order[i];
+        order[i++] = order[j];
+        order[j--] = t;
+      }
+    }
+    if (k - 1 <= j) high = j;
+    else if (k - 1 >= i) low = i;
+    else break;
+  }
+  for (long i = k; i < V; i++) p[order[i]] = 0;
+}
+
 static inline uint32_t rotl(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
 
 void rnn_dropout_mask(long n, float *mask, float p, uint32_t s[4]) {

@@ -1,3 +1,4 @@
+import CKernels
 import XCTest
 
 @testable import RNN
@@ -45,6 +46,22 @@ final class SamplerTests: XCTestCase {
     // A very low temperature is nearly argmax.
     for _ in 0..<50 {
       XCTAssertEqual(Sampler.choose(from: logits, SamplingOptions(temperature: 0.01), using: &generator), 1)
+    }
+  }
+
+  /// The in-place top-k keeps exactly what ranking all values keeps, ties included.
+  func testKeepTopKMatchesRanking() {
+    var generator = RandomGenerator(seed: 5)
+    for v in [1, 2, 7, 65, 200] {
+      // Few distinct values, so that ties are common.
+      let p = (0..<v).map { _ in Float(generator.next() % 9) / 8 }
+      for k in 1...v + 1 {
+        var kept = p
+        var order = [Int32](repeating: 0, count: v)
+        rnn_keep_top_k(v, &kept, k, &order)
+        let expected = Set(p.withUnsafeBufferPointer { Sampler.mostProbable($0, k) })
+        XCTAssertEqual(kept, p.indices.map { expected.contains($0) ? p[$0] : 0 }, "V \(v) k \(k)")
+      }
     }
   }
 }

@@ -129,6 +129,10 @@ double rnn_softmax_cross_entropy(long N, long V, const float *logits, const int3
 /// probs[V] = softmax(logits / temperature).
 void rnn_softmax(long V, const float *logits, float temperature, float *probs);
 
+/// Zeroes every p[V] but the k largest (among equal values the lower index counts as larger), in
+/// expected O(V) time and without allocating; order[V] is scratch.
+void rnn_keep_top_k(long V, float *p, long k, int32_t *order);
+
 /// Fills mask[n] with 0 (probability p) or 1/(1-p), from the xoshiro128+ generator in state[4],
 /// which it advances.
 void rnn_dropout_mask(long n, float *mask, float p, uint32_t state[4]);

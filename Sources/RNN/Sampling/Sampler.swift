@@ -21,14 +21,16 @@ public struct SamplingOptions: Equatable, Sendable {
 public final class Sampler {
   private let step: StepModel
   private var fed = false
-  /// Scratch `[V]` for the distribution `next` draws from.
+  /// Scratch `[V]` for the distribution `next` draws from, and for top-k's ranking.
   private var scratch: [Float]
+  private var order: [Int32]
 
   /// A sampler from the zero state; it copies the model's weights, so later training of the
   /// model does not affect it.
   public init(model: CharLM) {
     step = StepModel(model, threads: Parallel.width)
     scratch = [Float](repeating: 0, count: model.config.vocabularySize)
+    order = [Int32](repeating: 0, count: model.config.vocabularySize)
   }
 
   /// Each layer's state after the characters fed so far (`[1,H]` each).
@@ -48,7 +50,9 @@ public final class Sampler {
   public func next(_ options: SamplingOptions, using generator: inout RandomGenerator) -> Int32 {
     precondition(fed, "feed at least one character before sampling")
     let token = scratch.withUnsafeMutableBufferPointer { scratch in
-      Self.choose(from: step.logits, options, scratch: scratch, using: &generator)
+      order.withUnsafeMutableBufferPointer { order in
+        Self.choose(from: step.logits, options, scratch: scratch, order: order, using: &generator)
+      }
     }
     step.step(token)
     return token
@@ -71,21 +75,24 @@ public final class Sampler {
   /// Picks a token from `logits [V]` as `options` say.
   public static func choose(from logits: [Float], _ options: SamplingOptions, using generator: inout RandomGenerator) -> Int32 {
     var scratch = [Float](repeating: 0, count: logits.count)
+    var order = [Int32](repeating: 0, count: logits.count)
     return logits.withUnsafeBufferPointer { logits in
-      scratch.withUnsafeMutableBufferPointer { choose(from: logits, options, scratch: $0, using: &generator) }
+      scratch.withUnsafeMutableBufferPointer { scratch in
+        order.withUnsafeMutableBufferPointer { choose(from: logits, options, scratch: scratch, order: $0, using: &generator) }
+      }
     }
   }
 
   private static func choose(
     from logits: UnsafeBufferPointer<Float>, _ options: SamplingOptions, scratch p: UnsafeMutableBufferPointer<Float>,
-    using generator: inout RandomGenerator
+    order: UnsafeMutableBufferPointer<Int32>, using generator: inout RandomGenerator
   ) -> Int32 {
     let v = logits.count
     if options.argmax { return Int32(logits.indices.max { logits[$0] < logits[$1] }!) }
     rnn_softmax(v, logits.baseAddress!, options.temperature, p.baseAddress!)
-    if let k = options.topK, k < v {
-      // Keep the k most probable, zero the rest.
-      for i in mostProbable(UnsafeBufferPointer(p), v)[k...] { p[i] = 0 }
+    if let k = options.topK {
+      precondition(k > 0, "top-k needs k > 0, got \(k)")
+      rnn_keep_top_k(v, p.baseAddress!, k, order.baseAddress!)
     }
     var total: Float = 0
     for i in 0..<v { total += p[i] }
