@@ -135,11 +135,8 @@ func runCommand(
 // MARK: - A test case that runs `rnn`
 
 /// The base of the end-to-end tests: each test gets the `rnn` executable and an empty temporary
-/// folder (named after the test class, removed afterwards) that its commands run in. It has no
-/// tests of its own.
-class CommandLineTestCase: XCTestCase {
-  /// The test's folder; commands run in it and relative paths are from it.
-  private(set) var folder: String!
+/// folder (`FolderTestCase`) that its commands run in. It has no tests of its own.
+class CommandLineTestCase: FolderTestCase {
   /// The `rnn` executable.
   private(set) var executable: URL!
 
@@ -149,29 +146,7 @@ class CommandLineTestCase: XCTestCase {
   override func setUpWithError() throws {
     try super.setUpWithError()
     executable = try rnnExecutable(besides: Self.self)
-    folder = NSTemporaryDirectory() + "\(type(of: self))-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
   }
-
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(atPath: folder)
-    try super.tearDownWithError()
-  }
-
-  /// Writes `bytes` to `name` in the test folder, creating the folders on the way; returns the
-  /// full path.
-  @discardableResult
-  func write(_ name: String, _ bytes: [UInt8]) throws -> String {
-    let path = folder + "/" + name
-    try FileManager.default.createDirectory(
-      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    try Data(bytes).write(to: URL(fileURLWithPath: path))
-    return path
-  }
-
-  /// Writes `text` as UTF-8 to `name` in the test folder; returns the full path.
-  @discardableResult
-  func write(_ name: String, _ text: String) throws -> String { try write(name, Array(text.utf8)) }
 
   /// Runs `rnn arguments` in the test folder; a run longer than `timeout` seconds (by default
   /// `commandTimeout`) is killed and fails the test.

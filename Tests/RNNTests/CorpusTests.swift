@@ -3,33 +3,7 @@ import XCTest
 
 @testable import RNN
 
-final class CorpusTests: XCTestCase {
-  private var folder: String!
-
-  override func setUpWithError() throws {
-    folder = NSTemporaryDirectory() + "CorpusTests-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-  }
-
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(atPath: folder)
-  }
-
-  /// Writes `bytes` to `relative` under the test folder, creating folders; returns the full path.
-  @discardableResult
-  private func write(_ relative: String, _ bytes: [UInt8]) throws -> String {
-    let path = folder + "/" + relative
-    try FileManager.default.createDirectory(
-      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    try Data(bytes).write(to: URL(fileURLWithPath: path))
-    return path
-  }
-
-  @discardableResult
-  private func write(_ relative: String, _ text: String) throws -> String {
-    try write(relative, Array(text.utf8))
-  }
-
+final class CorpusTests: FolderTestCase {
   private func assertCorpusError(
     _ expected: CorpusError, file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Corpus
   ) {

@@ -6,7 +6,7 @@ import XCTest
 /// Replays the fuzzers' inputs (see `Fuzz/README.md`): every file in `Fuzz/regressions/<reader>/`
 /// and every seed in `Fuzz/seeds/<reader>/` not named `valid-*` must be rejected with a thrown
 /// error, never a crash; the `valid-*` seeds must load. Hand-made hostile inputs follow.
-final class FuzzRegressionTests: XCTestCase {
+final class FuzzRegressionTests: FolderTestCase {
   /// `Fuzz/` at the package root.
   private static let fuzzFolder = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -122,21 +122,9 @@ final class FuzzRegressionTests: XCTestCase {
 
   // MARK: Corpus reader
 
-  private var folder: String!
-
-  override func setUpWithError() throws {
-    folder = NSTemporaryDirectory() + "FuzzRegressionTests-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-  }
-
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(atPath: folder)
-  }
-
   /// What the corpus fuzz target does: the bytes as a file, read without and with a vocabulary.
   private func loadCorpus(_ bytes: [UInt8], vocabulary: Vocabulary? = nil) throws -> Corpus {
-    let path = folder + "/input.txt"
-    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    let path = try write("input.txt", bytes)
     return try vocabulary.map { try Corpus.load(paths: [path], vocabulary: $0) } ?? Corpus.load(paths: [path])
   }
 

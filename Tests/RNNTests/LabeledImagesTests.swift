@@ -3,22 +3,7 @@ import XCTest
 
 @testable import RNN
 
-final class LabeledImagesTests: XCTestCase {
-  private var folder: String!
-
-  override func setUpWithError() throws {
-    folder = NSTemporaryDirectory() + "LabeledImagesTests-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-  }
-
-  override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: folder) }
-
-  private func write(_ name: String, _ bytes: [UInt8]) throws -> String {
-    let path = folder + "/" + name
-    try Data(bytes).write(to: URL(fileURLWithPath: path))
-    return path
-  }
-
+final class LabeledImagesTests: FolderTestCase {
   func testCSVReadsSquareImagesScaledByTheLargestPixel() throws {
     let path = try write("d.csv", Array("p0,p1,p2,p3,label\n0,4,8,16,3\n\n16,0,0,2,1\r\n".utf8))
     let images = try LabeledImages.readCSV(path)

@@ -373,3 +373,36 @@ struct GradientChecker {
     }
   }
 }
+
+/// A test case with a fresh temporary folder for each test (`folder`, removed afterwards) and
+/// `write` to put files in it.
+class FolderTestCase: XCTestCase {
+  /// The test's folder.
+  private(set) var folder: String!
+
+  override func setUpWithError() throws {
+    try super.setUpWithError()
+    folder = NSTemporaryDirectory() + "\(type(of: self))-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+  }
+
+  override func tearDownWithError() throws {
+    try? FileManager.default.removeItem(atPath: folder)
+    try super.tearDownWithError()
+  }
+
+  /// Writes `bytes` to `name` in the test folder, creating the folders on the way; returns the
+  /// full path.
+  @discardableResult
+  func write(_ name: String, _ bytes: [UInt8]) throws -> String {
+    let path = folder + "/" + name
+    try FileManager.default.createDirectory(
+      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    return path
+  }
+
+  /// Writes `text` as UTF-8 to `name` in the test folder; returns the full path.
+  @discardableResult
+  func write(_ name: String, _ text: String) throws -> String { try write(name, Array(text.utf8)) }
+}
