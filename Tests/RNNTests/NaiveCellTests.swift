@@ -18,8 +18,13 @@ final class NaiveCellTests: XCTestCase {
     for cell in CellKind.allCases { checkAgainstNaive(cell, time: 7, batch: 1) }
   }
 
-  private func checkAgainstNaive(_ cell: CellKind, time t: Int, batch b: Int, line: UInt = #line) {
-    let (d, h) = (5, 6)
+  /// From `H = 256` the forward loop multiplies by a transposed copy of `W_hh` (`withForwardHiddenWeight`).
+  func testWideLayersMatchNaive() {
+    for cell in CellKind.allCases { checkAgainstNaive(cell, time: 4, batch: 3, hidden: 256) }
+  }
+
+  private func checkAgainstNaive(_ cell: CellKind, time t: Int, batch b: Int, hidden h: Int = 6, line: UInt = #line) {
+    let d = 5
     var generator = RandomGenerator(seed: 3000 + UInt64(t * 10 + b))
     let (layer, parameters) = makeLayer(cell, inputSize: d, hiddenSize: h, &generator)
     let x = random([t, b, d], &generator)

@@ -126,6 +126,9 @@ int rnn_all_finite(long n, const float *x);
 double rnn_softmax_cross_entropy(long N, long V, const float *logits, const int32_t *targets,
                                  float scale, float *dlogits);
 
+/// dst[cols, rows] = src[rows, cols] transposed.
+void rnn_transpose(long rows, long cols, const float *src, float *dst);
+
 /// probs[V] = softmax(logits / temperature).
 void rnn_softmax(long V, const float *logits, float temperature, float *probs);
 

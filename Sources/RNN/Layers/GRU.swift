@@ -14,8 +14,8 @@ extension RecurrentLayer {
     var gates = Tensor(uninitializedShape: [t, b, g])
     var hn = Tensor(uninitializedShape: [t, b, h])
     var y = Tensor(uninitializedShape: [t, b, h])
-    let whh = parameters.value(weightHH)
     let bhh = parameters.value(biasHH)
+    withForwardHiddenWeight(parameters) { whh, transposed in
     hg.withMutablePointer { hg in
       gates.withMutablePointer { gates in
         hn.withMutablePointer { hn in
@@ -29,7 +29,7 @@ extension RecurrentLayer {
                     let now = (step * b + r) * h
                     let hPrev = step == 0 ? h0 + r * h : UnsafePointer(y + now - b * h)
                     rnn_fill_rows(n, g, hgSlice, bhh, nil)
-                    BLAS.gemm(false, true, n, g, h, hPrev, whh, beta: 1, hgSlice)
+                    BLAS.gemm(false, transposed, n, g, h, hPrev, whh, beta: 1, hgSlice)
                     rnn_gru_forward_step(
                       n, h, xg + (step * b + r) * g, hgSlice, hPrev, gates + (step * b + r) * g, hn + now, y + now)
                     if let lengths { Padding.copyPadded(lengths, slice, step: step, width: h, from: hPrev, to: y + now) }
@@ -40,6 +40,7 @@ extension RecurrentLayer {
           }
         }
       }
+    }
     }
     return RecurrentCache(initial: state, y: y, gates: gates, cells: hn, tanhCells: .zeros([0]))
   }

@@ -17,7 +17,7 @@ extension RecurrentLayer {
     var cells = Tensor(uninitializedShape: [t, b, h])
     var tanhCells = Tensor(uninitializedShape: [t, b, h])
     var y = Tensor(uninitializedShape: [t, b, h])
-    let whh = parameters.value(weightHH)
+    withForwardHiddenWeight(parameters) { whh, transposed in
     gates.withMutablePointer { gates in
       cells.withMutablePointer { cells in
         tanhCells.withMutablePointer { tanhCells in
@@ -32,7 +32,7 @@ extension RecurrentLayer {
                     let hPrev = step == 0 ? h0 + r * h : UnsafePointer(y + before)
                     let cPrev = step == 0 ? c0 + r * h : UnsafePointer(cells + before)
                     let gatesT = gates + (step * b + r) * g
-                    BLAS.gemm(false, true, n, g, h, hPrev, whh, beta: 1, gatesT)
+                    BLAS.gemm(false, transposed, n, g, h, hPrev, whh, beta: 1, gatesT)
                     rnn_lstm_forward_step(n, h, gatesT, cPrev, cells + now, tanhCells + now, y + now)
                     if let lengths {
                       Padding.copyPadded(lengths, slice, step: step, width: h, from: hPrev, to: y + now)
@@ -45,6 +45,7 @@ extension RecurrentLayer {
           }
         }
       }
+    }
     }
     return RecurrentCache(
       initial: RecurrentState(h: state.h, c: c0), y: y, gates: gates, cells: cells, tanhCells: tanhCells)
