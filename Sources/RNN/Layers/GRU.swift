@@ -16,23 +16,26 @@ extension RecurrentLayer {
     var y = Tensor(uninitializedShape: [t, b, h])
     let bhh = parameters.value(biasHH)
     withForwardHiddenWeight(parameters) { whh, transposed in
-    hg.withMutablePointer { hg in
-      gates.withMutablePointer { gates in
-        hn.withMutablePointer { hn in
-          y.withMutablePointer { y in
-            xg.withPointer { xg in
-              state.h.withPointer { h0 in
-                Parallel.split(b) { slice in
-                  let (r, n) = (slice.lowerBound, slice.count)
-                  let hgSlice = hg + r * g
-                  for step in 0..<t {
-                    let now = (step * b + r) * h
-                    let hPrev = step == 0 ? h0 + r * h : UnsafePointer(y + now - b * h)
-                    rnn_fill_rows(n, g, hgSlice, bhh, nil)
-                    BLAS.gemm(false, transposed, n, g, h, hPrev, whh, beta: 1, hgSlice)
-                    rnn_gru_forward_step(
-                      n, h, xg + (step * b + r) * g, hgSlice, hPrev, gates + (step * b + r) * g, hn + now, y + now)
-                    if let lengths { Padding.copyPadded(lengths, slice, step: step, width: h, from: hPrev, to: y + now) }
+      hg.withMutablePointer { hg in
+        gates.withMutablePointer { gates in
+          hn.withMutablePointer { hn in
+            y.withMutablePointer { y in
+              xg.withPointer { xg in
+                state.h.withPointer { h0 in
+                  Parallel.split(b) { slice in
+                    let (r, n) = (slice.lowerBound, slice.count)
+                    let hgSlice = hg + r * g
+                    for step in 0..<t {
+                      let now = (step * b + r) * h
+                      let hPrev = step == 0 ? h0 + r * h : UnsafePointer(y + now - b * h)
+                      rnn_fill_rows(n, g, hgSlice, bhh, nil)
+                      BLAS.gemm(false, transposed, n, g, h, hPrev, whh, beta: 1, hgSlice)
+                      rnn_gru_forward_step(
+                        n, h, xg + (step * b + r) * g, hgSlice, hPrev, gates + (step * b + r) * g, hn + now, y + now)
+                      if let lengths {
+                        Padding.copyPadded(lengths, slice, step: step, width: h, from: hPrev, to: y + now)
+                      }
+                    }
                   }
                 }
               }
@@ -40,7 +43,6 @@ extension RecurrentLayer {
           }
         }
       }
-    }
     }
     return RecurrentCache(initial: state, y: y, gates: gates, cells: hn, tanhCells: .zeros([0]))
   }

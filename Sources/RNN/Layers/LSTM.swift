@@ -18,25 +18,26 @@ extension RecurrentLayer {
     var tanhCells = Tensor(uninitializedShape: [t, b, h])
     var y = Tensor(uninitializedShape: [t, b, h])
     withForwardHiddenWeight(parameters) { whh, transposed in
-    gates.withMutablePointer { gates in
-      cells.withMutablePointer { cells in
-        tanhCells.withMutablePointer { tanhCells in
-          y.withMutablePointer { y in
-            state.h.withPointer { h0 in
-              c0.withPointer { c0 in
-                Parallel.split(b) { slice in
-                  let (r, n) = (slice.lowerBound, slice.count)
-                  for step in 0..<t {
-                    let now = (step * b + r) * h
-                    let before = now - b * h
-                    let hPrev = step == 0 ? h0 + r * h : UnsafePointer(y + before)
-                    let cPrev = step == 0 ? c0 + r * h : UnsafePointer(cells + before)
-                    let gatesT = gates + (step * b + r) * g
-                    BLAS.gemm(false, transposed, n, g, h, hPrev, whh, beta: 1, gatesT)
-                    rnn_lstm_forward_step(n, h, gatesT, cPrev, cells + now, tanhCells + now, y + now)
-                    if let lengths {
-                      Padding.copyPadded(lengths, slice, step: step, width: h, from: hPrev, to: y + now)
-                      Padding.copyPadded(lengths, slice, step: step, width: h, from: cPrev, to: cells + now)
+      gates.withMutablePointer { gates in
+        cells.withMutablePointer { cells in
+          tanhCells.withMutablePointer { tanhCells in
+            y.withMutablePointer { y in
+              state.h.withPointer { h0 in
+                c0.withPointer { c0 in
+                  Parallel.split(b) { slice in
+                    let (r, n) = (slice.lowerBound, slice.count)
+                    for step in 0..<t {
+                      let now = (step * b + r) * h
+                      let before = now - b * h
+                      let hPrev = step == 0 ? h0 + r * h : UnsafePointer(y + before)
+                      let cPrev = step == 0 ? c0 + r * h : UnsafePointer(cells + before)
+                      let gatesT = gates + (step * b + r) * g
+                      BLAS.gemm(false, transposed, n, g, h, hPrev, whh, beta: 1, gatesT)
+                      rnn_lstm_forward_step(n, h, gatesT, cPrev, cells + now, tanhCells + now, y + now)
+                      if let lengths {
+                        Padding.copyPadded(lengths, slice, step: step, width: h, from: hPrev, to: y + now)
+                        Padding.copyPadded(lengths, slice, step: step, width: h, from: cPrev, to: cells + now)
+                      }
                     }
                   }
                 }
@@ -45,7 +46,6 @@ extension RecurrentLayer {
           }
         }
       }
-    }
     }
     return RecurrentCache(
       initial: RecurrentState(h: state.h, c: c0), y: y, gates: gates, cells: cells, tanhCells: tanhCells)

@@ -13,22 +13,22 @@ extension RecurrentLayer {
     var pre = consume xg
     var y = Tensor(uninitializedShape: [t, b, h])
     withForwardHiddenWeight(parameters) { whh, transposed in
-    pre.withMutablePointer { pre in
-      y.withMutablePointer { y in
-        state.h.withPointer { h0 in
-          Parallel.split(b) { slice in
-            let (r, n) = (slice.lowerBound, slice.count)
-            for step in 0..<t {
-              let now = (step * b + r) * h
-              let hPrev = step == 0 ? h0 + r * h : UnsafePointer(y + now - b * h)
-              BLAS.gemm(false, transposed, n, h, h, hPrev, whh, beta: 1, pre + now)
-              rnn_simple_forward_step(n, h, pre + now, y + now, relu)
-              if let lengths { Padding.copyPadded(lengths, slice, step: step, width: h, from: hPrev, to: y + now) }
+      pre.withMutablePointer { pre in
+        y.withMutablePointer { y in
+          state.h.withPointer { h0 in
+            Parallel.split(b) { slice in
+              let (r, n) = (slice.lowerBound, slice.count)
+              for step in 0..<t {
+                let now = (step * b + r) * h
+                let hPrev = step == 0 ? h0 + r * h : UnsafePointer(y + now - b * h)
+                BLAS.gemm(false, transposed, n, h, h, hPrev, whh, beta: 1, pre + now)
+                rnn_simple_forward_step(n, h, pre + now, y + now, relu)
+                if let lengths { Padding.copyPadded(lengths, slice, step: step, width: h, from: hPrev, to: y + now) }
+              }
             }
           }
         }
       }
-    }
     }
     return RecurrentCache(initial: state, y: y, gates: .zeros([0]), cells: .zeros([0]), tanhCells: .zeros([0]))
   }
