@@ -118,7 +118,7 @@ public enum CodeTagging {
     }
     let training = LabeledText(joining: try trainFiles.map { try LabeledText(file: $0, limit: sizes.fileLimit) })
     let heldOut = try heldOutFiles.map { try LabeledText(file: $0, limit: sizes.fileLimit) }
-    let heldOutShares = shares(heldOut.flatMap(\.labels))
+    let heldOutShares = shares(heldOut.flatMap(\.labels), classes: Label.allCases.count)
     log(
       "\(trainFiles.count) training files (\(training.tokens.count) characters), \(heldOutFiles.count) held out ("
         + zip(Label.allCases, heldOutShares).map { "\($0) \(percent($1))" }.joined(separator: ", ") + ")")
@@ -140,10 +140,5 @@ public enum CodeTagging {
     return ExampleResult(
       metric: "per-character accuracy on \(answers.count) characters of \(heldOutFiles.count) held-out C headers",
       accuracy: accuracy(predictions, answers), baseline: heldOutShares.max()!, seconds: seconds(since: started))
-  }
-
-  /// The share of each label (in `Label.allCases` order) in `labels`.
-  static func shares(_ labels: [Int32]) -> [Double] {
-    Label.allCases.map { label in Double(labels.filter { $0 == label.rawValue }.count) / Double(labels.count) }
   }
 }

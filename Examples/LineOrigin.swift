@@ -39,7 +39,7 @@ public enum LineOrigin {
     /// The source logits `[B,2]` of the lines `lines.tokens [T,B]`: from the state `h [B,H]`
     /// after each line's last character.
     func logits(_ lines: PaddedBatch, on tape: Tape) -> Variable {
-      let start = StateVariables(.zeros(.lstm, batch: lines.batch, hidden: encoder.hiddenSize), on: tape)
+      let start = StateVariables(encoder.zeroState(batch: lines.batch), on: tape)
       let (_, final) = encoder(
         lines.tokens, time: lines.time, batch: lines.batch, embedding: embedding, state: start, lengths: lines.lengths,
         parameters: parameters, on: tape)
@@ -119,10 +119,9 @@ public enum LineOrigin {
     for (source, right) in zip(Source.allCases, accuracyByClass(predictions, answers, classes: Source.allCases.count)) {
       log("\(source) lines placed right: " + (right.map(percent) ?? "none held out"))
     }
-    let majority = Source.allCases.map { source in answers.filter { $0 == source.rawValue }.count }.max()!
     return ExampleResult(
       metric: "accuracy on \(lines.count) held-out lines (Swift interface or C header)",
-      accuracy: accuracy(predictions, answers), baseline: Double(majority) / Double(answers.count),
+      accuracy: accuracy(predictions, answers), baseline: shares(answers, classes: Source.allCases.count).max()!,
       seconds: seconds(since: started))
   }
 

@@ -37,12 +37,18 @@ enum DigitImages {
     for name in (try? FileManager.default.contentsOfDirectory(atPath: local))?.sorted() ?? [] where name.hasPrefix("python3") {
       folders += ["\(local)/\(name)/dist-packages", "\(local)/\(name)/site-packages"]
     }
-    if let imported = pythonSitePackages() { folders.append(imported) }
-    for folder in folders {
-      let path = "\(folder)/\(relativePath)"
-      if FileManager.default.isReadableFile(atPath: path) { return path }
+    // Python only when the fixed folders have no digits: importing scikit-learn takes a second.
+    if let path = digits(in: folders) { return path }
+    if let imported = pythonSitePackages() {
+      folders.append(imported)
+      if let path = digits(in: [imported]) { return path }
     }
     throw ExampleError.digitsNotFound(searched: folders)
+  }
+
+  /// The digits file under the first of `folders` that has a readable one.
+  private static func digits(in folders: [String]) -> String? {
+    folders.lazy.map { "\($0)/\(relativePath)" }.first { FileManager.default.isReadableFile(atPath: $0) }
   }
 
   /// The folder holding the `sklearn` package that `python3` on the `PATH` imports, if any.

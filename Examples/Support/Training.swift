@@ -68,6 +68,14 @@ func percent(_ fraction: Double) -> String {
   String(format: "%.2f%%", 100 * fraction)
 }
 
+/// The share of each class `0 ..< classes` among `labels`; the largest is the accuracy of always
+/// answering the most frequent class.
+func shares(_ labels: [Int32], classes: Int) -> [Double] {
+  var counts = [Int](repeating: 0, count: classes)
+  for label in labels { counts[Int(label)] += 1 }
+  return counts.map { Double($0) / Double(labels.count) }
+}
+
 /// For each class `0 ..< classes`, the fraction of the answers of that class predicted right
 /// (nil for a class with no answers).
 func accuracyByClass(_ predictions: [Int32], _ answers: [Int32], classes: Int) -> [Double?] {
