@@ -63,16 +63,18 @@ public struct BeamSearch: Equatable, Sendable {
     for token in prime + [start] {
       precondition(token >= 0 && Int(token) < model.config.vocabularySize, "token \(token) outside the vocabulary")
     }
-    return self(vocabularySize: model.config.vocabularySize, prime: prime.isEmpty ? [start] : prime, state: model.zeroState(batch: 1)) {
+    let first = prime.isEmpty ? [start] : prime
+    return self(vocabularySize: model.config.vocabularySize, prime: first, state: model.zeroState(batch: 1)) {
       Self.run(model, $0, time: $1, batch: $2, state: $3)
     }
   }
 
   /// The best continuations of `prime` (at least one token, fed to the model, not part of the
-  /// result; its ids need not be output ids, e.g. a decoder's start token) from the batch-1 `state`, under any model that `step` runs: given tokens `[T,B]` and
-  /// a state (one `[B,H]` per layer), it returns logits `[T,B,V]` (or any shape ending in the
-  /// last step's `[B,V]`) and the final state. This decodes the decoder of an encoder-decoder,
-  /// started from the encoder's final state.
+  /// result; its ids need not be output ids, e.g. a decoder's start token) from the batch-1
+  /// `state`, under any model that `step` runs: given tokens `[T,B]` and a state (one `[B,H]` per
+  /// layer), it returns logits `[T,B,V]` (or any shape ending in the last step's `[B,V]`) and the
+  /// final state. This decodes the decoder of an encoder-decoder, started from the encoder's
+  /// final state.
   public func callAsFunction(
     vocabularySize v: Int, prime first: [Int32], state initial: [RecurrentState],
     step: (_ tokens: [Int32], _ time: Int, _ batch: Int, _ state: [RecurrentState]) -> (
