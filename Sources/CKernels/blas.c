@@ -265,9 +265,25 @@ RNN_KERNEL static void gemv_t_tail(long K, long ldw, long width, const float *re
   }
 }
 
-void rnn_gemv_t(long K, long N, const float *x, const float *wt, long ldw, float *y) {
-  long n = 0;
-  for (; n + 128 <= N; n += 128) gemv_t_block128(K, ldw, x, wt + n, y + n);
-  for (; n + 64 <= N; n += 64) gemv_t_block64(K, ldw, x, wt + n, y + n);
-  if (n < N) gemv_t_tail(K, ldw, N - n, x, wt + n, y + n);
+/// The widths of the panels of an N-column matrix: 128 while at least 128 columns are left,
+/// then 64, then the rest. Panel `n` (its first column) starts at float `K * n`.
+static long panel_width(long N, long n) { return N - n >= 128 ? 128 : (N - n >= 64 ? 64 : N - n); }
+
+void rnn_pack_panels(long K, long N, const float *src, long lds, float *dst) {
+  for (long n = 0; n < N;) {
+    long width = panel_width(N, n);
+    for (long k = 0; k < K; k++) memcpy(dst + K * n + k * width, src + k * lds + n, width * sizeof(float));
+    n += width;
+  }
+}
+
+void rnn_gemv_panels(long K, long N, const float *x, const float *w, float *y) {
+  for (long n = 0; n < N;) {
+    long width = panel_width(N, n);
+    const float *panel = w + K * n;
+    if (width == 128) gemv_t_block128(K, 128, x, panel, y + n);
+    else if (width == 64) gemv_t_block64(K, 64, x, panel, y + n);
+    else gemv_t_tail(K, width, width, x, panel, y + n);
+    n += width;
+  }
 }

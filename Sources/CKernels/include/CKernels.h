@@ -46,10 +46,21 @@ int rnn_blas_threads(void);
 void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, const float *A,
                long lda, const float *B, long ldb, float beta, float *C, long ldc);
 
-/// y[N] += x[K] * wt[K,N]: a matrix-vector product with the matrix stored transposed (one row
-/// of wt per input, `ldw` floats apart), for batch-1 inference; y stays in registers while wt
-/// streams once.
-void rnn_gemv_t(long K, long N, const float *x, const float *wt, long ldw, float *y);
+/// Copies `src [K, N]` (rows `lds` floats apart) into panel order for `rnn_gemv_panels`: column
+/// panels of 128 (then 64, then the rest) columns, each `[K, width]` and contiguous, panel by panel.
+void rnn_pack_panels(long K, long N, const float *src, long lds, float *dst);
+
+/// y[N] += x[K] * w[K,N], `w` packed by `rnn_pack_panels`: a matrix-vector product for batch-1
+/// inference. Each panel is one contiguous stream (which the hardware prefetchers follow) read
+/// once while its 128 outputs stay in registers.
+void rnn_gemv_panels(long K, long N, const float *x, const float *w, float *y);
+
+/// Allocates `count` floats (uninitialised) for a buffer read over and over: from 1 MiB on,
+/// 2 MiB-aligned and advised to use transparent huge pages. Null if out of memory.
+float *rnn_allocate_streamed(long count);
+
+/// Frees a buffer from `rnn_allocate_streamed`.
+void rnn_free_streamed(float *buffer);
 
 // MARK: - Two-thread regions
 

@@ -4,7 +4,9 @@ import CKernels
 /// of sampling.
 ///
 /// Each product is a matrix-vector product, bound by how fast the weights stream from cache, so:
-/// - the weights are stored transposed, `[K, G*H]`, for `rnn_gemv_t`;
+/// - the weights are stored transposed, `[K, G*H]`, and packed into column panels (`[K, 128]`
+///   each, contiguous) for `rnn_gemv_panels`: every panel streams from cache as one sequential
+///   run, which the hardware prefetchers follow (rows of `[K, G*H]` 8 KB apart defeat them);
 /// - the first layer's input projection `E W_ih^T + b` is precomputed for every character
 ///   (`[V, G*H]`): layer 0 costs one product with `W_hh` only;
 /// - with two threads, the hidden units are split in two halves, each computed (products and
@@ -60,7 +62,8 @@ final class StepModel {
     newC = reserve(h)
     tanhC = reserve(h)
     logitsOffset = reserve(v)
-    storage = .allocate(capacity: size)
+    guard let memory = rnn_allocate_streamed(size) else { fatalError("out of memory: \(size * 4) bytes for the sampler") }
+    storage = memory
     storage.initialize(repeating: 0, count: size)
 
     // Where gate row r (gate q = r / H, unit j = r % H) of a PyTorch weight goes.
@@ -72,9 +75,17 @@ final class StepModel {
     }
     let s = storage
     let p = model.parameters
-    /// Stores `weight [G*H, K]` as `[K, G*H]` with columns reordered.
+    /// Stores `weight [G*H, K]` as `[K, G*H]` with columns reordered, each part's columns packed
+    /// into panels starting at `K * (its first column)`.
     func store(_ weight: UnsafePointer<Float>, inputs: Int, at offset: Int) {
-      for r in 0..<g * h { for k in 0..<inputs { s[offset + k * g * h + column[r]] = weight[r * inputs + k] } }
+      var transposed = [Float](repeating: 0, count: inputs * g * h)
+      for r in 0..<g * h { for k in 0..<inputs { transposed[k * g * h + column[r]] = weight[r * inputs + k] } }
+      transposed.withUnsafeBufferPointer { transposed in
+        for part in 0..<units.count - 1 {
+          let (first, count) = (g * units[part], g * (units[part + 1] - units[part]))
+          rnn_pack_panels(inputs, count, transposed.baseAddress! + first, g * h, s + offset + inputs * first)
+        }
+      }
     }
     for (l, layer) in model.layers.enumerated() {
       let slot = layers[l]
@@ -96,11 +107,13 @@ final class StepModel {
       }
       for r in 0..<g * h { s[table + token * g * h + column[r]] = row[r] + s[layers[0].bias + column[r]] }
     }
-    for r in 0..<v { for k in 0..<h { s[decoderT + k * v + r] = p.value(model.decoder.weight)[r * h + k] } }
+    var decoder = [Float](repeating: 0, count: h * v)
+    for r in 0..<v { for k in 0..<h { decoder[k * v + r] = p.value(model.decoder.weight)[r * h + k] } }
+    rnn_pack_panels(h, v, decoder, v, s + decoderT)
     (s + decoderBias).update(from: p.value(model.decoder.bias), count: v)
   }
 
-  deinit { storage.deallocate() }
+  deinit { rnn_free_streamed(storage) }
 
   /// The logits `[V]` for the character after the last one stepped.
   var logits: UnsafeBufferPointer<Float> {
@@ -133,7 +146,7 @@ final class StepModel {
     }
     let s = storage
     (s + logitsOffset).update(from: s + decoderBias, count: v)
-    rnn_gemv_t(h, v, s + layers[layers.count - 1].h, s + decoderT, v, s + logitsOffset)
+    rnn_gemv_panels(h, v, s + layers[layers.count - 1].h, s + decoderT, s + logitsOffset)
   }
 
   /// One part of one layer: the products and the cell for units `units[part] ..< units[part + 1]`.
@@ -146,18 +159,18 @@ final class StepModel {
     let gatesPart = s + gates + columns
     let source = l == 0 ? s + table + Int(token) * gh : s + slot.bias
     gatesPart.update(from: source + columns, count: n)
-    if l > 0 { rnn_gemv_t(h, n, s + layers[l - 1].h, s + slot.wihT + columns, gh, gatesPart) }
+    if l > 0 { rnn_gemv_panels(h, n, s + layers[l - 1].h, s + slot.wihT + h * columns, gatesPart) }
     switch config.cell {
     case .lstm:
-      rnn_gemv_t(h, n, s + slot.h, s + slot.whhT + columns, gh, gatesPart)
+      rnn_gemv_panels(h, n, s + slot.h, s + slot.whhT + h * columns, gatesPart)
       rnn_lstm_forward_step(1, width, gatesPart, s + slot.c + u, s + newC + u, s + tanhC + u, s + newH + u)
     case .rnnTanh, .rnnRelu:
-      rnn_gemv_t(h, n, s + slot.h, s + slot.whhT + columns, gh, gatesPart)
+      rnn_gemv_panels(h, n, s + slot.h, s + slot.whhT + h * columns, gatesPart)
       rnn_simple_forward_step(1, width, gatesPart, s + newH + u, config.cell == .rnnRelu ? 1 : 0)
     case .gru:
       let hiddenPart = s + hiddenGates + columns
       hiddenPart.update(from: s + slot.bhh + columns, count: n)
-      rnn_gemv_t(h, n, s + slot.h, s + slot.whhT + columns, gh, hiddenPart)
+      rnn_gemv_panels(h, n, s + slot.h, s + slot.whhT + h * columns, hiddenPart)
       rnn_gru_forward_step(1, width, gatesPart, hiddenPart, s + slot.h + u, s + gruGates + columns, s + keep + u, s + newH + u)
     }
   }
