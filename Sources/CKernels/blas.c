@@ -254,25 +254,23 @@ void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, co
   }
 RNN_GEMV_T_BLOCK(128)
 RNN_GEMV_T_BLOCK(64)
-
-RNN_KERNEL static void gemv_t_tail(long K, long ldw, long width, const float *restrict x,
-                                   const float *restrict wt, float *restrict y) {
-  for (long k = 0; k < K; k++) {
-    const float *restrict row = wt + k * ldw;
-    float xk = x[k];
-    RNN_VECTORIZE
-    for (long j = 0; j < width; j++) y[j] += xk * row[j];
-  }
-}
+RNN_GEMV_T_BLOCK(48)
+RNN_GEMV_T_BLOCK(32)
+RNN_GEMV_T_BLOCK(16)
 
 /// The widths of the panels of an N-column matrix: 128 while at least 128 columns are left,
-/// then 64, then the rest. Panel `n` (its first column) starts at float `K * n`.
-static long panel_width(long N, long n) { return N - n >= 128 ? 128 : (N - n >= 64 ? 64 : N - n); }
+/// then 64, then the rest rounded up to 16 (zero columns pad it). Panel `n` (its first column)
+/// starts at float `K * n`.
+static long panel_width(long N, long n) { return N - n >= 128 ? 128 : (N - n >= 64 ? 64 : (N - n + 15) / 16 * 16); }
 
 void rnn_pack_panels(long K, long N, const float *src, long lds, float *dst) {
   for (long n = 0; n < N;) {
-    long width = panel_width(N, n);
-    for (long k = 0; k < K; k++) memcpy(dst + K * n + k * width, src + k * lds + n, width * sizeof(float));
+    long width = panel_width(N, n), real = N - n < width ? N - n : width;
+    for (long k = 0; k < K; k++) {
+      float *row = dst + K * n + k * width;
+      memcpy(row, src + k * lds + n, real * sizeof(float));
+      memset(row + real, 0, (width - real) * sizeof(float));
+    }
     n += width;
   }
 }
@@ -281,9 +279,13 @@ void rnn_gemv_panels(long K, long N, const float *x, const float *w, float *y) {
   for (long n = 0; n < N;) {
     long width = panel_width(N, n);
     const float *panel = w + K * n;
-    if (width == 128) gemv_t_block128(K, 128, x, panel, y + n);
-    else if (width == 64) gemv_t_block64(K, 64, x, panel, y + n);
-    else gemv_t_tail(K, width, width, x, panel, y + n);
+    switch (width) {
+    case 128: gemv_t_block128(K, 128, x, panel, y + n); break;
+    case 64: gemv_t_block64(K, 64, x, panel, y + n); break;
+    case 48: gemv_t_block48(K, 48, x, panel, y + n); break;
+    case 32: gemv_t_block32(K, 32, x, panel, y + n); break;
+    default: gemv_t_block16(K, 16, x, panel, y + n); break;
+    }
     n += width;
   }
 }

@@ -1,7 +1,7 @@
 // A persistent helper thread for fine-grained parallel regions of a few microseconds (batch-1
-// sampling: one region per layer per character). The helper spins on an atomic counter for a
-// while before it sleeps, so handing it work costs a fraction of a microsecond, where a thread
-// pool that wakes sleeping threads costs several. Part 1 of a region goes to whichever thread
+// sampling: one region of a few stages per character). The helper spins on an atomic counter for
+// a while before it sleeps, so handing it work costs a fraction of a microsecond, where a thread
+// pool that wakes sleeping threads costs several. Part 1 of a stage goes to whichever thread
 // claims it first: when the helper is not running (the machine is busy, or it is asleep), the
 // caller runs both parts itself instead of waiting for it.
 #include "CKernels.h"
@@ -16,15 +16,18 @@
 #define RNN_PAUSE() ((void)0)
 #endif
 
+// Stages are numbered by one counter across regions: stage q is `opened` by the caller, its part 1
+// `claimed` by one of the two threads, and `done` when the helper has run it.
 static struct {
   pthread_once_t once;
   pthread_mutex_t caller;  // one region at a time
-  pthread_mutex_t lock;    // guards `sleeping` with the condition variable
+  pthread_mutex_t lock;    // with `wake`, for the helper's sleep
   pthread_cond_t wake;
-  int sleeping;
-  _Atomic unsigned long posted, claimed, done;
-  rnn_task_fn task;
+  atomic_int sleeping;
+  _Atomic unsigned long opened, claimed, done;
+  rnn_stage_fn task;
   void *context;
+  int stage;  // the open stage's index in its region
 } pair = {
     .once = PTHREAD_ONCE_INIT,
     .caller = PTHREAD_MUTEX_INITIALIZER,
@@ -41,25 +44,28 @@ static void *helper(void *unused) {
   in_region = 1;
   unsigned long seen = 0;
   for (;;) {
-    // Spin about 100 microseconds for the next region, then sleep until one is posted.
-    for (int spins = 0; atomic_load_explicit(&pair.posted, memory_order_acquire) == seen; spins++) {
+    // Spin about 100 microseconds for the next stage, then sleep until one is opened.
+    unsigned long q;
+    for (int spins = 0; (q = atomic_load_explicit(&pair.opened, memory_order_acquire)) == seen; spins++) {
       if (spins < 20000) {
         RNN_PAUSE();
         continue;
       }
       pthread_mutex_lock(&pair.lock);
-      pair.sleeping = 1;
-      while (atomic_load_explicit(&pair.posted, memory_order_acquire) == seen)
-        pthread_cond_wait(&pair.wake, &pair.lock);
-      pair.sleeping = 0;
+      atomic_store(&pair.sleeping, 1);
+      while ((q = atomic_load(&pair.opened)) == seen) pthread_cond_wait(&pair.wake, &pair.lock);
+      atomic_store(&pair.sleeping, 0);
       pthread_mutex_unlock(&pair.lock);
+      break;
     }
-    seen++;
-    unsigned long unclaimed = seen - 1;
-    if (atomic_compare_exchange_strong_explicit(&pair.claimed, &unclaimed, seen, memory_order_acq_rel,
+    seen = q;
+    // The caller does not leave stage q before it is done, so what it published stays valid once
+    // the claim succeeds; if the caller claimed it (or has moved on), skip it.
+    unsigned long unclaimed = q - 1;
+    if (atomic_compare_exchange_strong_explicit(&pair.claimed, &unclaimed, q, memory_order_acq_rel,
                                                 memory_order_relaxed)) {
-      pair.task(pair.context, 1);
-      atomic_store_explicit(&pair.done, seen, memory_order_release);
+      pair.task(pair.context, pair.stage, 1);
+      atomic_store_explicit(&pair.done, q, memory_order_release);
     }
   }
   return 0;
@@ -74,10 +80,12 @@ static void start_helper(void) {
   pthread_attr_destroy(&attributes);
 }
 
-void rnn_run_pair(rnn_task_fn task, void *context) {
+void rnn_run_pair_stages(rnn_stage_fn task, void *context, int stages) {
   if (in_region) {
-    task(context, 0);
-    task(context, 1);
+    for (int s = 0; s < stages; s++) {
+      task(context, s, 0);
+      task(context, s, 1);
+    }
     return;
   }
   in_region = 1;
@@ -85,19 +93,42 @@ void rnn_run_pair(rnn_task_fn task, void *context) {
   pthread_mutex_lock(&pair.caller);
   pair.task = task;
   pair.context = context;
-  unsigned long ticket = atomic_load_explicit(&pair.posted, memory_order_relaxed) + 1;
-  atomic_store_explicit(&pair.posted, ticket, memory_order_release);
-  pthread_mutex_lock(&pair.lock);
-  if (pair.sleeping) pthread_cond_signal(&pair.wake);
-  pthread_mutex_unlock(&pair.lock);
-  task(context, 0);
-  unsigned long unclaimed = ticket - 1;
-  if (atomic_compare_exchange_strong_explicit(&pair.claimed, &unclaimed, ticket, memory_order_acq_rel,
-                                              memory_order_relaxed)) {
-    task(context, 1);  // the helper has not started it: do it here
-  } else {
-    while (atomic_load_explicit(&pair.done, memory_order_acquire) != ticket) RNN_PAUSE();
+  for (int s = 0; s < stages; s++) {
+    pair.stage = s;
+    unsigned long q = atomic_load_explicit(&pair.opened, memory_order_relaxed) + 1;
+    atomic_store(&pair.opened, q);
+    // Sequentially consistent with the helper's `sleeping` store and `opened` load: either it
+    // sees this stage before it sleeps, or this sees it asleep and wakes it.
+    if (atomic_load(&pair.sleeping)) {
+      pthread_mutex_lock(&pair.lock);
+      pthread_cond_signal(&pair.wake);
+      pthread_mutex_unlock(&pair.lock);
+    }
+    task(context, s, 0);
+    unsigned long unclaimed = q - 1;
+    if (atomic_compare_exchange_strong_explicit(&pair.claimed, &unclaimed, q, memory_order_acq_rel,
+                                                memory_order_relaxed)) {
+      task(context, s, 1);  // the helper has not started it: do it here
+    } else {
+      while (atomic_load_explicit(&pair.done, memory_order_acquire) != q) RNN_PAUSE();
+    }
   }
   pthread_mutex_unlock(&pair.caller);
   in_region = 0;
+}
+
+typedef struct {
+  rnn_task_fn task;
+  void *context;
+} single_stage;
+
+static void run_single_stage(void *context, int stage, int part) {
+  (void)stage;
+  const single_stage *region = context;
+  region->task(region->context, part);
+}
+
+void rnn_run_pair(rnn_task_fn task, void *context) {
+  single_stage region = {task, context};
+  rnn_run_pair_stages(run_single_stage, &region, 1);
 }

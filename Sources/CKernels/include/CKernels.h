@@ -47,12 +47,14 @@ void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, co
                long lda, const float *B, long ldb, float beta, float *C, long ldc);
 
 /// Copies `src [K, N]` (rows `lds` floats apart) into panel order for `rnn_gemv_panels`: column
-/// panels of 128 (then 64, then the rest) columns, each `[K, width]` and contiguous, panel by panel.
+/// panels of 128 columns, then one of 64, then the rest padded with zero columns to a multiple of
+/// 16; each panel `[K, width]` contiguous. `dst` holds `K * (N rounded up to 16)` floats.
 void rnn_pack_panels(long K, long N, const float *src, long lds, float *dst);
 
 /// y[N] += x[K] * w[K,N], `w` packed by `rnn_pack_panels`: a matrix-vector product for batch-1
 /// inference. Each panel is one contiguous stream (which the hardware prefetchers follow) read
-/// once while its 128 outputs stay in registers.
+/// once while its outputs stay in registers. Writes `y` up to N rounded up to 16 (the padding
+/// columns add zero).
 void rnn_gemv_panels(long K, long N, const float *x, const float *w, float *y);
 
 /// Allocates `count` floats (uninitialised) for a buffer read over and over: from 1 MiB on,
@@ -67,11 +69,57 @@ void rnn_free_streamed(float *buffer);
 /// A piece of work split in two: `part` is 0 or 1.
 typedef void (*rnn_task_fn)(void *context, int part);
 
+/// A region in stages, each split in two: `part` 0 or 1 of `stage`.
+typedef void (*rnn_stage_fn)(void *context, int stage, int part);
+
+/// Runs stage 0, 1, ..., `stages - 1` of a region, each as `rnn_run_pair` runs its two parts: part
+/// 0 on the calling thread, part 1 on the helper (or here, if the helper has not started it when
+/// part 0 is done). A stage starts when both parts of the one before are done; the helper stays
+/// in the region between stages, so a stage boundary costs a few cache-line transfers.
+void rnn_run_pair_stages(rnn_stage_fn task, void *context, int stages);
+
 /// Runs task(context, 0) on the calling thread and task(context, 1) on a persistent helper
 /// thread that spins between regions (for regions of microseconds), or on the calling thread too
 /// if the helper has not started it by the time part 0 is done; returns when both are done.
 /// Regions started inside a region run both parts inline.
 void rnn_run_pair(rnn_task_fn task, void *context);
+
+// MARK: - Batch-1 step of a stacked model
+
+typedef enum { RNN_CELL_LSTM, RNN_CELL_GRU, RNN_CELL_TANH, RNN_CELL_RELU } rnn_cell_kind;
+
+/// One layer of an `rnn_step_model`. Weights are transposed, `[K, G*H]` with K the layer's input
+/// size, gate columns reordered so that each part's are contiguous (part p: columns
+/// `[G*units[p], G*units[p+1])`, gate blocks of its width), each part's columns packed by
+/// `rnn_pack_panels` at float `K * (its first column)`.
+typedef struct {
+  const float *wih;  // layers after the first: W_ih^T, packed
+  const float *whh;  // W_hh^T, packed
+  const float *bias; // [G*H]: b_ih + b_hh (GRU: b_ih)
+  const float *bhh;  // [G*H]: GRU's b_hh
+  float *h[2], *c[2]; // the state [H] (c: LSTM only), double-buffered: `parity` is current
+} rnn_step_layer;
+
+/// A stacked recurrent model with its decoder, prepared for batch-1 steps.
+typedef struct {
+  rnn_cell_kind cell;
+  long layers, hidden, gates_per_unit, vocabulary;
+  int parts;            // 1, or 2: hidden units and classes split between two threads
+  long units[3];        // part boundaries over the hidden units (multiples of 16 but the last)
+  long classes[3];      // part boundaries over the decoder's outputs (likewise)
+  rnn_step_layer *layer;
+  const float *table;   // [V, G*H]: layer 0's input projection of each token, biases included
+  const float *decoder; // W_dec^T [H, V], each part's columns packed
+  const float *decoder_bias;
+  // Scratch, each padded to a multiple of 16 floats: gates, hidden_gates, gru_gates [G*H];
+  // tanh_c, hn [H]; logits [V] (the output).
+  float *gates, *hidden_gates, *gru_gates, *tanh_c, *hn, *logits;
+  int parity;           // which of each layer's state buffers is current
+} rnn_step_model;
+
+/// Runs `token` through every layer and the decoder: writes `logits`, advances the state (flips
+/// `parity`). With two parts, one region of `layers + 1` stages on two threads.
+void rnn_step(rnn_step_model *model, int token);
 
 // MARK: - Recurrent cells, one time step (gate orders as PyTorch: LSTM i,f,g,o; GRU r,z,n)
 
