@@ -188,6 +188,10 @@ double rnn_softmax_cross_entropy(long N, long V, const float *logits, const int3
 /// dst[cols, rows] = src[rows, cols] transposed.
 void rnn_transpose(long rows, long cols, const float *src, float *dst);
 
+/// dst[j, i] += src[i, j] for src [rows, cols] (rows `lds` apart) and dst [cols, rows] (rows
+/// `ldd` apart).
+void rnn_add_transposed(long rows, long cols, const float *src, long lds, float *dst, long ldd);
+
 /// probs[V] = softmax(logits / temperature).
 void rnn_softmax(long V, const float *logits, float temperature, float *probs);
 

@@ -8,7 +8,9 @@ func affineBackward(_ dy: Tensor, x: Tensor, weight: ParameterRef, bias: Paramet
   let n = x.count / i
   guard n > 0 else { return .zeros(x.shape) }
   return dy.withPointer { dy in
-    x.withPointer { x in BLAS.parallelGemm(true, false, o, i, n, dy, x, beta: 1, parameters.gradient(weight)) }
+    x.withPointer { x in
+      BLAS.accumulateWeightGradient(o, i, [.init(n: n, dy: dy, ldy: o, x: x)], into: parameters.gradient(weight))
+    }
     Parallel.addColumnSums(n, o, dy, into: parameters.gradient(bias))
     return Tensor(shape: x.shape) { dx in
       BLAS.parallelGemm(false, false, n, i, o, dy, parameters.value(weight), beta: 0, dx)

@@ -222,12 +222,13 @@ public struct RecurrentLayer: Sendable {
     let n = t * b
     guard n > 0 else { return }
     cache.initial.h.withPointer { h0 in
-      BLAS.parallelGemm(true, false, rows, h, b, dhg, lda: rows, h0, beta: 1, parameters.gradient(weightHH))
-    }
-    if t > 1 {
       cache.y.withPointer { y in
-        BLAS.parallelGemm(
-          true, false, rows, h, n - b, dhg + b * rows, lda: rows, y, beta: 1, parameters.gradient(weightHH))
+        BLAS.accumulateWeightGradient(
+          rows, h,
+          [
+            .init(n: b, dy: dhg, ldy: rows, x: h0),  // h_{t-1} of step 0 is the initial state
+            .init(n: n - b, dy: dhg + b * rows, ldy: rows, x: y),
+          ], into: parameters.gradient(weightHH))
       }
     }
     Parallel.addColumnSums(n, rows, dhg, into: parameters.gradient(biasHH))
