@@ -1,9 +1,13 @@
-// Buffers that a hot loop streams through again and again (the batch-1 sampler's weights).
+// Memory: buffers that a hot loop streams through again and again (the batch-1 sampler's
+// weights), and keeping freed memory for reuse (see FreedMemory.swift).
 #define _GNU_SOURCE
 #include "CKernels.h"
 
 #include <stdlib.h>
 #include <sys/mman.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 enum { huge_page = 2 << 20 };
 
@@ -23,3 +27,12 @@ float *rnn_allocate_streamed(long count) {
 }
 
 void rnn_free_streamed(float *buffer) { free(buffer); }
+
+void rnn_keep_freed_memory(void) {
+#ifdef __GLIBC__
+  // Fixed thresholds (setting them turns off glibc's adaptive ones): heap allocations up to the
+  // largest size glibc accepts, and no trimming of the heap's free top.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 0x7fffffff);
+#endif
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import RNN
 
 /// The `rnn` command: train, sample from and score character-level recurrent language models.
 @main
@@ -8,4 +9,9 @@ struct RNNCommand: ParsableCommand {
     abstract: "Recurrent neural networks: train, sample from and score character-level language models.",
     subcommands: [Train.self, Sample.self, Eval.self, Bench.self, Plot.self, Visualize.self, Example.self]
   )
+
+  static func main() {
+    FreedMemory.keepForReuse()
+    main(nil)
+  }
 }

@@ -64,6 +64,10 @@ float *rnn_allocate_streamed(long count);
 /// Frees a buffer from `rnn_allocate_streamed`.
 void rnn_free_streamed(float *buffer);
 
+/// With glibc: keeps freed memory in the process (allocations up to 32 MiB from the heap, which is
+/// never trimmed) instead of returning it to the system. Elsewhere: nothing.
+void rnn_keep_freed_memory(void);
+
 // MARK: - Two-thread regions
 
 /// A piece of work split in two: `part` is 0 or 1.
