@@ -237,31 +237,34 @@ void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, co
 
 // MARK: - Batch-1 products
 
-/// Defines gemv_t_block<W>: y[0..W) += x[K] * wt[K, 0..W), the W outputs held in registers
+/// Defines gemv_panel<W>: y[0..W) += x[K] * panel[K, W], the W outputs held in registers
 /// (W/16 zmm: 128 gives eight independent FMA chains, enough to hide their latency).
-#define RNN_GEMV_T_BLOCK(W)                                                                        \
-  RNN_KERNEL static void gemv_t_block##W(long K, long ldw, const float *restrict x,                \
-                                         const float *restrict wt, float *restrict y) {            \
+#define RNN_GEMV_PANEL(W)                                                                          \
+  RNN_KERNEL static void gemv_panel##W(long K, const float *restrict x, const float *restrict panel, \
+                                       float *restrict y) {                                        \
     float acc[W];                                                                                  \
     for (int j = 0; j < W; j++) acc[j] = y[j];                                                     \
     for (long k = 0; k < K; k++) {                                                                 \
-      const float *restrict row = wt + k * ldw;                                                    \
+      const float *restrict row = panel + k * W;                                                   \
       float xk = x[k];                                                                             \
       RNN_VECTORIZE                                                                                \
       for (int j = 0; j < W; j++) acc[j] += xk * row[j];                                           \
     }                                                                                              \
     for (int j = 0; j < W; j++) y[j] = acc[j];                                                     \
   }
-RNN_GEMV_T_BLOCK(128)
-RNN_GEMV_T_BLOCK(64)
-RNN_GEMV_T_BLOCK(48)
-RNN_GEMV_T_BLOCK(32)
-RNN_GEMV_T_BLOCK(16)
+RNN_GEMV_PANEL(128)
+RNN_GEMV_PANEL(64)
+RNN_GEMV_PANEL(48)
+RNN_GEMV_PANEL(32)
+RNN_GEMV_PANEL(16)
 
 /// The widths of the panels of an N-column matrix: 128 while at least 128 columns are left,
 /// then 64, then the rest rounded up to 16 (zero columns pad it). Panel `n` (its first column)
 /// starts at float `K * n`.
-static long panel_width(long N, long n) { return N - n >= 128 ? 128 : (N - n >= 64 ? 64 : (N - n + 15) / 16 * 16); }
+static long panel_width(long N, long n) {
+  long left = N - n;
+  return left >= 128 ? 128 : (left >= 64 ? 64 : (left + 15) / 16 * 16);
+}
 
 void rnn_pack_panels(long K, long N, const float *src, long lds, float *dst) {
   for (long n = 0; n < N;) {
@@ -280,11 +283,11 @@ void rnn_gemv_panels(long K, long N, const float *x, const float *w, float *y) {
     long width = panel_width(N, n);
     const float *panel = w + K * n;
     switch (width) {
-    case 128: gemv_t_block128(K, 128, x, panel, y + n); break;
-    case 64: gemv_t_block64(K, 64, x, panel, y + n); break;
-    case 48: gemv_t_block48(K, 48, x, panel, y + n); break;
-    case 32: gemv_t_block32(K, 32, x, panel, y + n); break;
-    default: gemv_t_block16(K, 16, x, panel, y + n); break;
+    case 128: gemv_panel128(K, x, panel, y + n); break;
+    case 64: gemv_panel64(K, x, panel, y + n); break;
+    case 48: gemv_panel48(K, x, panel, y + n); break;
+    case 32: gemv_panel32(K, x, panel, y + n); break;
+    default: gemv_panel16(K, x, panel, y + n); break;
     }
     n += width;
   }

@@ -46,7 +46,8 @@ static void *helper(void *unused) {
   for (;;) {
     // Spin about 100 microseconds for the next stage, then sleep until one is opened.
     unsigned long q;
-    for (int spins = 0; (q = atomic_load_explicit(&pair.opened, memory_order_acquire)) == seen; spins++) {
+    for (int spins = 0; (q = atomic_load_explicit(&pair.opened, memory_order_acquire)) == seen;
+         spins++) {
       if (spins < 20000) {
         RNN_PAUSE();
         continue;

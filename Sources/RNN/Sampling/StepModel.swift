@@ -43,10 +43,18 @@ final class StepModel {
         wih: reserve(l == 0 ? 0 : h * padded(g * h)), whh: reserve(h * padded(g * h)), bias: reserve(g * h),
         bhh: reserve(g * h), h: [reserve(h), reserve(h)], c: [reserve(h), reserve(h)])
     }
-    let table = reserve(v * g * h), decoder = reserve(h * padded(v)), decoderBias = reserve(v)
-    let gates = reserve(g * h), hiddenGates = reserve(g * h), gruGates = reserve(g * h)
-    let tanhC = reserve(h), hn = reserve(h), logits = reserve(v)
-    guard let memory = rnn_allocate_streamed(size) else { fatalError("out of memory: \(size * 4) bytes for the sampler") }
+    let table = reserve(v * g * h)
+    let decoder = reserve(h * padded(v))
+    let decoderBias = reserve(v)
+    let gates = reserve(g * h)
+    let hiddenGates = reserve(g * h)
+    let gruGates = reserve(g * h)
+    let tanhC = reserve(h)
+    let hn = reserve(h)
+    let logits = reserve(v)
+    guard let memory = rnn_allocate_streamed(size) else {
+      fatalError("out of memory: \(size * 4) bytes for the sampler")
+    }
     storage = memory
     storage.initialize(repeating: 0, count: size)
     let s = storage
@@ -78,7 +86,8 @@ final class StepModel {
       let slot = offsets[l]
       if l > 0 { store(p.value(layer.weightIH), inputs: layer.inputSize, at: slot.wih) }
       store(p.value(layer.weightHH), inputs: h, at: slot.whh)
-      let bih = p.value(layer.biasIH), bhh = p.value(layer.biasHH)
+      let bih = p.value(layer.biasIH)
+      let bhh = p.value(layer.biasHH)
       for r in 0..<g * h {
         s[slot.bias + column[r]] = config.cell == .gru ? bih[r] : bih[r] + bhh[r]
         s[slot.bhh + column[r]] = bhh[r]
@@ -103,7 +112,8 @@ final class StepModel {
     for (l, slot) in offsets.enumerated() {
       (layers + l).initialize(
         to: rnn_step_layer(
-          wih: s + slot.wih, whh: s + slot.whh, bias: s + slot.bias, bhh: s + slot.bhh, h: (s + slot.h[0], s + slot.h[1]),
+          wih: s + slot.wih, whh: s + slot.whh, bias: s + slot.bias, bhh: s + slot.bhh,
+          h: (s + slot.h[0], s + slot.h[1]),
           c: (s + slot.c[0], s + slot.c[1])))
     }
     let cell: rnn_cell_kind =
@@ -141,7 +151,8 @@ final class StepModel {
       let (hidden, cell) = current == 0 ? (layers[l].h.0, layers[l].c.0) : (layers[l].h.1, layers[l].c.1)
       return RecurrentState(
         h: Tensor(shape: [1, h], scalars: Array(UnsafeBufferPointer(start: hidden, count: h))),
-        c: config.cell.hasCellState ? Tensor(shape: [1, h], scalars: Array(UnsafeBufferPointer(start: cell, count: h))) : nil)
+        c: config.cell.hasCellState
+          ? Tensor(shape: [1, h], scalars: Array(UnsafeBufferPointer(start: cell, count: h))) : nil)
     }
   }
 
