@@ -9,27 +9,40 @@ final class SamplerTests: XCTestCase {
   func testStepModelMatchesSequenceModelForEveryCell() throws {
     for cell in CellKind.allCases {
       // H = 80 splits unevenly (48 + 32 units) when two threads are available.
-      let config = CharLMConfig(cell: cell, layers: 2, hidden: 80, embedding: 12, vocabularySize: 20)
-      var generator = RandomGenerator(seed: 7)
-      let model = CharLM(config, using: &generator)
-      let tokens = (0..<30).map { _ in Int32(generator.next() % 20) }
+      checkStepModel(CharLMConfig(cell: cell, layers: 2, hidden: 80, embedding: 12, vocabularySize: 20))
+    }
+  }
 
-      let tape = Tape(recording: false)
-      let (logits, final) = model(
-        tokens, time: tokens.count, batch: 1, state: model.zeroState(batch: 1).map { StateVariables($0, on: tape) },
-        on: tape)
-      let sequence = tape[logits]
+  /// Weights over 1 MiB live in huge-page memory; V = 40 splits the decoder 32 + 8 (padded to 16).
+  func testLargeStepModelMatchesSequenceModel() {
+    checkStepModel(CharLMConfig(cell: .lstm, layers: 2, hidden: 256, embedding: 16, vocabularySize: 40))
+  }
 
-      for threads in [1, 2] {
-        let step = StepModel(model, threads: threads)
-        for (t, token) in tokens.enumerated() {
-          step.step(token)
-          let expected = Tensor(shape: [20], scalars: Array(sequence.scalars[t * 20..<(t + 1) * 20]))
-          assertClose(Tensor(shape: [20], scalars: Array(step.logits)), expected, relative: 1e-5, absolute: 1e-5, "\(cell) threads \(threads) step \(t)")
-        }
-        for (l, state) in step.state.enumerated() {
-          assertClose(state.h, tape[final[l].h], relative: 1e-5, absolute: 1e-6, "\(cell) h_l\(l)")
-          if let c = state.c { assertClose(c, tape[final[l].c!], relative: 1e-5, absolute: 1e-6, "\(cell) c_l\(l)") }
+  private func checkStepModel(_ config: CharLMConfig, line: UInt = #line) {
+    let (cell, v) = (config.cell, config.vocabularySize)
+    var generator = RandomGenerator(seed: 7)
+    let model = CharLM(config, using: &generator)
+    let tokens = (0..<30).map { _ in Int32(generator.next() % UInt64(v)) }
+
+    let tape = Tape(recording: false)
+    let (logits, final) = model(
+      tokens, time: tokens.count, batch: 1, state: model.zeroState(batch: 1).map { StateVariables($0, on: tape) },
+      on: tape)
+    let sequence = tape[logits]
+
+    for threads in [1, 2] {
+      let step = StepModel(model, threads: threads)
+      for (t, token) in tokens.enumerated() {
+        step.step(token)
+        let expected = Tensor(shape: [v], scalars: Array(sequence.scalars[t * v..<(t + 1) * v]))
+        assertClose(
+          Tensor(shape: [v], scalars: Array(step.logits)), expected, relative: 1e-5, absolute: 1e-5,
+          "\(cell) threads \(threads) step \(t)", line: line)
+      }
+      for (l, state) in step.state.enumerated() {
+        assertClose(state.h, tape[final[l].h], relative: 1e-5, absolute: 1e-6, "\(cell) h_l\(l)", line: line)
+        if let c = state.c {
+          assertClose(c, tape[final[l].c!], relative: 1e-5, absolute: 1e-6, "\(cell) c_l\(l)", line: line)
         }
       }
     }
