@@ -50,20 +50,23 @@ RNN_KERNEL void rnn_lstm_backward_step(long B, long H, const float *gates, const
   }
 }
 
-RNN_KERNEL void rnn_gru_forward_step(long B, long H, const float *xg, const float *hg,
-                                     const float *h_prev, float *gates, float *hn, float *h) {
+RNN_KERNEL void rnn_gru_forward_step(long B, long H, long u, long w, const float *xg, const float *hg,
+                                     const float *bhh, const float *h_prev, float *gates, float *hn,
+                                     float *h) {
+  const float *restrict br = bhh + u, *restrict bz = br + H, *restrict bn = bz + H;
   for (long b = 0; b < B; b++) {
-    const float *restrict xr = xg + b * 3 * H, *restrict xz = xr + H, *restrict xn = xz + H;
-    const float *restrict hr = hg + b * 3 * H, *restrict hz = hr + H, *restrict hnn = hz + H;
-    const float *restrict hp = h_prev + b * H;
-    float *restrict gr = gates + b * 3 * H, *restrict gz = gr + H, *restrict gn = gz + H;
-    float *restrict keep = hn + b * H, *restrict out = h + b * H;
+    const float *restrict xr = xg + b * 3 * H + u, *restrict xz = xr + H, *restrict xn = xz + H;
+    const float *restrict hr = hg + b * 3 * w, *restrict hz = hr + w, *restrict hnn = hz + w;
+    const float *restrict hp = h_prev + b * H + u;
+    float *restrict gr = gates + b * 3 * H + u, *restrict gz = gr + H, *restrict gn = gz + H;
+    float *restrict keep = hn + b * H + u, *restrict out = h + b * H + u;
     RNN_VECTORIZE
-    for (long j = 0; j < H; j++) {
-      float r = rnn_sigmoidf(xr[j] + hr[j]);
-      float z = rnn_sigmoidf(xz[j] + hz[j]);
-      float n = rnn_tanhf(xn[j] + r * hnn[j]);
-      gr[j] = r, gz[j] = z, gn[j] = n, keep[j] = hnn[j];
+    for (long j = 0; j < w; j++) {
+      float hidden_n = hnn[j] + bn[j];
+      float r = rnn_sigmoidf(xr[j] + hr[j] + br[j]);
+      float z = rnn_sigmoidf(xz[j] + hz[j] + bz[j]);
+      float n = rnn_tanhf(xn[j] + r * hidden_n);
+      gr[j] = r, gz[j] = z, gn[j] = n, keep[j] = hidden_n;
       out[j] = (1.0f - z) * n + z * hp[j];
     }
   }

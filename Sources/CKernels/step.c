@@ -21,10 +21,10 @@ static void layer_part(const rnn_step_model *m, long l, int part, int token) {
     break;
   case RNN_CELL_GRU: {
     float *hidden = m->hidden_gates + first;
-    for (long j = 0; j < n; j++) hidden[j] = layer->bhh[first + j];
+    for (long j = 0; j < n; j++) hidden[j] = 0;
     rnn_gemv_panels(k, n, h_old, layer->whh + k * first, hidden);
-    rnn_gru_forward_step(1, width, gates, hidden, h_old + u, m->gru_gates + first, m->hn + u,
-                         h_new + u);
+    rnn_gru_forward_step(1, width, 0, width, gates, hidden, layer->bhh + first, h_old + u,
+                         m->gru_gates + first, m->hn + u, h_new + u);
     break;
   }
   case RNN_CELL_TANH:

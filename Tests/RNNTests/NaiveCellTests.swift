@@ -125,6 +125,35 @@ final class NaiveCellTests: XCTestCase {
     }
   }
 
+  /// With two threads a GRU's forward time loop shares each step by hidden units; giving each
+  /// thread a slice of the batch instead must give the same outputs, states and gradients, padded
+  /// rows included.
+  func testStepsSharedByUnitsMatchBatchSlices() throws {
+    try XCTSkipIf(Parallel.width != 2, "the two ways to split a time loop need two threads")
+    defer { Parallel.timeStepsSharedByUnits = true }
+    for h in [5, 40, 256] {
+      let (t, b, d) = (7, 5, 6)
+      var generator = RandomGenerator(seed: 3300 + UInt64(h))
+      let (layer, parameters) = makeLayer(.gru, inputSize: d, hiddenSize: h, &generator)
+      let x = random([t, b, d], &generator)
+      let state = RecurrentState(h: random([b, h], &generator))
+      let dy = random([t, b, h], &generator)
+      let dState = RecurrentState(h: random([b, h], &generator))
+      func run(sharedByUnits: Bool) -> [Tensor] {
+        Parallel.timeStepsSharedByUnits = sharedByUnits
+        parameters.zeroGradients()
+        let (y, final, cache) = layer.forward(x, state: state, lengths: [7, 3, 0, 5, 7], parameters: parameters)
+        let (dx, dInitial) = layer.backward(dy, dState: dState, cache: cache, parameters: parameters)
+        let gradients = Tensor(shape: [parameters.gradients.count], scalars: Array(parameters.gradients))
+        return [y, final.h, dx, dInitial.h, gradients]
+      }
+      let (units, slices) = (run(sharedByUnits: true), run(sharedByUnits: false))
+      for (index, (a, b)) in zip(units, slices).enumerated() {
+        assertClose(a, b, relative: 1e-5, absolute: 1e-6, "H=\(h): result \(index) (y, h_n, dx, dh0, gradients)")
+      }
+    }
+  }
+
   // MARK: - Helpers
 
   /// A layer with PyTorch's initialisation, from `generator`.

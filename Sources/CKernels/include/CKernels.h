@@ -139,10 +139,12 @@ void rnn_lstm_backward_step(long B, long H, const float *gates, const float *c_p
                             const float *tanh_c, const float *dy, const float *dh_next, float *dc,
                             float *dgates);
 
-/// GRU forward. xg [B,3H] = x W_ih^T + b_ih; hg [B,3H] = h_prev W_hh^T + b_hh.
-/// Writes gates [B,3H] = r,z,n, hn [B,H] = hg's n part (kept for backward), h [B,H].
-void rnn_gru_forward_step(long B, long H, const float *xg, const float *hg, const float *h_prev,
-                          float *gates, float *hn, float *h);
+/// GRU forward for hidden units [u, u+w) of each of B rows. xg [B,3H] = x W_ih^T + b_ih;
+/// hg [B,3w] = h_prev W_hh^T for these units (blocks r,z,n of width w), to which `bhh` [3H] adds
+/// b_hh. Writes these units' columns of gates [B,3H] = r,z,n, hn [B,H] = the n part of
+/// h_prev W_hh^T + b_hh (kept for backward) and h [B,H].
+void rnn_gru_forward_step(long B, long H, long u, long w, const float *xg, const float *hg,
+                          const float *bhh, const float *h_prev, float *gates, float *hn, float *h);
 
 /// GRU backward. Writes dxg [B,3H] (gradient of xg), dhg [B,3H] (gradient of hg) and
 /// dh_prev [B,H], the part of h_{t-1}'s gradient that does not pass through W_hh.
@@ -189,8 +191,9 @@ int rnn_all_finite(long n, const float *x);
 double rnn_softmax_cross_entropy(long N, long V, const float *logits, const int32_t *targets,
                                  float scale, float *dlogits);
 
-/// dst[cols, rows] = src[rows, cols] transposed.
-void rnn_transpose(long rows, long cols, const float *src, float *dst);
+/// dst[j, i] = src[i, j] for src [rows, cols] (rows `lds` apart) and dst [cols, rows] (rows `ldd`
+/// apart).
+void rnn_transpose(long rows, long cols, const float *src, long lds, float *dst, long ldd);
 
 /// dst[j, i] += src[i, j] for src [rows, cols] (rows `lds` apart) and dst [cols, rows] (rows
 /// `ldd` apart).

@@ -5,8 +5,9 @@ import CKernels
 // h' = (1 - z) n + z h. The reset gate multiplies the hidden product after it is taken.
 extension RecurrentLayer {
   /// Forward from the input projections `xg = x W_ih^T + b_ih` `[T,B,3H]`: per step one GEMM
-  /// with `W_hh` and one fused kernel, each slice of the batch on its own thread. Caches the
-  /// gates `r,z,n` `[T,B,3H]` and `hg_n` `[T,B,H]`. With `lengths`, a padded row's `h_t` is its `h_{t-1}`.
+  /// with `W_hh` and one fused kernel, the threads sharing each step by hidden units
+  /// (`unitParts`) or each running a slice of the batch. Caches the gates `r,z,n` `[T,B,3H]` and
+  /// `hg_n` `[T,B,H]`. With `lengths`, a padded row's `h_t` is its `h_{t-1}`.
   func gruForward(_ xg: Tensor, _ state: RecurrentState, _ lengths: [Int]?, _ parameters: Parameters) -> RecurrentCache {
     let (t, b, h) = (xg.shape[0], xg.shape[1], hiddenSize)
     let g = 3 * h
@@ -15,25 +16,42 @@ extension RecurrentLayer {
     var hn = Tensor(uninitializedShape: [t, b, h])
     var y = Tensor(uninitializedShape: [t, b, h])
     let bhh = parameters.value(biasHH)
-    withForwardHiddenWeight(parameters) { whh, transposed in
+    let parts = unitParts
+    withForwardHiddenWeights(parameters, parts: parts ?? [0..<h]) { weights, transposed in
       hg.withMutablePointer { hg in
         gates.withMutablePointer { gates in
           hn.withMutablePointer { hn in
             y.withMutablePointer { y in
               xg.withPointer { xg in
                 state.h.withPointer { h0 in
-                  Parallel.split(b) { slice in
-                    let (r, n) = (slice.lowerBound, slice.count)
-                    let hgSlice = hg + r * g
-                    for step in 0..<t {
-                      let now = (step * b + r) * h
-                      let hPrev = step == 0 ? h0 + r * h : UnsafePointer(y + now - b * h)
-                      rnn_fill_rows(n, g, hgSlice, bhh, nil)
-                      BLAS.gemm(false, transposed, n, g, h, hPrev, whh, beta: 1, hgSlice)
-                      rnn_gru_forward_step(
-                        n, h, xg + (step * b + r) * g, hgSlice, hPrev, gates + (step * b + r) * g, hn + now, y + now)
-                      if let lengths {
-                        Padding.copyPadded(lengths, slice, step: step, width: h, from: hPrev, to: y + now)
+                  /// `h_{t-1}` of row `r` at `step`.
+                  func previous(_ step: Int, row r: Int) -> UnsafePointer<Float> {
+                    step == 0 ? h0 + r * h : UnsafePointer(y + ((step - 1) * b + r) * h)
+                  }
+                  /// `rows` x `units` at `step`: the product into `hg` (`[rows, 3 * units]`), then the cell.
+                  func run(
+                    _ step: Int, rows: Range<Int>, units: Range<Int>, weight: UnsafePointer<Float>,
+                    hg: UnsafeMutablePointer<Float>
+                  ) {
+                    let (r, now) = (rows.lowerBound, (step * b + rows.lowerBound) * h)
+                    let hPrev = previous(step, row: r)
+                    BLAS.gemm(false, transposed, rows.count, 3 * units.count, h, hPrev, weight, beta: 0, hg)
+                    rnn_gru_forward_step(
+                      rows.count, h, units.lowerBound, units.count, xg + (step * b + r) * g, hg, bhh, hPrev,
+                      gates + (step * b + r) * g, hn + now, y + now)
+                    if let lengths {
+                      Padding.copyPadded(lengths, rows, step: step, width: h, columns: units, from: hPrev, to: y + now)
+                    }
+                  }
+                  if let parts {
+                    Parallel.pairStages(t) { step, part in
+                      let units = parts[part]
+                      run(step, rows: 0..<b, units: units, weight: weights[part], hg: hg + b * 3 * units.lowerBound)
+                    }
+                  } else {
+                    Parallel.split(b) { rows in
+                      for step in 0..<t {
+                        run(step, rows: rows, units: 0..<h, weight: weights[0], hg: hg + rows.lowerBound * g)
                       }
                     }
                   }

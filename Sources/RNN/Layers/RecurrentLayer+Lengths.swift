@@ -17,15 +17,17 @@ enum Padding {
   }
 
   /// Copies the rows of `rows` that are padded at `step` (`step >= lengths[row]`) from `source`
-  /// to `destination`.
+  /// to `destination` (both pointing at row `rows.lowerBound`, rows `width` apart): the
+  /// `columns` of each such row, all of them by default.
   @inline(__always)
   static func copyPadded(
-    _ lengths: [Int], _ rows: Range<Int>, step: Int, width: Int, from source: UnsafePointer<Float>,
-    to destination: UnsafeMutablePointer<Float>
+    _ lengths: [Int], _ rows: Range<Int>, step: Int, width: Int, columns: Range<Int>? = nil,
+    from source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>
   ) {
+    let columns = columns ?? 0..<width
     for row in rows where step >= lengths[row] {
-      let offset = (row - rows.lowerBound) * width
-      (destination + offset).update(from: source + offset, count: width)
+      let offset = (row - rows.lowerBound) * width + columns.lowerBound
+      (destination + offset).update(from: source + offset, count: columns.count)
     }
   }
 

@@ -178,19 +178,54 @@ public struct RecurrentLayer: Sendable {
     return RecurrentState(h: last(cache.y), c: cell.hasCellState ? last(cache.cells) : nil)
   }
 
+  /// With two threads, the hidden units each computes when both share every step of a GRU's
+  /// forward time loop (`[0, u)` and `[u, H)`); nil when each thread runs a slice of the batch
+  /// through all steps on its own instead (one thread, or more than two).
+  ///
+  /// Sharing steps costs a barrier per step, but each thread's product has all `B` rows instead
+  /// of `B/2` and needs only its half of `W_hh`, which stays in its core's L2 at `H = 512` (two
+  /// cores at once, per step: `[32, 512] x [512, 768]` 251-299 us against 324-377 us for
+  /// `[16, 512] x [512, 1536]`; 2x512 GRU training +14%). An LSTM's half of `W_hh` is 2 MiB, the
+  /// whole L2, and its loops measured no faster shared (2x128 slower), so they split the batch.
+  var unitParts: [Range<Int>]? {
+    guard Parallel.width == 2, Parallel.timeStepsSharedByUnits, hiddenSize >= 2 else { return nil }
+    let half = hiddenSize >= 32 ? (hiddenSize / 2 + 7) / 8 * 8 : (hiddenSize + 1) / 2
+    return [0..<half, half..<hiddenSize]
+  }
+
   /// Calls `body` with the recurrent weight as the forward time loop multiplies by it,
-  /// `h W_hh^T`: from `H = 256` up, a transposed copy `W_hh^T [H, G*H]` (`transposed` false: a
-  /// plain product), which oneDNN runs about twice as fast as `W_hh [G*H, H]` transposed on the
-  /// fly (`[16, 512] x [512, 2048]`: 154-173 against 71 GFLOP/s on two cores; 2x512 LSTM training
-  /// +20-25%); below, `W_hh` itself (`transposed` true), which measured faster at `H = 128`.
+  /// `h W_hh^T`, for each part of the hidden units (`parts`): the part's gate rows `q*H + j`,
+  /// `[G*w, H]` (`transposed` true: multiplied transposed on the fly), or from `H = 256` up their
+  /// transpose `[H, G*w]` (`transposed` false: a plain product), which oneDNN runs about twice as
+  /// fast there (`[16, 512] x [512, 2048]`: 154-173 against 71 GFLOP/s on two cores; 2x512 LSTM
+  /// training +20-25%) and slower at `H = 128`. One part of all units uses `W_hh` itself.
+  func withForwardHiddenWeights<R>(
+    _ parameters: Parameters, parts: [Range<Int>], _ body: (_ weights: [UnsafePointer<Float>], _ transposed: Bool) -> R
+  ) -> R {
+    let (g, h, whh) = (cell.gates, hiddenSize, parameters.value(weightHH))
+    let transposed = h < 256
+    if transposed && parts.count == 1 { return body([whh], true) }
+    let offsets = parts.map { g * $0.lowerBound * h }
+    let copy = Tensor(shape: [g * h, h]) { out in
+      for (units, offset) in zip(parts, offsets) {
+        for q in 0..<g {
+          let rows = whh + (q * h + units.lowerBound) * h
+          if transposed {
+            (out + offset + q * units.count * h).update(from: rows, count: units.count * h)
+          } else {
+            rnn_transpose(units.count, h, rows, h, out + offset + q * units.count, g * units.count)
+          }
+        }
+      }
+    }
+    return copy.withPointer { base in body(offsets.map { base + $0 }, transposed) }
+  }
+
+  /// `withForwardHiddenWeights` for one part of all the hidden units.
   func withForwardHiddenWeight<R>(_ parameters: Parameters, _ body: (_ weight: UnsafePointer<Float>, _ transposed: Bool) -> R)
     -> R
   {
-    guard hiddenSize >= 256 else { return body(parameters.value(weightHH), true) }
-    let copy = Tensor(shape: [hiddenSize, cell.gates * hiddenSize]) {
-      rnn_transpose(cell.gates * hiddenSize, hiddenSize, parameters.value(weightHH), $0)
-    }
-    return copy.withPointer { body($0, false) }
+    withForwardHiddenWeights(parameters, parts: [0..<hiddenSize]) { body($0[0], $1) }
   }
 
   /// The biases every input projection starts from: `b_ih + b_hh`, or `b_ih` for a GRU.

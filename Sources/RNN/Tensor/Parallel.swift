@@ -11,6 +11,11 @@ public enum Parallel {
   /// The number of parts work is split into.
   public static var width: Int { BLAS.threads }
 
+  /// Whether, with two threads, a GRU's forward time loop shares every step by hidden units
+  /// (`RecurrentLayer.unitParts`, the default) instead of giving each thread a slice of the
+  /// batch. Tests switch it off to check that both ways agree.
+  nonisolated(unsafe) static var timeStepsSharedByUnits = true
+
   /// Calls `body` with consecutive, near-equal ranges that cover `0..<count`, concurrently, one
   /// per thread (fewer if `count` is smaller). Two parts go to `pair` (a spinning helper, for
   /// the many short regions of a training step); more to Dispatch.
@@ -42,6 +47,24 @@ extension Parallel {
         rnn_run_pair({ context, part in
           context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(part))
         }, task)
+      }
+    }
+  }
+}
+
+extension Parallel {
+  /// Runs `stages` stages of two parts, `body(stage, part)`: part 0 on this thread, part 1 on the
+  /// pair helper (or here too when the helper has not started it, as `pair`); a stage starts when
+  /// both parts of the one before are done. For loops whose steps both threads share: a stage
+  /// boundary costs a few cache-line transfers (`rnn_run_pair_stages`).
+  public static func pairStages(_ stages: Int, _ body: (_ stage: Int, _ part: Int) -> Void) {
+    guard stages > 0 else { return }
+    withoutActuallyEscaping(body) { body in
+      var task = body
+      withUnsafeMutablePointer(to: &task) { task in
+        rnn_run_pair_stages({ context, stage, part in
+          context!.assumingMemoryBound(to: ((Int, Int) -> Void).self).pointee(Int(stage), Int(part))
+        }, task, Int32(stages))
       }
     }
   }
