@@ -117,19 +117,3 @@ void rnn_run_pair_stages(rnn_stage_fn task, void *context, int stages) {
   pthread_mutex_unlock(&pair.caller);
   in_region = 0;
 }
-
-typedef struct {
-  rnn_task_fn task;
-  void *context;
-} single_stage;
-
-static void run_single_stage(void *context, int stage, int part) {
-  (void)stage;
-  const single_stage *region = context;
-  region->task(region->context, part);
-}
-
-void rnn_run_pair(rnn_task_fn task, void *context) {
-  single_stage region = {task, context};
-  rnn_run_pair_stages(run_single_stage, &region, 1);
-}

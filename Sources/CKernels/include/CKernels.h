@@ -70,23 +70,16 @@ void rnn_keep_freed_memory(void);
 
 // MARK: - Two-thread regions
 
-/// A piece of work split in two: `part` is 0 or 1.
-typedef void (*rnn_task_fn)(void *context, int part);
-
 /// A region in stages, each split in two: `part` 0 or 1 of `stage`.
 typedef void (*rnn_stage_fn)(void *context, int stage, int part);
 
-/// Runs stage 0, 1, ..., `stages - 1` of a region, each as `rnn_run_pair` runs its two parts: part
-/// 0 on the calling thread, part 1 on the helper (or here, if the helper has not started it when
-/// part 0 is done). A stage starts when both parts of the one before are done; the helper stays
-/// in the region between stages, so a stage boundary costs a few cache-line transfers.
+/// Runs stage 0, 1, ..., `stages - 1` of a region: task(context, s, 0) on the calling thread and
+/// task(context, s, 1) on a persistent helper thread that spins between regions (for regions of
+/// microseconds), or on the calling thread too if the helper has not started it by the time part
+/// 0 is done. A stage starts when both parts of the one before are done, and the call returns
+/// when the last is; the helper stays in the region between stages, so a stage boundary costs a
+/// few cache-line transfers. Regions started inside a region run both parts inline.
 void rnn_run_pair_stages(rnn_stage_fn task, void *context, int stages);
-
-/// Runs task(context, 0) on the calling thread and task(context, 1) on a persistent helper
-/// thread that spins between regions (for regions of microseconds), or on the calling thread too
-/// if the helper has not started it by the time part 0 is done; returns when both are done.
-/// Regions started inside a region run both parts inline.
-void rnn_run_pair(rnn_task_fn task, void *context);
 
 // MARK: - Batch-1 step of a stacked model
 

@@ -38,25 +38,15 @@ public enum Parallel {
 
 extension Parallel {
   /// Calls `body(0)` on this thread and `body(1)` on a helper thread that spins between regions
-  /// (`rnn_run_pair`: handing work over costs well under a microsecond); returns when both are
-  /// done. If the helper is not running (the machine is busy), this thread runs both.
+  /// (handing work over costs well under a microsecond); returns when both are done. If the
+  /// helper is not running (the machine is busy), this thread runs both.
   public static func pair(_ body: (Int) -> Void) {
-    withoutActuallyEscaping(body) { body in
-      var task = body
-      withUnsafeMutablePointer(to: &task) { task in
-        rnn_run_pair({ context, part in
-          context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(part))
-        }, task)
-      }
-    }
+    pairStages(1) { _, part in body(part) }
   }
-}
 
-extension Parallel {
-  /// Runs `stages` stages of two parts, `body(stage, part)`: part 0 on this thread, part 1 on the
-  /// pair helper (or here too when the helper has not started it, as `pair`); a stage starts when
-  /// both parts of the one before are done. For loops whose steps both threads share: a stage
-  /// boundary costs a few cache-line transfers (`rnn_run_pair_stages`).
+  /// Runs `stages` stages of two parts, `body(stage, part)`, each as `pair` runs its two; a stage
+  /// starts when both parts of the one before are done. For loops whose steps both threads
+  /// share: a stage boundary costs a few cache-line transfers (`rnn_run_pair_stages`).
   public static func pairStages(_ stages: Int, _ body: (_ stage: Int, _ part: Int) -> Void) {
     guard stages > 0 else { return }
     withoutActuallyEscaping(body) { body in
