@@ -184,13 +184,10 @@ int rnn_all_finite(long n, const float *x);
 double rnn_softmax_cross_entropy(long N, long V, const float *logits, const int32_t *targets,
                                  float scale, float *dlogits);
 
-/// dst[j, i] = src[i, j] for src [rows, cols] (rows `lds` apart) and dst [cols, rows] (rows `ldd`
-/// apart).
-void rnn_transpose(long rows, long cols, const float *src, long lds, float *dst, long ldd);
-
-/// dst[j, i] += src[i, j] for src [rows, cols] (rows `lds` apart) and dst [cols, rows] (rows
-/// `ldd` apart).
-void rnn_add_transposed(long rows, long cols, const float *src, long lds, float *dst, long ldd);
+/// dst[j, i] = src[i, j], or += with `accumulate` non-zero, for src [rows, cols] (rows `lds`
+/// apart) and dst [cols, rows] (rows `ldd` apart).
+void rnn_transpose(long rows, long cols, const float *src, long lds, float *dst, long ldd,
+                   int accumulate);
 
 /// probs[V] = softmax(logits / temperature).
 void rnn_softmax(long V, const float *logits, float temperature, float *probs);

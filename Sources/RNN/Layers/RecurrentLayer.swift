@@ -213,7 +213,7 @@ public struct RecurrentLayer: Sendable {
           if transposed {
             (out + offset + q * units.count * h).update(from: rows, count: units.count * h)
           } else {
-            rnn_transpose(units.count, h, rows, h, out + offset + q * units.count, g * units.count)
+            rnn_transpose(units.count, h, rows, h, out + offset + q * units.count, g * units.count, 0)
           }
         }
       }

@@ -99,7 +99,7 @@ extension BLAS {
     }
     let (source, target) = (UncheckedBox(UnsafePointer(scratch)), UncheckedBox(w))
     Parallel.split(o) { rows in
-      rnn_add_transposed(i, rows.count, source.value + rows.lowerBound, o, target.value + rows.lowerBound * i, i)
+      rnn_transpose(i, rows.count, source.value + rows.lowerBound, o, target.value + rows.lowerBound * i, i, 1)
     }
   }
 }
