@@ -100,7 +100,7 @@ typedef struct {
 /// A stacked recurrent model with its decoder, prepared for batch-1 steps.
 typedef struct {
   rnn_cell_kind cell;
-  long layers, hidden, gates_per_unit, vocabulary;
+  long layers, hidden, gates_per_unit;
   int parts;            // 1, or 2: hidden units and classes split between two threads
   long units[3];        // part boundaries over the hidden units (multiples of 16 but the last)
   long classes[3];      // part boundaries over the decoder's outputs (likewise)

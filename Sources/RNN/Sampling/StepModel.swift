@@ -126,7 +126,7 @@ final class StepModel {
     model = .allocate(capacity: 1)
     model.initialize(
       to: rnn_step_model(
-        cell: cell, layers: config.layers, hidden: h, gates_per_unit: g, vocabulary: v, parts: Int32(units.count - 1),
+        cell: cell, layers: config.layers, hidden: h, gates_per_unit: g, parts: Int32(units.count - 1),
         units: (units[0], units[1], units.last!), classes: (classes[0], classes[1], classes.last!), layer: layers,
         table: s + table, decoder: s + decoder, decoder_bias: s + decoderBias, gates: s + gates,
         hidden_gates: s + hiddenGates, gru_gates: s + gruGates, tanh_c: s + tanhC, hn: s + hn, logits: s + logits,
