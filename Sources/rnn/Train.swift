@@ -10,7 +10,7 @@ struct Train: ParsableCommand {
     discussion: """
       With no --data, trains on the Swift standard library's textual interface that ships with the \
       toolchain. Checkpoints (--checkpoint-dir) are PyTorch-loadable safetensors files; each has a \
-      .training.safetensors file beside it that --resume reads. Ctrl-C (SIGINT) or SIGTERM stops after \
+      .training.safetensors file beside it that --resume reads. Ctrl-C (SIGINT), SIGTERM or SIGHUP stops after \
       the current step, saves latest.safetensors and prints the command that resumes (a second one stops \
       at once). The checkpoint folder also gets metrics.jsonl (one JSON object per progress or validation \
       line) and samples/step-<N>.txt.
