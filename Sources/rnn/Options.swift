@@ -41,3 +41,11 @@ enum CellOption: String, ExpressibleByArgument, CaseIterable {
 func requirePositive<T: Comparable & Numeric>(_ value: T, _ name: String) throws {
   guard value > 0 else { throw ValidationError("--\(name) must be positive, got \(value)") }
 }
+
+/// Checks that an option is within `range`.
+func requireWithin(_ range: ClosedRange<Int>, _ value: Int, _ name: String) throws {
+  guard !range.contains(value) else { return }
+  let bounds =
+    range.lowerBound == 1 ? "positive and at most \(range.upperBound)" : "from \(range.lowerBound) to \(range.upperBound)"
+  throw ValidationError("--\(name) must be \(bounds), got \(value)")
+}
