@@ -28,11 +28,11 @@ struct Train: ParsableCommand {
   // take the shape from the checkpoint).
   @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn_relu (default: lstm).")
   var cell: CellOption?
-  @Option(parsing: .unconditional, help: "Stacked recurrent layers (default: 2).")
+  @Option(parsing: .unconditional, help: "Stacked recurrent layers (default: 2; at most \(CharLMConfig.layersRange.upperBound)).")
   var layers: Int?
-  @Option(parsing: .unconditional, help: "Hidden size of each layer (default: 128).")
+  @Option(parsing: .unconditional, help: "Hidden size of each layer (default: 128; at most \(CharLMConfig.hiddenRange.upperBound)).")
   var hidden: Int?
-  @Option(parsing: .unconditional, help: "Size of the character embedding (default: 64).")
+  @Option(parsing: .unconditional, help: "Size of the character embedding (default: 64; at most \(CharLMConfig.embeddingRange.upperBound)).")
   var embedding: Int?
   @Option(parsing: .unconditional, help: "Dropout between layers and before the decoder, 0 to <1 (default: 0; with --init-from, the checkpoint's).")
   var dropout: Float?
@@ -106,6 +106,7 @@ struct Train: ParsableCommand {
     if let hidden { try requireWithin(CharLMConfig.hiddenRange, hidden, "hidden") }
     if let embedding { try requireWithin(CharLMConfig.embeddingRange, embedding, "embedding") }
     try requirePositive(keepCheckpoints, "keep-checkpoints")
+    if checkpointFolder?.isEmpty == true { throw ValidationError("--checkpoint-dir must name a folder, got an empty string") }
     guard resume == nil || initFrom == nil else { throw ValidationError("--resume and --init-from exclude each other") }
     if let unknownChar {
       guard unknownChar.unicodeScalars.count == 1 else {
