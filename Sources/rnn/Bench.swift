@@ -35,7 +35,9 @@ struct Bench: ParsableCommand {
     try requireWithin(CharLMConfig.vocabularySizeRange, vocab, "vocab")
     try requirePositive(seqLength, "seq-length")
     try requirePositive(batchSize, "batch-size")
-    guard seconds > 0, seconds.isFinite else { throw ValidationError("--seconds must be positive and finite, got \(seconds)") }
+    guard seconds > 0, seconds.isFinite else {
+      throw ValidationError("--seconds must be positive and finite, got \(seconds)")
+    }
   }
 
   func run() throws {

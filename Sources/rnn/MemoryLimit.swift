@@ -11,7 +11,9 @@ struct MemoryLimit {
   /// The limit now in force.
   static func current() -> MemoryLimit {
     var limits = [
-      MemoryLimit(bytes: Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE))), source: "this machine's memory")
+      MemoryLimit(
+        bytes: Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE))),
+        source: "this machine's memory")
     ]
     // cgroup v2, then v1 (whose "no limit" is a huge number, which the minimum ignores).
     for path in ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"] {
@@ -44,7 +46,9 @@ func requireFits(
   ]
   throw Failure(
     "the model does not fit in memory: training \(model.layers) x \(model.cell.rawValue) \(model.hidden), embedding \(model.embedding)"
-      + (vocabularyKnown ? ", vocabulary \(model.vocabularySize) (\(footprint.parameterCount) parameters)" : " (before the text is read)")
+      + (vocabularyKnown
+        ? ", vocabulary \(model.vocabularySize) (\(footprint.parameterCount) parameters)"
+        : " (before the text is read)")
       + " on batches of \(batchSize) x \(seqLength) "
       + "needs at least \(formatBytes(footprint.totalBytes)) to train (\(parts.map { "\($0.0) \(formatBytes($0.1))" }.joined(separator: ", "))), "
       + "more than the \(formatBytes(limit.bytes)) of \(limit.source)")

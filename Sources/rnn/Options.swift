@@ -45,7 +45,7 @@ func requirePositive<T: Comparable & Numeric>(_ value: T, _ name: String) throws
 /// Checks that an option is within `range`.
 func requireWithin(_ range: ClosedRange<Int>, _ value: Int, _ name: String) throws {
   guard !range.contains(value) else { return }
-  let bounds =
-    range.lowerBound == 1 ? "positive and at most \(range.upperBound)" : "from \(range.lowerBound) to \(range.upperBound)"
+  let (low, high) = (range.lowerBound, range.upperBound)
+  let bounds = low == 1 ? "positive and at most \(high)" : "from \(low) to \(high)"
   throw ValidationError("--\(name) must be \(bounds), got \(value)")
 }

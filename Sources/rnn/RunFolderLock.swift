@@ -12,7 +12,9 @@ enum RunFolderLock {
   static func acquire(_ folder: String) throws {
     let path = folder + "/" + fileName
     let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw Failure("cannot lock checkpoint folder \(folder): \(path): \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else {
+      throw Failure("cannot lock checkpoint folder \(folder): \(path): \(String(cString: strerror(errno)))")
+    }
     guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
       let error = errno
       let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -23,7 +25,9 @@ enum RunFolderLock {
           "checkpoint folder \(folder) is in use by another run (\(holder.map { $0.isEmpty ? "starting" : $0 } ?? "unknown")); "
             + "wait for it to end or pass another --checkpoint-dir")
       case ENOLCK, EOPNOTSUPP, EINVAL:
-        say("Warning: cannot lock checkpoint folder \(folder) (\(String(cString: strerror(error)))); nothing stops a second run from writing it.")
+        say(
+          "Warning: cannot lock checkpoint folder \(folder) (\(String(cString: strerror(error)))); nothing stops a second run from writing it."
+        )
         return
       default:
         throw Failure("cannot lock checkpoint folder \(folder): \(path): \(String(cString: strerror(error)))")

@@ -25,7 +25,8 @@ extension Train {
     /// What to pass to resume `saved` on its data, for the message that refuses other text.
     func dataNeeded(_ saved: TrainingState) -> String {
       guard let run = saved.run else { return "resume needs the same data" }
-      let source = run.dataPaths.isEmpty ? "--corpus \(run.corpus ?? "?")" : "--data \(run.dataPaths.joined(separator: " "))"
+      let source =
+        run.dataPaths.isEmpty ? "--corpus \(run.corpus ?? "?")" : "--data \(run.dataPaths.joined(separator: " "))"
       return "it was trained on \(source) with --val-fraction \(run.valFraction) --test-fraction \(run.testFraction)"
     }
 
@@ -77,7 +78,8 @@ extension Train {
     guard conflicts.isEmpty else {
       throw Failure(
         "--resume \(resume!) continues its run as it was set up, not with \(conflicts.joined(separator: ", ")); "
-          + "drop \(conflicts.count == 1 ? "that option" : "those options"), or start a new run (--init-from fine-tunes a model)")
+          + "drop \(conflicts.count == 1 ? "that option" : "those options"), or start a new run (--init-from fine-tunes a model)"
+      )
     }
     var changes: [String] = []
     func change<T: Equatable>(_ option: T?, _ key: WritableKeyPath<TrainConfig, T>, _ name: String) {
@@ -90,18 +92,23 @@ extension Train {
     change(lrDecayAfter, \.lrDecayAfter, "lr-decay-after")
     change(gradClip, \.gradClip, "grad-clip")
     change(gradClipValue, \.gradClipValue, "grad-clip-value")
-    if !changes.isEmpty { say("Changing \(changes.joined(separator: ", ")) from step \(saved.state.progress.step) on.") }
+    if !changes.isEmpty {
+      say("Changing \(changes.joined(separator: ", ")) from step \(saved.state.progress.step) on.")
+    }
 
     var data = self.data
     let fromRun = run != nil && data.paths.isEmpty && data.corpus == nil
     if let run, fromRun {
       data.paths = run.dataPaths
       data.corpus = run.corpus.flatMap(BuiltInCorpus.init(rawValue:))
-      if !run.dataPaths.isEmpty { say("No --data given: reading the run's data, \(run.dataPaths.joined(separator: ", ")).") }
+      if !run.dataPaths.isEmpty {
+        say("No --data given: reading the run's data, \(run.dataPaths.joined(separator: ", ")).")
+      }
     }
     return RunSettings(
       config: config, data: data, dataFromRun: fromRun,
       valFraction: valFraction ?? run?.valFraction ?? Self.defaultFractions.validation,
-      testFraction: testFraction ?? run?.testFraction ?? Self.defaultFractions.test, runID: run?.id ?? RunRecord.makeID())
+      testFraction: testFraction ?? run?.testFraction ?? Self.defaultFractions.test,
+      runID: run?.id ?? RunRecord.makeID())
   }
 }

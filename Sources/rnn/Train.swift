@@ -166,24 +166,32 @@ struct Train: ParsableCommand {
       if initial != nil { reportIgnoredShapeOptions(base.model.config, from: path) }
     }
     let settings = try runSettings(resuming: resumed)
+    // Before the text is read, a new UTF-8 model's vocabulary has at least one character.
     let vocabularyKnown = base != nil || data.encoding == .bytes
+    let shape = base?.model.config ?? newModelConfig(vocabularySize: data.encoding == .bytes ? 256 : 1)
     try requireFits(
-      base?.model.config ?? newModelConfig(vocabularySize: data.encoding == .bytes ? 256 : 1), optimizer: settings.config.optimizer,
-      batchSize: settings.config.batchSize, seqLength: settings.config.seqLength, vocabularyKnown: vocabularyKnown)
+      shape, optimizer: settings.config.optimizer, batchSize: settings.config.batchSize,
+      seqLength: settings.config.seqLength, vocabularyKnown: vocabularyKnown)
     let corpus: Corpus
-    do { corpus = try loadCorpus(settings.data, vocabulary: base?.vocabulary, checkpoint: resume ?? initFrom) } catch
-      where settings.dataFromRun
-    {
-      throw Failure("\(error) (the data \(resume!) was trained on); pass --data to read it from elsewhere")
+    do {
+      corpus = try loadCorpus(settings.data, vocabulary: base?.vocabulary, checkpoint: resume ?? initFrom)
+    } catch let error as CorpusError where settings.dataFromRun {
+      switch error {
+      case .missingPath, .unreadable, .noTextFiles:
+        throw Failure("\(error) (the data \(resume!) was trained on); pass --data to read it from elsewhere")
+      default: throw error
+      }
     }
-    let splits = Corpus.split(count: corpus.text.count, valFraction: settings.valFraction, testFraction: settings.testFraction)
+    let splits = Corpus.split(
+      count: corpus.text.count, valFraction: settings.valFraction, testFraction: settings.testFraction)
     let trainText = corpus.text[splits.train]
     let config = settings.config
 
     let trainer: Trainer
     if let (checkpoint, saved) = resumed {
       guard saved.data == TrainingState.fingerprint(trainText) else {
-        throw Failure("\(resume!) was trained on other text (or other --val-fraction/--test-fraction); \(settings.dataNeeded(saved))")
+        throw Failure(
+          "\(resume!) was trained on other text (or other --val-fraction/--test-fraction); \(settings.dataNeeded(saved))")
       }
       let batches = try BatchIterator(tokens: trainText, batchSize: config.batchSize, seqLength: config.seqLength)
       trainer = Trainer(
@@ -193,8 +201,8 @@ struct Train: ParsableCommand {
     } else {
       if !vocabularyKnown {
         try requireFits(
-          newModelConfig(vocabularySize: corpus.vocabulary.count), optimizer: config.optimizer, batchSize: config.batchSize,
-          seqLength: config.seqLength)
+          newModelConfig(vocabularySize: corpus.vocabulary.count), optimizer: config.optimizer,
+          batchSize: config.batchSize, seqLength: config.seqLength)
       }
       let batches = try BatchIterator(tokens: trainText, batchSize: config.batchSize, seqLength: config.seqLength)
       let model: CharLM
@@ -288,7 +296,9 @@ struct Train: ParsableCommand {
       }
     }
     guard access(checkpointDir, W_OK) == 0 else {
-      throw Failure("checkpoint folder \(checkpointDir) is not writable: \(String(cString: strerror(errno)))")
+      let hint =
+        checkpointFolder == nil && resume != nil ? "; pass --checkpoint-dir to continue the run in another folder" : ""
+      throw Failure("checkpoint folder \(checkpointDir) is not writable: \(String(cString: strerror(errno)))\(hint)")
     }
   }
 

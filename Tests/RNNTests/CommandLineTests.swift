@@ -224,7 +224,8 @@ final class CommandLineTests: CommandLineTestCase {
     let loaded = try Checkpoint(contentsOf: original)
     XCTAssertEqual(loaded.step, 5)
     let rewritten = folder + "/rewritten.safetensors"
-    try Checkpoint(model: loaded.model, vocabulary: loaded.vocabulary, step: loaded.step, run: loaded.run).write(to: rewritten)
+    try Checkpoint(model: loaded.model, vocabulary: loaded.vocabulary, step: loaded.step, run: loaded.run)
+      .write(to: rewritten)
     XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: rewritten)), bytes, "Checkpoint read and write")
   }
 

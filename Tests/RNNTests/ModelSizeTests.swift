@@ -41,7 +41,8 @@ final class ModelSizeTests: CommandLineTestCase {
         tinyTraining(data, "run", steps: 2, [option, "9223372036854775807"]),
         mentioning: ["does not fit in memory", "9223372036854775807", "needs at least", "activations"])
     }
-    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder + "/run").filter { !$0.hasPrefix(".") }, [])
+    XCTAssertEqual(
+      try FileManager.default.contentsOfDirectory(atPath: folder + "/run").filter { !$0.hasPrefix(".") }, [])
   }
 
   /// `--hidden 30000` (2 x LSTM, 165 GiB with Adam) under a 4 GB address-space limit: refused with
@@ -54,7 +55,8 @@ final class ModelSizeTests: CommandLineTestCase {
       assertCleanFailure(
         result, mentioning: ["does not fit in memory", "parameters", "adam buffers", "GiB", "ulimit -v", "3.8 GiB"])
     }
-    let bytes = try rnn(after: limit, tinyTraining(data, "bytes", steps: 2, ["--hidden", "30000", "--encoding", "bytes"]))
+    let bytes = try rnn(
+      after: limit, tinyTraining(data, "bytes", steps: 2, ["--hidden", "30000", "--encoding", "bytes"]))
     assertCleanFailure(bytes, mentioning: ["does not fit in memory", "vocabulary 256"])
     XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/run/latest.safetensors"))
 
@@ -87,7 +89,8 @@ final class ModelSizeTests: CommandLineTestCase {
     XCTAssertEqual(adam.optimizerBytes, 2 * 4 * 1_920)
     XCTAssertEqual(adam.activationBytes, 4 * 20 * 140)
     XCTAssertEqual(adam.totalBytes, 16 * 1_920 + 4 * 20 * 140)
-    XCTAssertEqual(try TrainingFootprint(model: config, optimizer: .sgd, batchSize: 4, seqLength: 5).optimizerBytes, 4 * 1_920)
+    XCTAssertEqual(
+      try TrainingFootprint(model: config, optimizer: .sgd, batchSize: 4, seqLength: 5).optimizerBytes, 4 * 1_920)
 
     // Sizes whose Int products overflow count in Double.
     let huge = try TrainingFootprint(model: config, optimizer: .adam, batchSize: .max, seqLength: .max)

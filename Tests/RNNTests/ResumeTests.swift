@@ -34,10 +34,12 @@ final class ResumeTests: CommandLineTestCase {
     XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/checkpoints"))
 
     try FileManager.default.createDirectory(atPath: folder + "/elsewhere", withIntermediateDirectories: false)
-    let fromElsewhere = try runCommand(executable, resume("../cv/latest.safetensors", steps: 20), in: folder + "/elsewhere")
+    let fromElsewhere = try runCommand(
+      executable, resume("../cv/latest.safetensors", steps: 20), in: folder + "/elsewhere")
     XCTAssertEqual(fromElsewhere.status, 0, fromElsewhere.transcript)
     XCTAssertEqual(try step(of: "cv/latest.safetensors"), 20)
-    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder + "/elsewhere").filter { !$0.hasPrefix(".") }, [])
+    XCTAssertEqual(
+      try FileManager.default.contentsOfDirectory(atPath: folder + "/elsewhere").filter { !$0.hasPrefix(".") }, [])
 
     // --checkpoint-dir still sends it elsewhere, leaving cv as it was.
     _ = try rnnSucceeding(resume("cv/latest.safetensors", steps: 25, ["--checkpoint-dir", "cv2"]))
@@ -123,7 +125,9 @@ final class ResumeTests: CommandLineTestCase {
       atPath: folder + "/b/latest.training.safetensors", toPath: folder + "/mixed/latest.training.safetensors")
     try assertCleanFailure(
       resume("mixed/latest.safetensors", steps: 15),
-      mentioning: ["mixed/latest.training.safetensors", "cannot resume", "belongs to run \(b)", "the checkpoint to run \(a)"])
+      mentioning: [
+        "mixed/latest.training.safetensors", "cannot resume", "belongs to run \(b)", "the checkpoint to run \(a)",
+      ])
 
     // The checkpoint rewritten without its run's id.
     let checkpoint = try Checkpoint(contentsOf: folder + "/a/latest.safetensors")

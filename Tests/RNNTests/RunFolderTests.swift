@@ -39,7 +39,10 @@ final class RunFolderTests: CommandLineTestCase {
       tinyTraining(data, "other", steps: 10), ["train", "--resume", "other/latest.safetensors", "--max-steps", "10"],
     ] {
       try assertCleanFailure(
-        arguments, mentioning: ["checkpoint folder other is in use by another run", "pid \(pid): rnn train --data", "--checkpoint-dir"])
+        arguments,
+        mentioning: [
+          "checkpoint folder other is in use by another run", "pid \(pid): rnn train --data", "--checkpoint-dir",
+        ])
     }
     // Another folder is not affected.
     _ = try rnnSucceeding(tinyTraining(data, "run", steps: 10, ["--resume", "run/latest.safetensors"]))

@@ -102,7 +102,8 @@ public struct TrainingState {
         "it belongs to \(name(record?.id)), the checkpoint to \(name(checkpoint.run)); a training state only resumes "
           + "the checkpoint saved with it")
     }
-    if let record, record.model != RunRecord.fingerprint(of: checkpoint.model.config, vocabulary: checkpoint.vocabulary) {
+    let fingerprint = RunRecord.fingerprint(of: checkpoint.model.config, vocabulary: checkpoint.vocabulary)
+    if let record, record.model != fingerprint {
       throw fail("it belongs to another model (other shape or vocabulary) than the checkpoint")
     }
     run = record
