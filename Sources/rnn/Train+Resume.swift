@@ -38,7 +38,8 @@ extension Train {
 
   /// The settings of this run. Resuming, a setting the run fixed (the model's shape, the batches,
   /// the optimizer, the seed, the held-out fractions) that an option sets otherwise is refused,
-  /// all in one message; a changed learning rate, decay or clipping is applied and said.
+  /// all in one message; a changed learning rate, decay or clipping is applied and said. Without
+  /// --data or --corpus, a resumed run reads the data its record names.
   func runSettings(resuming saved: (checkpoint: Checkpoint, state: TrainingState)?) throws -> RunSettings {
     guard let saved else {
       var config = TrainConfig()
@@ -97,7 +98,12 @@ extension Train {
     }
 
     var data = self.data
-    let fromRun = run != nil && data.paths.isEmpty && data.corpus == nil
+    let fromRun = data.paths.isEmpty && data.corpus == nil
+    guard run != nil || !fromRun else {
+      throw Failure(
+        "--resume \(resume!): its training state does not say what the run read (an older rnn saved it); "
+          + "pass the --data it was trained on (or --corpus for a built-in one)")
+    }
     if let run, fromRun {
       data.paths = run.dataPaths
       data.corpus = run.corpus.flatMap(BuiltInCorpus.init(rawValue:))

@@ -68,6 +68,26 @@ final class ResumeTests: CommandLineTestCase {
     XCTAssertEqual(try step(of: "cv/latest.safetensors"), 20)
   }
 
+  /// A run saved by an older `rnn` (no run record in its training state, no run id in its
+  /// checkpoint) still resumes with --data; without, the error says to pass it.
+  func testResumeOfARunWithoutARecordAsksForItsData() throws {
+    _ = try rnnSucceeding(tinyTraining("sentences.txt", "old", steps: 10))
+    let path = folder + "/old/latest.safetensors"
+    let checkpoint = try Checkpoint(contentsOf: path)
+    var state = try SafeTensors(contentsOf: TrainingState.path(besides: path))
+    state.metadata["run"] = nil
+    try SafeTensors.write([
+      (state, TrainingState.path(besides: path)),
+      (Checkpoint(model: checkpoint.model, vocabulary: checkpoint.vocabulary, step: checkpoint.step).encoded(), path),
+    ])
+    try assertCleanFailure(
+      resume("old/latest.safetensors", steps: 15),
+      mentioning: ["does not say what the run read", "pass the --data it was trained on"])
+    let same = ["--data", "sentences.txt", "--val-fraction", "0.1", "--test-fraction", "0"]
+    _ = try rnnSucceeding(resume("old/latest.safetensors", steps: 15, same))
+    XCTAssertEqual(try step(of: "old/latest.safetensors"), 15)
+  }
+
   /// Options that conflict with the run's model, batches, optimizer, seed or held-out fractions are
   /// refused, all named in one line, and nothing is written; the same values as the run's pass.
   func testResumeRefusesSettingsThatConflictWithTheRun() throws {
