@@ -41,3 +41,11 @@ enum CellOption: String, ExpressibleByArgument, CaseIterable {
 func requirePositive<T: Comparable & Numeric>(_ value: T, _ name: String) throws {
   guard value > 0 else { throw ValidationError("--\(name) must be positive, got \(value)") }
 }
+
+/// Checks that an option is within `range`.
+func requireWithin(_ range: ClosedRange<Int>, _ value: Int, _ name: String) throws {
+  guard !range.contains(value) else { return }
+  let (low, high) = (range.lowerBound, range.upperBound)
+  let bounds = low == 1 ? "positive and at most \(high)" : "from \(low) to \(high)"
+  throw ValidationError("--\(name) must be \(bounds), got \(value)")
+}

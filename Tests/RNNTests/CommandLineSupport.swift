@@ -213,6 +213,32 @@ class CommandLineTestCase: FolderTestCase {
   }
 }
 
+// MARK: - Tiny training runs, and runs under limits
+
+extension CommandLineTestCase {
+  /// `rnn train` of a one-layer LSTM of 16 on `data` into `dir` up to step `steps`, in a second
+  /// or so, with no samples; `extra` adds (or, given again, overrides) options.
+  func tinyTraining(_ data: String, _ dir: String, steps: Int, _ extra: [String] = []) -> [String] {
+    [
+      "train", "--data", data, "--checkpoint-dir", dir, "--max-steps", String(steps), "--layers", "1", "--hidden", "16",
+      "--embedding", "8", "--seq-length", "10", "--batch-size", "4", "--val-fraction", "0.1", "--test-fraction", "0",
+      "--threads", "1", "--sample-length", "0", "--print-every", "5",
+    ] + extra
+  }
+
+  /// Runs `rnn arguments` in the test folder through `/bin/sh` after the shell commands `setup`
+  /// (`ulimit -v 4000000`, `trap '' XFSZ`: limits and ignored signals that `rnn` inherits).
+  func rnn(after setup: String, _ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws
+    -> CommandResult
+  {
+    var result = try runCommand(
+      URL(fileURLWithPath: "/bin/sh"), ["-c", setup + "; exec \"$0\" \"$@\"", executable.path] + arguments, in: folder,
+      timeout: commandTimeout, file: file, line: line)
+    result.arguments = arguments
+    return result
+  }
+}
+
 // MARK: - A learnable text
 
 /// Sentences "subject verb object. " with each part drawn uniformly from four choices by a seeded
