@@ -27,6 +27,7 @@ struct Eval: ParsableCommand {
     guard corpus.text.count >= 2 else { throw Failure("the text has \(corpus.text.count) character; at least 2 are needed to score one") }
     let (nats, count) = loaded.model.loss(of: corpus.text, batch: 1, chunk: 1000)
     let mean = nats / Double(count)
+    guard mean.isFinite else { throw Failure("the loss on this text is not finite: \(checkpoint)'s values overflow") }
     if json {
       print("{\"loss_nats_per_char\": \(mean), \"bits_per_char\": \(mean / log(2)), \"characters\": \(count)}")
     } else {

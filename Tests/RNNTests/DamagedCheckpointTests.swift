@@ -1,0 +1,82 @@
+import Foundation
+import XCTest
+
+@testable import RNN
+
+/// A checkpoint whose weights hold NaN or infinite values (flipped bytes, or a model saved from a
+/// diverged run) is refused when it loads, naming the tensor, by every command that reads one;
+/// so is a training state with such optimizer buffers. Before, `sample` printed newlines and
+/// `eval` printed `nan nats/char`, both with exit 0.
+final class DamagedCheckpointTests: CommandLineTestCase {
+  /// Trains a tiny model for 2 steps into `ck/` and returns the text file it trained on.
+  private func trainTiny() throws -> String {
+    let data = try write("letters.txt", String(repeating: "abcdefghij", count: 100))
+    try rnnSucceeding([
+      "train", "--data", data, "--checkpoint-dir", "ck", "--max-steps", "2", "--layers", "1", "--hidden", "8",
+      "--embedding", "4", "--seq-length", "25", "--batch-size", "2", "--val-fraction", "0.1", "--test-fraction", "0",
+      "--threads", "1", "--sample-length", "0",
+    ])
+    return data
+  }
+
+  /// Rewrites the safetensors file `path` (in the test folder) with element `index` of tensor
+  /// `name` set to `value`, everything else as it was.
+  private func damage(_ path: String, tensor name: String, index: Int = 3, value: Float) throws {
+    var file = try SafeTensors(contentsOf: folder + "/" + path)
+    let position = try XCTUnwrap(file.tensors.firstIndex { $0.name == name }, "no tensor \(name) in \(path)")
+    file.tensors[position].tensor.scalars[index] = value
+    try file.write(to: folder + "/" + path)
+  }
+
+  func testNonFiniteWeightsAreNamedBySampleEvalVisualizeAndTraining() throws {
+    let data = try trainTiny()
+    try FileManager.default.copyItem(atPath: folder + "/ck/latest.safetensors", toPath: folder + "/nan.safetensors")
+    try damage("nan.safetensors", tensor: "rnn.weight_hh_l0", value: .nan)
+    try FileManager.default.copyItem(atPath: folder + "/ck/latest.safetensors", toPath: folder + "/inf.safetensors")
+    try damage("inf.safetensors", tensor: "decoder.bias", index: 0, value: -.infinity)
+
+    let nan = ["nan.safetensors", "rnn.weight_hh_l0", "NaN or infinite"]
+    try assertCleanFailure(["sample", "--checkpoint", "nan.safetensors", "--length", "20"], mentioning: nan)
+    try assertCleanFailure(["sample", "--checkpoint", "nan.safetensors", "--beam", "2", "--length", "5"], mentioning: nan)
+    try assertCleanFailure(["eval", "--checkpoint", "nan.safetensors", "--data", data], mentioning: nan)
+    try assertCleanFailure(["eval", "--checkpoint", "inf.safetensors", "--data", data, "--json"], mentioning: ["decoder.bias", "1 NaN or infinite value (of"])
+    try assertCleanFailure(
+      ["visualize", "--checkpoint", "nan.safetensors", "--data", data, "--out", "page.html"], mentioning: nan)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/page.html"))
+    try assertCleanFailure(
+      ["train", "--data", data, "--init-from", "inf.safetensors", "--checkpoint-dir", "fresh", "--max-steps", "1"],
+      mentioning: ["inf.safetensors", "decoder.bias"])
+
+    // The same damage in the run's own latest checkpoint: --resume names it (it used to say the
+    // training diverged and to lower the learning rate).
+    try damage("ck/latest.safetensors", tensor: "embedding.weight", value: .infinity)
+    try assertCleanFailure(
+      ["train", "--resume", "ck/latest.safetensors", "--data", data, "--checkpoint-dir", "ck", "--max-steps", "4"],
+      mentioning: ["latest.safetensors", "embedding.weight", "NaN or infinite"])
+  }
+
+  func testNonFiniteOptimizerStateIsNamedOnResume() throws {
+    let data = try trainTiny()
+    let state = try SafeTensors(contentsOf: folder + "/ck/latest.training.safetensors")
+    let buffer = try XCTUnwrap(state.tensors.first { $0.name.hasPrefix("optimizer.") }?.name, "\(state.tensors.map(\.name))")
+    try damage("ck/latest.training.safetensors", tensor: buffer, value: .nan)
+    try assertCleanFailure(
+      ["train", "--resume", "ck/latest.safetensors", "--data", data, "--checkpoint-dir", "ck", "--max-steps", "4"],
+      mentioning: ["latest.training.safetensors", buffer, "NaN or infinite"])
+  }
+
+  func testLibraryReportsTheTensorAndTheCount() throws {
+    _ = try trainTiny()
+    var file = try SafeTensors(contentsOf: folder + "/ck/latest.safetensors")
+    let position = try XCTUnwrap(file.tensors.firstIndex { $0.name == "decoder.weight" })
+    file.tensors[position].tensor.scalars[0] = .nan
+    file.tensors[position].tensor.scalars[5] = .infinity
+    let total = file.tensors[position].tensor.count
+    XCTAssertThrowsError(try Checkpoint(file, path: "x")) { error in
+      XCTAssertEqual(error as? CheckpointError, .nonFinite(path: "x", name: "decoder.weight", count: 2, total: total))
+    }
+    file.tensors[position].tensor.scalars[0] = 0
+    file.tensors[position].tensor.scalars[5] = -Float.greatestFiniteMagnitude  // finite: accepted
+    XCTAssertNoThrow(try Checkpoint(file, path: "x"))
+  }
+}
