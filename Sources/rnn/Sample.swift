@@ -86,10 +86,10 @@ struct Sample: ParsableCommand {
       emit(bytes: loaded.vocabulary.bytes(of: best.first?.tokens ?? []))
     } else {
       var generator = RandomGenerator(seed: seed ?? UInt64.random(in: .min ... .max))
-      generate(
+      try generate(
         model: loaded.model, vocabulary: loaded.vocabulary, prime: primeTokens, length: length,
         options: SamplingOptions(temperature: temperature ?? 1, topK: topK, argmax: argmax), stop: stopToken,
-        using: &generator, emit: { emit(bytes: $0) })
+        using: &generator, emit: { emit(bytes: $0); try checkStandardOutput() })
     }
     emit("\n")
   }
