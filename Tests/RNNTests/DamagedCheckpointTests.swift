@@ -65,6 +65,17 @@ final class DamagedCheckpointTests: CommandLineTestCase {
       mentioning: ["latest.training.safetensors", buffer, "NaN or infinite"])
   }
 
+  /// A device or a pipe as the checkpoint: refused at once (/dev/zero was read for ever, and a
+  /// pipe with no writer blocked).
+  func testDevicesAndPipesAreNotCheckpoints() throws {
+    let data = try write("letters.txt", String(repeating: "abcdefghij", count: 10))
+    XCTAssertEqual(mkfifo(folder + "/pipe", 0o600), 0)
+    for path in ["/dev/zero", "pipe"] {
+      try assertCleanFailure(["sample", "--checkpoint", path], mentioning: [path, "not a regular file"])
+      try assertCleanFailure(["eval", "--checkpoint", path, "--data", data], mentioning: [path, "not a regular file"])
+    }
+  }
+
   func testLibraryReportsTheTensorAndTheCount() throws {
     _ = try trainTiny()
     var file = try SafeTensors(contentsOf: folder + "/ck/latest.safetensors")
