@@ -7,6 +7,12 @@ struct OutputFile {
   /// The option that named it, for messages.
   let option: String
 
+  /// The folder it goes in ("." for a bare name).
+  private var folder: String {
+    let folder = (path as NSString).deletingLastPathComponent
+    return folder.isEmpty ? "." : folder
+  }
+
   /// Checks that `path` can be written: it is not a folder, and its folder exists and is
   /// writable (or it is an existing writable device or pipe, such as `/dev/stdout`).
   init(_ path: String, option: String = "--out") throws {
@@ -23,7 +29,6 @@ struct OutputFile {
       if access(path, W_OK) != 0 { throw failure(String(cString: strerror(errno))) }
       if info.st_mode & S_IFMT != S_IFREG { return }
     }
-    let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
     guard stat(folder, &info) == 0 else {
       throw failure("folder \(folder) \(errno == ENOENT ? "does not exist" : String(cString: strerror(errno)))")
     }
@@ -44,9 +49,7 @@ struct OutputFile {
       try writeAll(bytes, to: fd)
       return
     }
-    let name = (path as NSString).lastPathComponent
-    let temporary = (path as NSString).deletingLastPathComponent.isEmpty
-      ? ".\(name).\(getpid()).tmp" : (path as NSString).deletingLastPathComponent + "/.\(name).\(getpid()).tmp"
+    let temporary = folder + "/.\((path as NSString).lastPathComponent).\(getpid()).tmp"
     let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
     guard fd >= 0 else { throw failure(errno) }
     do { try writeAll(bytes, to: fd) } catch {
