@@ -27,6 +27,9 @@ struct Sample: ParsableCommand {
     help: "Beam search with this many beams (at most \(Sample.maxBeam), and at most \(Sample.maxBeamScores) divided by the vocabulary size): print the most probable continuation instead of sampling, each part as soon as it is certain.")
   var beam: Int?
 
+  /// Why sampling stopped early on a model with finite but huge weights.
+  static let overflow = "the model's outputs are not finite: its weights overflow"
+
   /// The widest beam, and the most scores (beams x vocabulary) one step of the search computes.
   static let maxBeam = 1000
   static let maxBeamScores = 1 << 24
@@ -95,13 +98,17 @@ struct Sample: ParsableCommand {
         emit(bytes: loaded.vocabulary.bytes(of: tokens))
         do { try checkStandardOutput() } catch { Self.exit(withError: error) }
       }
-      emit(bytes: loaded.vocabulary.bytes(of: best.first?.tokens ?? []))
+      guard let best = best.first, !best.logProbability.isNaN else {
+        throw Failure(Self.overflow)
+      }
+      emit(bytes: loaded.vocabulary.bytes(of: best.tokens))
     } else {
       var generator = RandomGenerator(seed: seed ?? UInt64.random(in: .min ... .max))
-      try generate(
+      let finite = try generate(
         model: loaded.model, vocabulary: loaded.vocabulary, prime: primeTokens, length: length,
         options: SamplingOptions(temperature: temperature ?? 1, topK: topK, argmax: argmax), stop: stopToken,
         using: &generator, emit: { emit(bytes: $0); try checkStandardOutput() })
+      guard finite else { throw Failure(Self.overflow) }
     }
     emit("\n")
   }

@@ -69,6 +69,7 @@ struct Visualize: ParsableCommand {
     let properties = TextProperties(scalars)
 
     let trace = NeuronTrace(model: loaded.model, tokens: tokens)
+    guard trace.isFinite else { throw Failure("the model's values are not finite on this passage: its weights overflow") }
     let neurons = trace.neurons
     let found = TextProperty.allCases.map { property in
       (
@@ -123,6 +124,11 @@ struct NeuronTrace {
       let order = p.withUnsafeBufferPointer { Sampler.mostProbable($0, guessCount) }
       guesses.append(order.map { (Int32($0), p[$0]) })
     }
+  }
+
+  /// Whether every state value and guessed probability is finite.
+  var isFinite: Bool {
+    values.allSatisfy { $0.allSatisfy { $0.allSatisfy(\.isFinite) } } && guesses.allSatisfy { $0.allSatisfy(\.p.isFinite) }
   }
 
   /// One neuron's values over the passage `[T]`.

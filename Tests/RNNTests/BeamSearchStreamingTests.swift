@@ -113,6 +113,25 @@ final class BeamSearchStreamingTests: XCTestCase {
     }
   }
 
+  /// A model whose outputs overflow (finite weights: gates saturated open, decoder weights 3e38)
+  /// ends the search with one NaN hypothesis, which the command line reports.
+  func testNonFiniteOutputsEndTheSearch() throws {
+    var generator = RandomGenerator(seed: 1)
+    let model = CharLM(CharLMConfig(cell: .lstm, layers: 1, hidden: 8, embedding: 4, vocabularySize: 5), using: &generator)
+    var file = Checkpoint(model: model, vocabulary: try Vocabulary(scalars: Array("abcde".unicodeScalars))).encoded()
+    for (name, value) in [("rnn.bias_ih_l0", Float(1e30)), ("decoder.weight", 3e38)] {
+      let index = try XCTUnwrap(file.tensors.firstIndex { $0.name == name })
+      file.tensors[index].tensor.scalars = [Float](repeating: value, count: file.tensors[index].tensor.count)
+    }
+    let overflowing = try Checkpoint(file, path: "overflow").model
+    for settled in [nil, { (_: [Int32]) in }] as [(([Int32]) -> Void)?] {
+      let result = BeamSearch(width: 3, maxLength: 10)(overflowing, prime: [1, 2], settled: settled)
+      XCTAssertEqual(result.count, 1)
+      XCTAssertEqual(result.first?.tokens, [])
+      XCTAssertTrue(result.first?.logProbability.isNaN ?? false)
+    }
+  }
+
   /// Hypotheses that never share a prefix: past the horizon the search keeps the best live one,
   /// so it settles tokens anyway, and streamed plus returned tokens are one whole hypothesis.
   func testHorizonSettlesHypothesesThatNeverMeet() {

@@ -65,6 +65,28 @@ final class DamagedCheckpointTests: CommandLineTestCase {
       mentioning: ["latest.training.safetensors", buffer, "NaN or infinite"])
   }
 
+  /// Finite weights whose products overflow: every gate saturated open (so each `h` is about
+  /// tanh of the step count) and decoder weights of 3e38, so every logit is infinite. Sampling
+  /// and scoring stop with a message instead of printing noise with exit 0.
+  func testOverflowingWeightsStopSamplingScoringAndVisualizing() throws {
+    let data = try trainTiny()
+    var file = try SafeTensors(contentsOf: folder + "/ck/latest.safetensors")
+    for (name, value) in [("rnn.bias_ih_l0", Float(1e30)), ("decoder.weight", 3e38)] {
+      let index = try XCTUnwrap(file.tensors.firstIndex { $0.name == name })
+      let count = file.tensors[index].tensor.count
+      file.tensors[index].tensor.scalars = [Float](repeating: value, count: count)
+    }
+    try file.write(to: folder + "/overflow.safetensors")
+    let message = ["not finite", "overflow"]
+    try assertCleanFailure(["sample", "--checkpoint", "overflow.safetensors", "--length", "20"], mentioning: message)
+    try assertCleanFailure(["eval", "--checkpoint", "overflow.safetensors", "--data", data], mentioning: message)
+    try assertCleanFailure(
+      ["visualize", "--checkpoint", "overflow.safetensors", "--data", data, "--out", "page.html"], mentioning: message)
+    let interactive = try rnn(["sample", "--checkpoint", "overflow.safetensors", "--interactive"], input: "abc\n")
+    XCTAssertEqual(interactive.status, 0, interactive.transcript)
+    XCTAssertTrue(interactive.stdout.contains("the model's outputs are not finite"), interactive.transcript)
+  }
+
   /// A device or a pipe as the checkpoint: refused at once (/dev/zero was read for ever, and a
   /// pipe with no writer blocked).
   func testDevicesAndPipesAreNotCheckpoints() throws {

@@ -40,6 +40,9 @@ public struct BeamHypothesis: Equatable, Sendable {
 /// parent. A candidate that emits the stop token while ranked among the best `width` is finished
 /// (the stop token included); the others continue. Ties are broken deterministically: the better
 /// parent first, then the lower token id. Width 1 is greedy (argmax) decoding.
+///
+/// A model whose outputs are not finite (weights that overflow) ends the search at that step: it
+/// returns one empty hypothesis whose log-probability and score are NaN.
 public struct BeamSearch: Equatable, Sendable {
   /// Hypotheses kept at each step (`N`).
   public var width: Int
@@ -106,6 +109,7 @@ public struct BeamSearch: Equatable, Sendable {
 
     // The prime as one sequence of batch 1: its final state and the logits after it.
     var (logProbabilities, state) = Self.lastStep(step(first, first.count, 1, initial), batch: 1)
+    let failed = [BeamHypothesis(tokens: [], logProbability: .nan, score: .nan, isStopped: false)]
     var history = History()
     var live = [0.0]  // the log-probability of each live hypothesis; at first the empty one
     var finished: [Finished] = []
@@ -114,6 +118,7 @@ public struct BeamSearch: Equatable, Sendable {
     let bestPenalty = lengthNormalization.penalty(length: maxLength)
 
     for length in 1...maxLength {
+      guard logProbabilities.allSatisfy(\.isFinite) else { return failed }
       // Candidates (parent, token): each parent's best width + 1, ranked by total log-probability
       // (all have `length` tokens). Ties go to the better parent, then the lower token id.
       var candidates: [(parent: Int, token: Int32, logProbability: Double)] = []
