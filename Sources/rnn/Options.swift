@@ -10,7 +10,9 @@ struct ComputeOptions: ParsableArguments {
   var blas: BLAS.Backend = .automatic
 
   func validate() throws {
-    guard threads >= 0 else { throw ValidationError("--threads must be 0 or more, got \(threads)") }
+    guard (0...1024).contains(threads) else {
+      throw ValidationError("--threads must be from 0 (one per core) to 1024, got \(threads)")
+    }
   }
 
   /// Loads the chosen BLAS with the chosen threads.

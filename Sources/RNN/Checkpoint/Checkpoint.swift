@@ -47,7 +47,8 @@ public struct Checkpoint {
     try encoded().write(to: path)
   }
 
-  /// Reads and validates a checkpoint: metadata, vocabulary, config and every tensor's shape.
+  /// Reads and validates a checkpoint: metadata, vocabulary, config, and every tensor's shape and
+  /// finiteness.
   public init(contentsOf path: String) throws {
     let file: SafeTensors
     do { file = try SafeTensors(contentsOf: path) } catch let error as SafeTensorsError {
@@ -106,6 +107,10 @@ public struct Checkpoint {
       guard let tensor = file[entry.name] else { throw CheckpointError.missingTensor(path: path, name: entry.name) }
       guard tensor.shape == entry.ref.shape else {
         throw CheckpointError.shapeMismatch(path: path, name: entry.name, expected: entry.ref.shape, actual: tensor.shape)
+      }
+      let nonFinite = tensor.nonFiniteCount
+      guard nonFinite == 0 else {
+        throw CheckpointError.nonFinite(path: path, name: entry.name, count: nonFinite, total: tensor.count)
       }
     }
     let model = CharLM(config)

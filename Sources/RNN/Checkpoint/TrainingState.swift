@@ -79,6 +79,10 @@ public struct TrainingState {
   public init(besides checkpoint: Checkpoint, at checkpointPath: String) throws {
     let path = Self.path(besides: checkpointPath)
     func fail(_ reason: String) -> CheckpointError { .trainingState(path: path, reason: reason) }
+    func requireFinite(_ tensor: Tensor, _ name: String) throws {
+      let count = tensor.nonFiniteCount
+      guard count == 0 else { throw CheckpointError.nonFinite(path: path, name: name, count: count, total: tensor.count) }
+    }
     let file: SafeTensors
     do { file = try SafeTensors(contentsOf: path) } catch let error as SafeTensorsError {
       if case .unreadable(_, let reason) = error { throw fail("training state unreadable (\(reason))") }
@@ -119,6 +123,7 @@ public struct TrainingState {
     var buffers: [String: [Float]] = [:]
     for name in kind.bufferNames {
       guard let tensor = file["optimizer.\(name)"] else { throw fail("optimizer buffer \(name) is missing") }
+      try requireFinite(tensor, "optimizer.\(name)")
       buffers[name] = tensor.scalars
     }
     let model = checkpoint.model
@@ -128,9 +133,11 @@ public struct TrainingState {
     let shape = [config.batchSize, model.config.hidden]
     state = try (0..<model.config.layers).map { l in
       guard let h = file["state.h_l\(l)"], h.shape == shape else { throw fail("carried state h_l\(l) is missing or not \(shape)") }
+      try requireFinite(h, "state.h_l\(l)")
       var c: Tensor? = nil
       if model.config.cell.hasCellState {
         guard let value = file["state.c_l\(l)"], value.shape == shape else { throw fail("carried state c_l\(l) is missing or not \(shape)") }
+        try requireFinite(value, "state.c_l\(l)")
         c = value
       }
       return RecurrentState(h: h, c: c)

@@ -3,10 +3,11 @@ extension CharLM {
   /// sequence), from a zero state, without dropout, in chunks of `chunk` steps with the state
   /// carried between them. Each token is predicted from those before it in its stream; the first
   /// of each stream is not scored, nor is the remainder that does not fill a stream.
-  /// Returns the summed loss in nats and the number of tokens scored.
-  public func loss<Tokens: RandomAccessCollection>(of tokens: Tokens, batch: Int = 1, chunk: Int = 256) -> (
-    nats: Double, count: Int
-  ) where Tokens.Element == Int32, Tokens.Index == Int {
+  /// Returns the summed loss in nats and the number of tokens scored. `progress`, if given, is
+  /// called after each chunk with the predictions made so far and their total (per stream).
+  public func loss<Tokens: RandomAccessCollection>(
+    of tokens: Tokens, batch: Int = 1, chunk: Int = 256, progress: ((_ done: Int, _ total: Int) -> Void)? = nil
+  ) -> (nats: Double, count: Int) where Tokens.Element == Int32, Tokens.Index == Int {
     precondition(batch > 0 && chunk > 0, "batch and chunk must be positive")
     let perStream = tokens.count / batch
     let length = perStream - 1  // predictions per stream
@@ -30,6 +31,7 @@ extension CharLM {
       let loss = tape.softmaxCrossEntropy(logits, targets: targets)
       total += Double(tape[loss].scalars[0]) * Double(steps * batch)
       state = final.map { $0.values(on: tape) }
+      progress?(start + steps, length)
     }
     return (total, length * batch)
   }
