@@ -70,6 +70,8 @@ struct Train: ParsableCommand {
   var checkpointFolder: String?
   @Option(help: "Continue the run saved in this checkpoint (its .training.safetensors must be beside it), in its folder, on its data.")
   var resume: String?
+  @Flag(help: "Replace the checkpoints of another run in --checkpoint-dir (without it, such a folder is refused).")
+  var overwrite = false
   @Option(help: "Fine-tune the model of this checkpoint on --data: its shape and vocabulary, a new optimizer, from step 0.")
   var initFrom: String?
   @Option(help: "With --init-from (or --resume): read characters outside the checkpoint's vocabulary as this one (default: refuse such text).")
@@ -156,6 +158,7 @@ struct Train: ParsableCommand {
       return (checkpoint: checkpoint, state: try TrainingState(besides: checkpoint, at: path))
     }
     let initial = try initFrom.map { try Checkpoint(contentsOf: $0) }
+    try claimCheckpointFolder(continuing: resumed?.checkpoint)
     let base = resumed?.checkpoint ?? initial
     if let base {
       let path = (resume ?? initFrom)!

@@ -6,11 +6,13 @@ import XCTest
 /// `NSCocoaErrorDomain error 512`); standard output that cannot be written (a full disk) fails
 /// the command instead of exiting 0. Also `visualize`'s limit on the passage.
 final class OutputPathTests: CommandLineTestCase {
-  /// Trains a tiny model for 2 steps into `ck/` on `text` (a file it writes); returns the file.
-  private func trainTiny(hidden: Int = 8, text: String = String(repeating: "abc(def)\"gh\"ij\n", count: 80)) throws -> String {
+  /// Trains a tiny model for 2 steps into `dir` on `text` (a file it writes); returns the file.
+  private func trainTiny(
+    hidden: Int = 8, text: String = String(repeating: "abc(def)\"gh\"ij\n", count: 80), into dir: String = "ck"
+  ) throws -> String {
     let data = try write("text.txt", text)
     try rnnSucceeding([
-      "train", "--data", data, "--checkpoint-dir", "ck", "--max-steps", "1", "--layers", "2", "--hidden", String(hidden),
+      "train", "--data", data, "--checkpoint-dir", dir, "--max-steps", "1", "--layers", "2", "--hidden", String(hidden),
       "--embedding", "4", "--seq-length", "25", "--batch-size", "2", "--val-fraction", "0.1", "--test-fraction", "0",
       "--threads", "1", "--sample-length", "0",
     ])
@@ -48,9 +50,9 @@ final class OutputPathTests: CommandLineTestCase {
       ["visualize", "--checkpoint", "ck/latest.safetensors", "--data", data, "--out", "p.html", "--characters", "5000000"],
       mentioning: ["--characters", "from 2 to 100000", "5000000"])
     // 2 LSTM layers of 256: 1024 neurons (h and c), so at most 20000000 / 1024 = 19531 characters.
-    let long = try trainTiny(hidden: 256, text: String(repeating: "abcdefghij\n", count: 2000))
+    let long = try trainTiny(hidden: 256, text: String(repeating: "abcdefghij\n", count: 2000), into: "wide")
     try assertCleanFailure(
-      ["visualize", "--checkpoint", "ck/latest.safetensors", "--data", long, "--out", "p.html", "--characters", "19532"],
+      ["visualize", "--checkpoint", "wide/latest.safetensors", "--data", long, "--out", "p.html", "--characters", "19532"],
       mentioning: ["--characters 19532", "1024 neurons", "19531 characters"])
     XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/p.html"))
   }

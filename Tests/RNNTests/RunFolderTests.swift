@@ -74,4 +74,42 @@ final class RunFolderTests: CommandLineTestCase {
       XCTAssertEqual(object?["step"] as? Int, index + 1, String(line))
     }
   }
+
+  /// A finished run's checkpoints are never replaced by another run: a new run, a fine-tuning
+  /// (`--init-from`) or a resume of another run into that folder is refused naming what to do,
+  /// and leaves the files alone; a resume of the run itself continues; `--overwrite` replaces
+  /// the run, deleting its step files, metrics and samples.
+  func testAnotherRunNeverReplacesAFinishedRunsCheckpoints() throws {
+    _ = try rnnSucceeding(
+      tinyTraining(data, "run", steps: 5, ["--keep-checkpoints", "3", "--eval-every", "5", "--checkpoint-every", "1"]))
+    _ = try rnnSucceeding(tinyTraining(data, "elsewhere", steps: 3))
+    let latest = folder + "/run/latest.safetensors"
+    let before = try Data(contentsOf: URL(fileURLWithPath: latest))
+    let others: [[String]] = [
+      tinyTraining(data, "run", steps: 10), tinyTraining(data, "run", steps: 10, ["--seed", "4"]),
+      ["train", "--init-from", "run/best.safetensors", "--data", data, "--checkpoint-dir", "run", "--max-steps", "2"],
+      ["train", "--resume", "elsewhere/latest.safetensors", "--checkpoint-dir", "run", "--max-steps", "6"],
+    ]
+    for arguments in others {
+      try assertCleanFailure(
+        arguments,
+        mentioning: [
+          "run holds another run's checkpoints (latest.safetensors at step 5)", "--resume run/latest.safetensors",
+          "--overwrite",
+        ])
+    }
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: latest)), before)
+    XCTAssertEqual(try Checkpoint(contentsOf: latest).step, 5)
+
+    _ = try rnnSucceeding(["train", "--resume", "run/latest.safetensors", "--max-steps", "7"])
+    XCTAssertEqual(try Checkpoint(contentsOf: latest).step, 7)
+
+    let replaced = try rnnSucceeding(tinyTraining(data, "run", steps: 2, ["--overwrite", "--seed", "4"]))
+    XCTAssertTrue(replaced.stdout.contains("Replaced the checkpoints of another run in run (--overwrite)."), replaced.transcript)
+    XCTAssertEqual(try Checkpoint(contentsOf: latest).step, 2)
+    let left = try FileManager.default.contentsOfDirectory(atPath: folder + "/run")
+    XCTAssertFalse(left.contains { $0.hasPrefix("step-") }, "step files of the replaced run: \(left)")
+    let metrics = try String(contentsOfFile: folder + "/run/metrics.jsonl", encoding: .utf8)
+    XCTAssertFalse(metrics.contains("\"step\":5") || metrics.contains("\"step\": 5"), metrics)
+  }
 }
