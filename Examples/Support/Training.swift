@@ -9,7 +9,7 @@ struct Minibatches {
   private var position = 0
 
   init(count: Int, size: Int) {
-    precondition(count > 0 && size > 0, "minibatches of \(size) from \(count) items")
+    require(count > 0 && size > 0, "minibatches of \(size) from \(count) items")
     self.count = count
     self.size = min(size, count)
   }
@@ -33,7 +33,7 @@ func seconds(since start: ContinuousClock.Instant) -> Double {
 
 /// The fraction of `predictions` equal to `answers`.
 func accuracy<T: Equatable>(_ predictions: [T], _ answers: [T]) -> Double {
-  precondition(predictions.count == answers.count && !answers.isEmpty, "\(predictions.count) predictions for \(answers.count) answers")
+  require(predictions.count == answers.count && !answers.isEmpty, "\(predictions.count) predictions for \(answers.count) answers")
   return Double(zip(predictions, answers).filter { $0 == $1 }.count) / Double(answers.count)
 }
 

@@ -25,7 +25,7 @@ public struct NeuronCorrelation: Sendable {
 /// The Pearson correlation of `x` and `y` (same length), or nil when either is constant or they
 /// have fewer than 2 values.
 public func pearsonCorrelation(_ x: [Double], _ y: [Double]) -> Double? {
-  precondition(x.count == y.count, "pearsonCorrelation: \(x.count) vs \(y.count) values")
+  require(x.count == y.count, "pearsonCorrelation: \(x.count) vs \(y.count) values")
   let n = Double(x.count)
   guard x.count >= 2 else { return nil }
   let mx = x.reduce(0, +) / n

@@ -43,7 +43,7 @@ public final class Tape {
 
   /// Adds `gradient` into `variable`'s gradient.
   public func accumulate(_ gradient: Tensor, into variable: Variable) {
-    precondition(gradient.shape == values[variable.id].shape, "gradient \(gradient.shape) for value \(values[variable.id].shape)")
+    require(gradient.shape == values[variable.id].shape, "gradient \(gradient.shape) for value \(values[variable.id].shape)")
     if gradients[variable.id] == nil {
       gradients[variable.id] = gradient
     } else {
@@ -55,7 +55,7 @@ public final class Tape {
 
   /// Runs every recorded backward, last first, from `d loss / d loss = seed`.
   public func backward(from loss: Variable, seed: Float = 1) {
-    precondition(isRecording, "backward on a tape that did not record")
+    require(isRecording, "backward on a tape that did not record")
     accumulate(Tensor(shape: values[loss.id].shape, repeating: seed), into: loss)
     while let pullback = pullbacks.popLast() { pullback() }
   }

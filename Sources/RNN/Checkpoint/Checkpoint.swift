@@ -24,7 +24,7 @@ public struct Checkpoint {
   public let run: String?
 
   public init(model: CharLM, vocabulary: Vocabulary, step: Int = 0, run: String? = nil) {
-    precondition(vocabulary.count == model.config.vocabularySize, "vocabulary does not match the model")
+    require(vocabulary.count == model.config.vocabularySize, "vocabulary does not match the model")
     self.model = model
     self.vocabulary = vocabulary
     self.step = step

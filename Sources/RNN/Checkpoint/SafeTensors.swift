@@ -71,7 +71,7 @@ extension SafeTensors {
     do {
       try validateForWriting()
     } catch {
-      preconditionFailure("\(error)")
+      fatalError("\(error)")
     }
     return encodedUnchecked()
   }

@@ -14,8 +14,8 @@ public struct LabeledImages: Equatable, Sendable {
   public let labels: [Int32]
 
   public init(rows: Int, columns: Int, pixels: [Float], labels: [Int32]) {
-    precondition(rows > 0 && columns > 0, "images of \(rows) x \(columns) pixels")
-    precondition(pixels.count == labels.count * rows * columns, "\(pixels.count) pixels for \(labels.count) images")
+    require(rows > 0 && columns > 0, "images of \(rows) x \(columns) pixels")
+    require(pixels.count == labels.count * rows * columns, "\(pixels.count) pixels for \(labels.count) images")
     self.rows = rows
     self.columns = columns
     self.pixels = pixels

@@ -58,9 +58,9 @@ public struct Bidirectional: Sendable {
   public func forward(_ x: Tensor, state: RecurrentState, lengths: [Int]? = nil, parameters: Parameters)
     -> (y: Tensor, state: RecurrentState, cache: BidirectionalCache)
   {
-    precondition(x.shape.count == 3 && x.shape[2] == inputSize, "input \(x.shape) is not [T, B, \(inputSize)]")
+    require(x.shape.count == 3 && x.shape[2] == inputSize, "input \(x.shape) is not [T, B, \(inputSize)]")
     let b = x.shape[1]
-    precondition(state.h.shape == [2, b, hiddenSize], "state \(state.h.shape) is not [2, B, H]")
+    require(state.h.shape == [2, b, hiddenSize], "state \(state.h.shape) is not [2, B, H]")
     let lengths = Padding.effectiveLengths(lengths, time: x.shape[0], batch: b)
     let (forwardState, reverseState) = Self.directions(state)
     let ahead = forwardLayer.forward(x, state: forwardState, lengths: lengths, parameters: parameters)
@@ -134,7 +134,7 @@ public struct Bidirectional: Sendable {
 
   /// `[T,B,2H]` split into its two halves of features, `[T,B,H]` each.
   static func splitFeatures(_ x: Tensor, _ h: Int) -> (Tensor, Tensor) {
-    precondition(x.shape.count == 3 && x.shape[2] == 2 * h, "gradient \(x.shape) is not [T, B, 2H]")
+    require(x.shape.count == 3 && x.shape[2] == 2 * h, "gradient \(x.shape) is not [T, B, 2H]")
     let rows = x.count / (2 * h)
     func half(_ part: Int) -> Tensor {
       Tensor(shape: [x.shape[0], x.shape[1], h]) { out in

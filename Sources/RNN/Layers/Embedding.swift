@@ -21,11 +21,11 @@ public struct Embedding: Sendable {
 
   /// The rows of `tokens` (any shape `S`, ids in `0..<V`): `[S..., E]`.
   public func forward(_ tokens: [Int32], shape: [Int], parameters: Parameters) -> Tensor {
-    precondition(tokens.count == shape.reduce(1, *), "\(tokens.count) tokens for shape \(shape)")
+    require(tokens.count == shape.reduce(1, *), "\(tokens.count) tokens for shape \(shape)")
     let w = parameters.value(weight)
     return Tensor(shape: shape + [size]) { out in
       for (n, token) in tokens.enumerated() {
-        precondition(token >= 0 && Int(token) < vocabularySize, "token \(token) outside vocabulary of \(vocabularySize)")
+        require(token >= 0 && Int(token) < vocabularySize, "token \(token) outside vocabulary of \(vocabularySize)")
         (out + n * size).update(from: w + Int(token) * size, count: size)
       }
     }

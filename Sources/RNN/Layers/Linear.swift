@@ -44,7 +44,7 @@ public struct Linear: Sendable {
 
   /// `x [N..., I] -> [N..., O]`: one GEMM over all rows.
   public func forward(_ x: Tensor, parameters: Parameters) -> Tensor {
-    precondition(x.shape.last == inputSize, "input \(x.shape) does not end in \(inputSize)")
+    require(x.shape.last == inputSize, "input \(x.shape) does not end in \(inputSize)")
     let n = x.count / inputSize
     return Tensor(shape: x.shape.dropLast() + [outputSize]) { y in
       Parallel.fillRows(n, outputSize, y, parameters.value(bias), nil)

@@ -7,7 +7,7 @@ import CKernels
 extension RecurrentLayer {
   /// Each character's input projection: `embedding.weight W_ih^T` plus biases, `[V, G*H]`.
   func projectionTable(_ embedding: Embedding, _ parameters: Parameters) -> Tensor {
-    precondition(embedding.size == inputSize, "embedding size \(embedding.size) is not the layer's input size \(inputSize)")
+    require(embedding.size == inputSize, "embedding size \(embedding.size) is not the layer's input size \(inputSize)")
     let (v, rows) = (embedding.vocabularySize, cell.gates * hiddenSize)
     return Tensor(shape: [v, rows]) { table in
       fillProjectionBiases(v, table, parameters)
@@ -27,7 +27,7 @@ extension RecurrentLayer {
           Parallel.split(tokens.value.count) { range in
             for n in range {
               let token = Int(tokens.value[n])
-              precondition(token >= 0 && token < v, "token \(token) outside vocabulary of \(v)")
+              require(token >= 0 && token < v, "token \(token) outside vocabulary of \(v)")
               (out.value + n * rows).update(from: table.value + token * rows, count: rows)
             }
           }

@@ -11,8 +11,8 @@ enum Padding {
   /// plain path gives the same results).
   static func effectiveLengths(_ lengths: [Int]?, time: Int, batch: Int) -> [Int]? {
     guard let lengths else { return nil }
-    precondition(lengths.count == batch, "\(lengths.count) lengths for a batch of \(batch)")
-    precondition(lengths.allSatisfy { (0...time).contains($0) }, "lengths \(lengths) outside 0...\(time)")
+    require(lengths.count == batch, "\(lengths.count) lengths for a batch of \(batch)")
+    require(lengths.allSatisfy { (0...time).contains($0) }, "lengths \(lengths) outside 0...\(time)")
     return lengths.allSatisfy { $0 == time } ? nil : lengths
   }
 

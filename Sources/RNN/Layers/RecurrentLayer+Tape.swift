@@ -42,7 +42,7 @@ extension RecurrentLayer {
     _ tokens: [Int32], time: Int, batch: Int, embedding: Embedding, state: StateVariables, lengths: [Int]? = nil,
     parameters: Parameters, on tape: Tape
   ) -> (y: Variable, state: StateVariables) {
-    precondition(tokens.count == time * batch, "\(tokens.count) tokens for [\(time), \(batch)]")
+    require(tokens.count == time * batch, "\(tokens.count) tokens for [\(time), \(batch)]")
     let table = projectionTable(embedding, parameters)
     let xg = gatherProjections(table, tokens: tokens, time: time, batch: batch)
     let (yValue, finalValue, cache) = forward(

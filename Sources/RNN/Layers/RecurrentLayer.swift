@@ -114,7 +114,7 @@ public struct RecurrentLayer: Sendable {
   public func forward(_ x: Tensor, state: RecurrentState, lengths: [Int]? = nil, parameters: Parameters)
     -> (y: Tensor, state: RecurrentState, cache: RecurrentCache)
   {
-    precondition(x.shape.count == 3 && x.shape[2] == inputSize, "input \(x.shape) is not [T, B, \(inputSize)]")
+    require(x.shape.count == 3 && x.shape[2] == inputSize, "input \(x.shape) is not [T, B, \(inputSize)]")
     var result = forward(
       projected: inputProjection(x, parameters), state: state, lengths: lengths, parameters: parameters)
     result.cache.x = x
@@ -127,8 +127,8 @@ public struct RecurrentLayer: Sendable {
   public func forward(
     projected xg: consuming Tensor, state: RecurrentState, lengths: [Int]? = nil, parameters: Parameters
   ) -> (y: Tensor, state: RecurrentState, cache: RecurrentCache) {
-    precondition(xg.shape.count == 3 && xg.shape[2] == cell.gates * hiddenSize, "projection \(xg.shape) is not [T, B, G*H]")
-    precondition(state.h.shape == [xg.shape[1], hiddenSize], "state \(state.h.shape) is not [B, H]")
+    require(xg.shape.count == 3 && xg.shape[2] == cell.gates * hiddenSize, "projection \(xg.shape) is not [T, B, G*H]")
+    require(state.h.shape == [xg.shape[1], hiddenSize], "state \(state.h.shape) is not [B, H]")
     let lengths = Padding.effectiveLengths(lengths, time: xg.shape[0], batch: xg.shape[1])
     var cache: RecurrentCache
     switch cell {
@@ -147,7 +147,7 @@ public struct RecurrentLayer: Sendable {
   public func backward(
     _ dy: Tensor?, dState: RecurrentState?, cache: RecurrentCache, parameters: Parameters
   ) -> (dx: Tensor, dState: RecurrentState) {
-    guard let x = cache.x else { preconditionFailure("the cache is of forward(projected:); use backwardToProjection") }
+    guard let x = cache.x else { fatalError("the cache is of forward(projected:); use backwardToProjection") }
     let (dxg, dState) = backwardToProjection(dy, dState: dState, cache: cache, parameters: parameters)
     return (inputGradients(dxg, x: x, parameters: parameters), dState)
   }
@@ -159,7 +159,7 @@ public struct RecurrentLayer: Sendable {
   ) -> (dxg: Tensor, dState: RecurrentState) {
     let (t, b) = (cache.y.shape[0], cache.y.shape[1])
     let dy = dy ?? .zeros([t, b, hiddenSize])
-    precondition(dy.shape == [t, b, hiddenSize], "output gradient \(dy.shape) is not [T, B, H]")
+    require(dy.shape == [t, b, hiddenSize], "output gradient \(dy.shape) is not [T, B, H]")
     let dState = dState ?? .zeros(cell, batch: b, hidden: hiddenSize)
     switch cell {
     case .lstm: return lstmBackward(dy, dState, cache, parameters)

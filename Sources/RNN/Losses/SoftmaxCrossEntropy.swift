@@ -8,7 +8,7 @@ extension Tape {
     let x = self[logits]
     let v = x.shape.last!
     let n = x.count / v
-    precondition(targets.count == n, "\(targets.count) targets for \(n) rows of logits")
+    require(targets.count == n, "\(targets.count) targets for \(n) rows of logits")
     let counted = max(targets.lazy.filter { $0 >= 0 }.count, 1)
     let scale = 1 / Float(counted)
     var dlogits: Tensor? = isRecording ? Tensor.zeros(x.shape) : nil

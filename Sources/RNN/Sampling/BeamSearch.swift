@@ -72,7 +72,7 @@ public struct BeamSearch: Equatable, Sendable {
     _ model: CharLM, prime: [Int32], start: Int32 = 0, settled: (([Int32]) -> Void)? = nil
   ) -> [BeamHypothesis] {
     for token in prime + [start] {
-      precondition(token >= 0 && Int(token) < model.config.vocabularySize, "token \(token) outside the vocabulary")
+      require(token >= 0 && Int(token) < model.config.vocabularySize, "token \(token) outside the vocabulary")
     }
     let first = prime.isEmpty ? [start] : prime
     return self(vocabularySize: model.config.vocabularySize, prime: first, state: model.zeroState(batch: 1), settled: settled) {
@@ -101,10 +101,10 @@ public struct BeamSearch: Equatable, Sendable {
       logits: Tensor, state: [RecurrentState]
     )
   ) -> [BeamHypothesis] {
-    precondition(width > 0, "beam width must be positive, got \(width)")
-    precondition(maxLength >= 0, "maximum length must be 0 or more, got \(maxLength)")
-    precondition(!first.isEmpty, "beam search needs at least one token to start from")
-    if let stop { precondition(stop >= 0 && Int(stop) < v, "stop token \(stop) outside the vocabulary") }
+    require(width > 0, "beam width must be positive, got \(width)")
+    require(maxLength >= 0, "maximum length must be 0 or more, got \(maxLength)")
+    require(!first.isEmpty, "beam search needs at least one token to start from")
+    if let stop { require(stop >= 0 && Int(stop) < v, "stop token \(stop) outside the vocabulary") }
     guard maxLength > 0 else { return [BeamHypothesis(tokens: [], logProbability: 0, score: 0, isStopped: false)] }
 
     // The prime as one sequence of batch 1: its final state and the logits after it.
@@ -287,7 +287,7 @@ public struct BeamSearch: Equatable, Sendable {
     -> (logProbabilities: [Double], state: [RecurrentState])
   {
     let v = result.logits.shape.last!
-    precondition(result.logits.count >= batch * v, "logits \(result.logits.shape) for a batch of \(batch)")
+    require(result.logits.count >= batch * v, "logits \(result.logits.shape) for a batch of \(batch)")
     let last = result.logits.scalars[(result.logits.count - batch * v)...]
     return (logSoftmax(Array(last), rows: batch), result.state)
   }

@@ -27,7 +27,7 @@ public struct ParameterLayout: Sendable {
 
   /// Declares a parameter; `name` is its PyTorch `state_dict` name.
   public mutating func declare(_ name: String, shape: [Int]) -> ParameterRef {
-    precondition(!entries.contains { $0.name == name }, "duplicate parameter \(name)")
+    require(!entries.contains { $0.name == name }, "duplicate parameter \(name)")
     let ref = ParameterRef(offset: count, shape: shape)
     entries.append(Entry(name: name, ref: ref))
     // Keep every parameter 64-byte aligned so vector kernels see aligned rows.
@@ -95,7 +95,7 @@ public final class Parameters: @unchecked Sendable {
 
   /// Overwrites one parameter's values; `tensor.shape` must equal `ref.shape`.
   public func assign(_ tensor: Tensor, to ref: ParameterRef) {
-    precondition(tensor.shape == ref.shape, "shape \(tensor.shape) does not match \(ref.shape)")
+    require(tensor.shape == ref.shape, "shape \(tensor.shape) does not match \(ref.shape)")
     tensor.withUnsafeBufferPointer { value(ref).update(from: $0.baseAddress!, count: ref.count) }
   }
 

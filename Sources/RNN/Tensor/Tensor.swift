@@ -11,14 +11,14 @@ public struct Tensor: Equatable, Sendable {
 
   /// A tensor of the given shape filled with `value`.
   public init(shape: [Int], repeating value: Float = 0) {
-    precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+    require(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
     self.shape = shape
     self.scalars = [Float](repeating: value, count: shape.reduce(1, *))
   }
 
   /// A tensor wrapping `scalars`, whose count must match `shape`.
   public init(shape: [Int], scalars: [Float]) {
-    precondition(shape.reduce(1, *) == scalars.count, "shape \(shape) does not hold \(scalars.count) scalars")
+    require(shape.reduce(1, *) == scalars.count, "shape \(shape) does not hold \(scalars.count) scalars")
     self.shape = shape
     self.scalars = scalars
   }

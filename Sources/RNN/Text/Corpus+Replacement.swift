@@ -24,7 +24,7 @@ extension Corpus {
     paths: [String], vocabulary: Vocabulary, replacingUnknownWith replacement: Unicode.Scalar
   ) throws -> (corpus: Corpus, replaced: UnknownCharacters?) {
     guard let replacementID = vocabulary.id(of: replacement) else {
-      preconditionFailure("the replacement \(replacement.readable) is not in the vocabulary")
+      fatalError("the replacement \(replacement.readable) is not in the vocabulary")
     }
     let own = try load(paths: paths, encoding: vocabulary.encoding)
     // Own id -> id in `vocabulary`; -1 marks characters it lacks.

@@ -53,8 +53,8 @@ public struct Corpus: Sendable {
   public static func split(
     count: Int, valFraction: Double, testFraction: Double
   ) -> (train: Range<Int>, validation: Range<Int>, test: Range<Int>) {
-    precondition(count >= 0, "negative count")
-    precondition(
+    require(count >= 0, "negative count")
+    require(
       valFraction >= 0 && testFraction >= 0 && valFraction + testFraction < 1,
       "invalid split fractions \(valFraction), \(testFraction)")
     let validationCount = Int(Double(count) * valFraction)

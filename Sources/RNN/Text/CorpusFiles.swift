@@ -67,7 +67,7 @@ struct CorpusFile {
       guard let consumed = try body(UnsafeBufferPointer(start: buffer, count: filled), offset, isLast), !isLast else {
         return
       }
-      precondition(consumed > 0 && consumed <= filled, "a chunk must be consumed, at least in part")
+      require(consumed > 0 && consumed <= filled, "a chunk must be consumed, at least in part")
       kept = filled - consumed
       memmove(buffer, buffer + consumed, kept)
       offset += consumed

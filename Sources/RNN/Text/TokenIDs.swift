@@ -32,7 +32,7 @@ public struct TokenIDs: RandomAccessCollection, Sendable {
   public init<C: Collection>(_ ids: C, vocabularySize: Int) where C.Element == Int32 {
     let buffer = TokenBuffer(capacity: ids.count, bytesPerToken: Self.bytesPerToken(vocabularySize: vocabularySize))
     for id in ids {
-      precondition(id >= 0 && Int(id) < vocabularySize, "token id \(id) is outside 0..<\(vocabularySize)")
+      require(id >= 0 && Int(id) < vocabularySize, "token id \(id) is outside 0..<\(vocabularySize)")
       buffer.append(id)
     }
     self.init(buffer)
@@ -61,13 +61,13 @@ public struct TokenIDs: RandomAccessCollection, Sendable {
 
   @inline(__always)
   public subscript(position: Int) -> Int32 {
-    precondition(
+    require(
       position >= startIndex && position < endIndex, "index \(position) is outside \(startIndex)..<\(endIndex)")
     return buffer[position]
   }
 
   public subscript(bounds: Range<Int>) -> TokenIDs {
-    precondition(
+    require(
       bounds.lowerBound >= startIndex && bounds.upperBound <= endIndex,
       "range \(bounds) is outside \(startIndex)..<\(endIndex)")
     return TokenIDs(buffer, bounds)
@@ -99,7 +99,7 @@ final class TokenBuffer: @unchecked Sendable {
   private let base: UnsafeMutableRawPointer
 
   init(capacity: Int, bytesPerToken: Int) {
-    precondition([1, 2, 4].contains(bytesPerToken), "tokens take 1, 2 or 4 bytes")
+    require([1, 2, 4].contains(bytesPerToken), "tokens take 1, 2 or 4 bytes")
     self.bytesPerToken = bytesPerToken
     self.capacity = capacity
     base = malloc(max(capacity * bytesPerToken, 1))!
@@ -119,7 +119,7 @@ final class TokenBuffer: @unchecked Sendable {
 
   @inline(__always)
   func append(_ id: Int32) {
-    precondition(count < capacity, "token buffer is full")
+    require(count < capacity, "token buffer is full")
     switch bytesPerToken {
     case 1: base.storeBytes(of: UInt8(truncatingIfNeeded: id), toByteOffset: count, as: UInt8.self)
     case 2: base.storeBytes(of: UInt16(truncatingIfNeeded: id), toByteOffset: count &* 2, as: UInt16.self)
@@ -130,7 +130,7 @@ final class TokenBuffer: @unchecked Sendable {
 
   /// Appends `ids`, each of which must fit the width.
   func append(_ ids: UnsafeBufferPointer<Int32>) {
-    precondition(ids.count <= capacity - count, "token buffer is full")
+    require(ids.count <= capacity - count, "token buffer is full")
     let end = base + count * bytesPerToken
     switch bytesPerToken {
     case 1: narrow(ids, into: end.assumingMemoryBound(to: UInt8.self))
@@ -143,12 +143,12 @@ final class TokenBuffer: @unchecked Sendable {
   /// The free space at the end, as bytes, for filling in place with `read`; `didAppend` counts
   /// what was filled. Only for 1-byte tokens.
   var freeBytes: UnsafeMutableRawBufferPointer {
-    precondition(bytesPerToken == 1, "raw filling is for 1-byte tokens")
+    require(bytesPerToken == 1, "raw filling is for 1-byte tokens")
     return UnsafeMutableRawBufferPointer(start: base + count, count: capacity - count)
   }
 
   func didAppend(_ n: Int) {
-    precondition(n >= 0 && n <= capacity - count, "appended beyond the capacity")
+    require(n >= 0 && n <= capacity - count, "appended beyond the capacity")
     count += n
   }
 

@@ -40,7 +40,7 @@ func decodeUTF8<Mapping: ScalarMapping>(
 ) -> Result<Int, UTF8DecodingFailure> {
   let n = bytes.count
   guard n > 0, let p = bytes.baseAddress, let q = out.baseAddress else { return .success(0) }
-  precondition(out.count >= n, "output buffer too small")
+  require(out.count >= n, "output buffer too small")
   var i = 0
   var o = 0
 

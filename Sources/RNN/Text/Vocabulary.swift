@@ -41,7 +41,7 @@ public struct Vocabulary: Equatable, Sendable {
 
   /// A vocabulary of scalars already known to be unique.
   init(uniqueScalars scalars: [Unicode.Scalar], encoding: TextEncoding = .utf8) {
-    precondition(scalars.count <= Int(Int32.max), "vocabulary too large")
+    require(scalars.count <= Int(Int32.max), "vocabulary too large")
     let bmpLimit: UInt32 = 0x1_0000
     let largestBMP = scalars.lazy.map(\.value).filter { $0 < bmpLimit }.max()
     var bmpIDs = [Int32](repeating: -1, count: largestBMP.map { Int($0) + 1 } ?? 0)
@@ -84,7 +84,7 @@ public struct Vocabulary: Equatable, Sendable {
 
   /// The scalar of token `id`, which must be in `0 ..< count`.
   public func scalar(for id: Int32) -> Unicode.Scalar {
-    precondition(id >= 0 && Int(id) < scalars.count, "token id \(id) is outside 0..<\(scalars.count)")
+    require(id >= 0 && Int(id) < scalars.count, "token id \(id) is outside 0..<\(scalars.count)")
     return scalars[Int(id)]
   }
 
