@@ -116,14 +116,23 @@ struct Train: ParsableCommand {
 
   func run() throws {
     compute.configure()
-    try prepareCheckpointFolder()
-    if let step = TrainingState.completeInterruptedSave(of: checkpointDir + "/latest.safetensors") {
-      say("Completed the save of step \(step) in \(checkpointDir)/latest.safetensors, which was killed midway.")
+    let communicator = try Distributed.join(batchSize: resume == nil ? batchSize : nil)
+    try Distributed.run(communicator) { try train(communicator) }
+  }
+
+  /// Trains alone, or as one rank of `communicator`'s job (rank 0 alone writes files).
+  private func train(_ communicator: MPICommunicator?) throws {
+    if (communicator?.rank ?? 0) == 0 {
+      try prepareCheckpointFolder()
+      if let step = TrainingState.completeInterruptedSave(of: checkpointDir + "/latest.safetensors") {
+        say("Completed the save of step \(step) in \(checkpointDir)/latest.safetensors, which was killed midway.")
+      }
+      let abandoned = SafeTensors.removeAbandonedTemporaryFiles(in: checkpointDir)
+      if !abandoned.isEmpty {
+        say("Removed \(abandoned.count) temporary file\(abandoned.count == 1 ? "" : "s") of a save that was killed midway.")
+      }
     }
-    let abandoned = SafeTensors.removeAbandonedTemporaryFiles(in: checkpointDir)
-    if !abandoned.isEmpty {
-      say("Removed \(abandoned.count) temporary file\(abandoned.count == 1 ? "" : "s") of a save that was killed midway.")
-    }
+    _ = try communicator?.any(false)  // the other ranks read --resume once rank 0 has repaired it
     let resumed = try resume.map { path in
       let checkpoint = try Checkpoint(contentsOf: path)
       return (checkpoint, try TrainingState(besides: checkpoint, at: path))
@@ -150,7 +159,8 @@ struct Train: ParsableCommand {
       let batches = try BatchIterator(tokens: trainText, batchSize: saved.config.batchSize, seqLength: saved.config.seqLength)
       trainer = Trainer(
         model: checkpoint.model, batches: batches, config: saved.config, optimizer: saved.optimizer,
-        progress: saved.progress, state: saved.state)
+        progress: saved.progress, state: saved.state,
+        dataParallel: try communicator.map { try DataParallel($0, batchSize: saved.config.batchSize) })
       say("Resuming \(resume!) at step \(saved.progress.step) (epoch \(saved.progress.epoch)).")
     } else {
       var config = TrainConfig()
@@ -176,7 +186,9 @@ struct Train: ParsableCommand {
             vocabularySize: corpus.vocabulary.count, dropout: dropout ?? 0),
           using: &generator)
       }
-      trainer = Trainer(model: model, batches: batches, config: config)
+      trainer = Trainer(
+        model: model, batches: batches, config: config,
+        dataParallel: try communicator.map { try DataParallel($0, batchSize: batchSize) })
     }
     try TrainingRun(
       trainer: trainer, vocabulary: corpus.vocabulary, validation: corpus.text[splits.validation],
