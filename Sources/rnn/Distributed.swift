@@ -51,6 +51,16 @@ enum Distributed {
     }
   }
 
+  /// A note for rank 0 to print when `mpirun` keeps its default of killing the ranks 1 s after
+  /// passing them Ctrl-C or SIGTERM: too soon to finish a step and save. Nil when it was told more.
+  static func stopGraceNote(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+    guard MPICommunicator.isLaunched(environment: environment),
+      environment["OMPI_MCA_odls_base_sigkill_timeout"] == nil
+    else { return nil }
+    return "Note: mpirun kills the ranks 1 s after Ctrl-C or SIGTERM, which may cut the last save short; "
+      + "start it with --mca odls_base_sigkill_timeout 3 to save on a stop."
+  }
+
   /// Whether any rank received a stop signal (SIGINT, SIGTERM, ...) since the last step; every
   /// rank gets the same answer, so all stop after the same step. Alone: this process's signal.
   static func stopSignal(_ communicator: Communicator?) throws -> Int32? {

@@ -123,6 +123,7 @@ struct Train: ParsableCommand {
   /// Trains alone, or as one rank of `communicator`'s job (rank 0 alone writes files).
   private func train(_ communicator: MPICommunicator?) throws {
     if (communicator?.rank ?? 0) == 0 {
+      if let note = Distributed.stopGraceNote() { say(note) }
       try prepareCheckpointFolder()
       if let step = TrainingState.completeInterruptedSave(of: checkpointDir + "/latest.safetensors") {
         say("Completed the save of step \(step) in \(checkpointDir)/latest.safetensors, which was killed midway.")
