@@ -61,10 +61,13 @@ struct Bench: ParsableCommand {
     var steps = 0
     let trainStart = now()
     let communicationStart = trainer.communicationSeconds
-    // The ranks stop after the same step (rank 0's clock decides).
-    while try !(communicator?.any(communicator!.rank == 0 && steps >= 3 && now() - trainStart >= seconds)
-      ?? (steps >= 3 && now() - trainStart >= seconds))
-    {
+    // The ranks stop after the same step, when rank 0's time is up.
+    func timeUp() throws -> Bool {
+      let local = steps >= 3 && now() - trainStart >= seconds
+      guard let communicator else { return local }
+      return try communicator.any(communicator.rank == 0 && local)
+    }
+    while try !timeUp() {
       try trainer.step()
       steps += 1
     }

@@ -45,7 +45,8 @@ struct TrainingRun {
       output.log("Nothing to do: step \(trainer.progress.step) already reached the last step \(lastStep).")
       return
     }
-    let metrics = isWriter ? try MetricsLog(folder: options.checkpointDir, resumingAt: resumed ? trainer.progress.step : nil) : nil
+    let metrics =
+      isWriter ? try MetricsLog(folder: options.checkpointDir, resumingAt: resumed ? trainer.progress.step : nil) : nil
     StopRequest.install()
     var windowStart = now()
     var windowSteps = 0

@@ -51,7 +51,8 @@ final class BatchShareTests: XCTestCase {
         for (row, stream) in streams.enumerated() {
           XCTAssertEqual(
             Array(rows.scalars[(step * streams.count + row) * h..<(step * streams.count + row + 1) * h]),
-            Array(whole.scalars[(step * b + stream) * h..<(step * b + stream + 1) * h]), "step \(step), stream \(stream)")
+            Array(whole.scalars[(step * b + stream) * h..<(step * b + stream + 1) * h]),
+            "step \(step), stream \(stream)")
         }
       }
       XCTAssertEqual(generator, wholeGenerator, "the generator advances as for the whole batch")
@@ -62,7 +63,8 @@ final class BatchShareTests: XCTestCase {
 
   func testScoringSharesOfTheStreamsSumsToTheWhole() throws {
     var generator = RandomGenerator(seed: 4)
-    let model = CharLM(CharLMConfig(cell: .lstm, layers: 2, hidden: 16, embedding: 8, vocabularySize: 11), using: &generator)
+    let model = CharLM(
+      CharLMConfig(cell: .lstm, layers: 2, hidden: 16, embedding: 8, vocabularySize: 11), using: &generator)
     let tokens = (0..<400).map { _ in Int32(generator.next() % 11) }
     let whole = model.loss(of: tokens, batch: 5, chunk: 7)
     let parts = [0..<2, 2..<3, 3..<3, 3..<5].map { model.loss(of: tokens, batch: 5, chunk: 7, streams: $0) }
@@ -75,6 +77,7 @@ final class BatchShareTests: XCTestCase {
       h: Tensor(shape: [3, 2], scalars: [1, 2, 3, 4, 5, 6]), c: Tensor(shape: [3, 2], scalars: [7, 8, 9, 10, 11, 12]))
     XCTAssertEqual(
       state.rows(1..<3),
-      RecurrentState(h: Tensor(shape: [2, 2], scalars: [3, 4, 5, 6]), c: Tensor(shape: [2, 2], scalars: [9, 10, 11, 12])))
+      RecurrentState(
+        h: Tensor(shape: [2, 2], scalars: [3, 4, 5, 6]), c: Tensor(shape: [2, 2], scalars: [9, 10, 11, 12])))
   }
 }

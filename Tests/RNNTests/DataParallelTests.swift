@@ -22,12 +22,17 @@ final class DataParallelTests: MPIRunTestCase {
     for ranks in [2, 4] {
       let result = try mpirunRNN(ranks: ranks, arguments("ranks\(ranks)", steps: 40))
       XCTAssertEqual(result.status, 0, result.transcript)
-      XCTAssertLessThanOrEqual(try largestDifference("one/latest.safetensors", "ranks\(ranks)/latest.safetensors"), 1e-4)
+      XCTAssertLessThanOrEqual(
+        try largestDifference("one/latest.safetensors", "ranks\(ranks)/latest.safetensors"), 1e-4)
       // Validation, split across the ranks, gives the one-process losses; rank 0 alone prints them.
       XCTAssertEqual(result.validationLosses.map(\.step), alone.validationLosses.map(\.step), result.transcript)
-      for (a, b) in zip(result.validationLosses, alone.validationLosses) { XCTAssertEqual(a.loss, b.loss, accuracy: 2e-4) }
+      for (a, b) in zip(result.validationLosses, alone.validationLosses) {
+        XCTAssertEqual(a.loss, b.loss, accuracy: 2e-4)
+      }
       let metrics = try String(contentsOfFile: folder + "/ranks\(ranks)/metrics.jsonl", encoding: .utf8)
-      XCTAssertEqual(metrics.split(separator: "\n").count, try String(contentsOfFile: folder + "/one/metrics.jsonl", encoding: .utf8).split(separator: "\n").count)
+      XCTAssertEqual(
+        metrics.split(separator: "\n").count,
+        try String(contentsOfFile: folder + "/one/metrics.jsonl", encoding: .utf8).split(separator: "\n").count)
     }
   }
 
@@ -50,13 +55,21 @@ final class DataParallelTests: MPIRunTestCase {
     let result = try mpirunRNN(ranks: 3, arguments("three", steps: 40))
     XCTAssertNotEqual(result.status, 0, result.transcript)
     let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("Error: ") }
-    XCTAssertEqual(errors, ["Error: --batch-size 8 does not divide among 3 ranks: each rank trains batch-size / ranks streams; use a multiple of 3"], result.transcript)
+    XCTAssertEqual(
+      errors,
+      [
+        "Error: --batch-size 8 does not divide among 3 ranks: each rank trains batch-size / ranks streams; use a multiple of 3"
+      ], result.transcript)
     XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/three"), "a refused run created its folder")
   }
 
   func testBenchReportsRanksAndAllreduceTime() throws {
     let result = try mpirunRNN(
-      ranks: 2, ["bench", "--layers", "1", "--hidden", "32", "--seq-length", "10", "--batch-size", "4", "--seconds", "0.2", "--threads", "1", "--json"])
+      ranks: 2,
+      [
+        "bench", "--layers", "1", "--hidden", "32", "--seq-length", "10", "--batch-size", "4", "--seconds", "0.2",
+        "--threads", "1", "--json",
+      ])
     XCTAssertEqual(result.status, 0, result.transcript)
     let line = try XCTUnwrap(result.stdout.split(separator: "\n").last { $0.hasPrefix("{") }, result.transcript)
     let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])

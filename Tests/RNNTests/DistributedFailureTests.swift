@@ -21,14 +21,17 @@ final class DistributedFailureTests: MPIRunTestCase {
   /// Waits until `command`'s output shows step `step` (or it ended, or a minute passed).
   private func wait(for command: RunningCommand, toReach step: Int) {
     let deadline = Date().addingTimeInterval(60)
-    while command.process.isRunning, Date() < deadline, !command.stdoutSoFar.contains("step \(step)/") { usleep(10_000) }
+    while command.process.isRunning, Date() < deadline, !command.stdoutSoFar.contains("step \(step)/") {
+      usleep(10_000)
+    }
   }
 
   /// Resumes the saved run for 3 more steps on two ranks and checks it reached them.
   private func assertResumes(file: StaticString = #filePath, line: UInt = #line) throws {
     _ = TrainingState.completeInterruptedSave(of: latest)
     let checkpoint = try Checkpoint(contentsOf: latest)
-    XCTAssertEqual(try TrainingState(besides: checkpoint, at: latest).progress.step, checkpoint.step, file: file, line: line)
+    XCTAssertEqual(
+      try TrainingState(besides: checkpoint, at: latest).progress.step, checkpoint.step, file: file, line: line)
     let resumed = try mpirunRNN(ranks: 2, arguments(steps: checkpoint.step + 3, checkpointEvery: 1000, resume: true))
     XCTAssertEqual(resumed.status, 0, resumed.transcript, file: file, line: line)
     XCTAssertEqual(try Checkpoint(contentsOf: latest).step, checkpoint.step + 3, file: file, line: line)

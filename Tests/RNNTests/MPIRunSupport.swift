@@ -14,7 +14,9 @@ class MPIRunTestCase: CommandLineTestCase {
     let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
     let found = path.split(separator: ":").map { URL(fileURLWithPath: String($0)).appendingPathComponent("mpirun") }
       .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    guard let found else { throw XCTSkip("mpirun is not installed (Debian: apt-get install openmpi-bin libopenmpi-dev)") }
+    guard let found else {
+      throw XCTSkip("mpirun is not installed (Debian: apt-get install openmpi-bin libopenmpi-dev)")
+    }
     mpirun = found
   }
 
@@ -40,7 +42,9 @@ class MPIRunTestCase: CommandLineTestCase {
 
   /// The largest absolute difference between the parameters of two checkpoints of one model.
   func largestDifference(_ a: String, _ b: String) throws -> Float {
-    let (x, y) = (try Checkpoint(contentsOf: folder + "/" + a).model, try Checkpoint(contentsOf: folder + "/" + b).model)
+    let (x, y) = (
+      try Checkpoint(contentsOf: folder + "/" + a).model, try Checkpoint(contentsOf: folder + "/" + b).model
+    )
     XCTAssertEqual(x.parameters.count, y.parameters.count)
     return zip(x.parameters.values, y.parameters.values).reduce(0) { max($0, abs($1.0 - $1.1)) }
   }

@@ -14,7 +14,8 @@ final class TwoHostTests: MPIRunTestCase {
 
   override func setUpWithError() throws {
     try super.setUpWithError()
-    let candidates = ((ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+    let candidates =
+      ((ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
       + ["/usr/sbin", "/sbin", "/usr/bin"]).map { URL(fileURLWithPath: $0).appendingPathComponent("ip") }
     guard let ip = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
       throw XCTSkip("no ip command (Debian: apt-get install iproute2)")
@@ -31,7 +32,8 @@ final class TwoHostTests: MPIRunTestCase {
   private func ipSucceeding(_ arguments: [String], skipping: Bool = false) throws {
     let result = try runCommand(ip, arguments, in: folder)
     guard result.status != 0 else { return }
-    let reason = "ip \(arguments.joined(separator: " ")): \(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines))"
+    let reason =
+      "ip \(arguments.joined(separator: " ")): \(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines))"
     if skipping { throw XCTSkip("network namespaces are not permitted here: \(reason)") }
     XCTFail(reason)
   }
@@ -46,7 +48,9 @@ final class TwoHostTests: MPIRunTestCase {
     namespaces.append(hostA)
     try ipSucceeding(["netns", "add", hostB])
     namespaces.append(hostB)
-    try ipSucceeding(["link", "add", "v\(tag)a", "netns", hostA, "type", "veth", "peer", "name", "v\(tag)b", "netns", hostB])
+    try ipSucceeding([
+      "link", "add", "v\(tag)a", "netns", hostA, "type", "veth", "peer", "name", "v\(tag)b", "netns", hostB,
+    ])
     for (host, link, address) in [(hostA, "v\(tag)a", addressA), (hostB, "v\(tag)b", addressB)] {
       try ipSucceeding(["-n", host, "addr", "add", address + "/24", "dev", link])
       try ipSucceeding(["-n", host, "link", "set", link, "up"])

@@ -15,7 +15,8 @@ extension Tape {
     // The mask as [outer, rows of the whole batch, width], of which rows `first ..< first + kept` are kept.
     var (outer, rows, first, kept, width) = (1, 1, 0, 1, count)
     if let share, !share.isWhole {
-      precondition(input.shape.count >= 2 && input.shape[input.shape.count - 2] == share.streams.count,
+      precondition(
+        input.shape.count >= 2 && input.shape[input.shape.count - 2] == share.streams.count,
         "dropout share of \(share.streams.count) rows for shape \(input.shape)")
       width = input.shape.last!
       (rows, first, kept) = (share.total, share.streams.lowerBound, share.streams.count)
@@ -24,7 +25,9 @@ extension Tape {
     var s = generator.kernelState()
     let mask = Tensor(shape: input.shape) { mask in
       withUnsafeMutablePointer(to: &s) {
-        $0.withMemoryRebound(to: UInt32.self, capacity: 4) { rnn_dropout_mask(outer, rows, first, kept, width, mask, p, $0) }
+        $0.withMemoryRebound(to: UInt32.self, capacity: 4) {
+          rnn_dropout_mask(outer, rows, first, kept, width, mask, p, $0)
+        }
       }
     }
     mask.withPointer { m in input.withMutablePointer { rnn_multiply(count, $0, m) } }

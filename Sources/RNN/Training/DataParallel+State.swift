@@ -3,7 +3,9 @@ extension RecurrentState {
   public func rows(_ streams: Range<Int>) -> RecurrentState {
     func slice(_ x: Tensor) -> Tensor {
       let width = x.shape[1]
-      return Tensor(shape: [streams.count, width], scalars: Array(x.scalars[streams.lowerBound * width..<streams.upperBound * width]))
+      return Tensor(
+        shape: [streams.count, width],
+        scalars: Array(x.scalars[streams.lowerBound * width..<streams.upperBound * width]))
     }
     return RecurrentState(h: slice(h), c: c.map(slice))
   }

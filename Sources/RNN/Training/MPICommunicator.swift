@@ -28,7 +28,8 @@ public final class MPICommunicator: Communicator {
     var size: Int32 = 0
     var error = [CChar](repeating: 0, count: 512)
     guard rnn_mpi_init(&rank, &size, &error, error.count) == 0 else {
-      throw .unavailable(reason: String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+      throw .unavailable(
+        reason: String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
     self.rank = Int(rank)
     self.size = Int(size)

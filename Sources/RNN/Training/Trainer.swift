@@ -37,10 +37,14 @@ public final class Trainer {
   }
 
   /// A new run from the model's current parameters (the same on every rank).
-  public convenience init(model: CharLM, batches: BatchIterator, config: TrainConfig, dataParallel: DataParallel? = nil) {
+  public convenience init(
+    model: CharLM, batches: BatchIterator, config: TrainConfig, dataParallel: DataParallel? = nil
+  ) {
     self.init(
-      model: model, batches: batches, config: config, optimizer: Optimizer(config.optimizer, parameterCount: model.parameters.count),
-      progress: TrainingProgress(seed: config.seed), state: model.zeroState(batch: config.batchSize), dataParallel: dataParallel)
+      model: model, batches: batches, config: config,
+      optimizer: Optimizer(config.optimizer, parameterCount: model.parameters.count),
+      progress: TrainingProgress(seed: config.seed), state: model.zeroState(batch: config.batchSize),
+      dataParallel: dataParallel)
   }
 
   /// A run resumed from saved optimizer state, progress and carried state (`[B,H]` per layer, the
@@ -49,14 +53,15 @@ public final class Trainer {
     model: CharLM, batches: BatchIterator, config: TrainConfig, optimizer: Optimizer, progress: TrainingProgress,
     state: [RecurrentState], dataParallel: DataParallel? = nil
   ) {
-    precondition(dataParallel.map { $0.share.total == config.batchSize } ?? true, "data-parallel share of another batch size")
+    precondition(
+      dataParallel.map { $0.share.total == config.batchSize } ?? true, "data-parallel share of another batch size")
     self.model = model
     self.config = config
     self.batches = batches
     self.dataParallel = dataParallel
     self.optimizer = optimizer
     self.progress = progress
-    self.state = dataParallel.map { share in state.map { $0.rows(share.share.streams) } } ?? state
+    self.state = dataParallel.map { part in state.map { $0.rows(part.share.streams) } } ?? state
   }
 
   /// The carried state of the whole batch, `[B,H]` per layer, as a checkpoint records it: with
@@ -83,7 +88,8 @@ public final class Trainer {
     let tape = Tape()
     let initial = state.map { StateVariables($0, on: tape) }
     let (logits, final) = withUnsafeMutablePointer(to: &generator) {
-      model(inputs, time: config.seqLength, batch: share.streams.count, state: initial, on: tape, dropout: $0, share: share)
+      model(
+        inputs, time: config.seqLength, batch: share.streams.count, state: initial, on: tape, dropout: $0, share: share)
     }
     let lossVariable = tape.softmaxCrossEntropy(logits, targets: targets)
     var loss = tape[lossVariable].scalars[0]
