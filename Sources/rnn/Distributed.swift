@@ -33,8 +33,10 @@ enum Distributed {
 
   /// Runs `body` as one rank of `communicator`'s job (or alone when nil). Ending normally, or
   /// with an `ExitCode` that every rank reaches together (a stop on a signal), leaves MPI in
-  /// order; any other error is printed (by a rank other than 0 with its rank named) and ends the
-  /// whole job at once, as the other ranks may be waiting for this one in a sum.
+  /// order; any other error ends the whole job at once, as the other ranks may be waiting for this
+  /// one in a sum. Rank 0 prints its error; another rank first gives rank 0 two seconds to end the
+  /// job over the same error (most errors, such as unreadable data, strike every rank alike), and
+  /// prints its own, with its rank named, only if it is still running then.
   static func run<Result>(_ communicator: MPICommunicator?, _ body: () throws -> Result) throws -> Result {
     guard let communicator else { return try body() }
     do {
@@ -45,6 +47,11 @@ enum Distributed {
       communicator.finalize()
       throw code
     } catch {
+      if communicator.rank != 0 {
+        // mpirun's SIGTERM either ends this process or, once training has begun, is recorded.
+        for _ in 0..<40 where StopRequest.received == nil { usleep(50_000) }
+        if StopRequest.received != nil { communicator.abort(code: 1) }
+      }
       let rank = communicator.rank == 0 ? "" : "rank \(communicator.rank): "
       FileHandle.standardError.write(Data("Error: \(rank)\(String(describing: error))\n".utf8))
       communicator.abort(code: 1)
