@@ -21,9 +21,12 @@ class MPIRunTestCase: CommandLineTestCase {
   }
 
   /// The `mpirun` arguments that start `rnn arguments` as `ranks` ranks on this machine (as root
-  /// too, and with more ranks than cores), followed by `options` for mpirun.
+  /// too, with more ranks than cores, and with shared memory that does not need ptrace rights,
+  /// which containers often withhold), followed by `options` for mpirun.
   func mpirunArguments(ranks: Int, _ arguments: [String], options: [String] = []) -> [String] {
-    ["--allow-run-as-root", "--oversubscribe", "-np", String(ranks)] + options + [executable.path] + arguments
+    [
+      "--allow-run-as-root", "--oversubscribe", "--mca", "btl_vader_single_copy_mechanism", "none", "-np", String(ranks),
+    ] + options + [executable.path] + arguments
   }
 
   /// Runs `rnn arguments` as `ranks` ranks in the test folder.
