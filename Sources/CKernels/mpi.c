@@ -37,13 +37,13 @@ static int fail(char *error, long capacity, const char *message, const char *det
   return -1;
 }
 
-int rnn_mpi_init(int *rank, int *size, char *error, long capacity) {
-  const char *names[] = {"libmpi.so.40", "libmpi.so"};
+int rnn_mpi_init(const char *library, int *rank, int *size, char *error, long capacity) {
+  const char *names[] = {library ? library : "libmpi.so.40", library ? NULL : "libmpi.so"};
   void *lib = NULL;
-  for (size_t i = 0; i < sizeof names / sizeof *names && !lib; i++) {
+  for (size_t i = 0; i < sizeof names / sizeof *names && names[i] && !lib; i++) {
     lib = dlopen(names[i], RTLD_NOW | RTLD_GLOBAL);
   }
-  if (!lib) return fail(error, capacity, "cannot load Open MPI's libmpi.so.40: ", dlerror());
+  if (!lib) return fail(error, capacity, "cannot load Open MPI's libmpi: ", dlerror());
   mpi.init_thread = (init_thread_fn)dlsym(lib, "MPI_Init_thread");
   mpi.comm_rank = (comm_int_fn)dlsym(lib, "MPI_Comm_rank");
   mpi.comm_size = (comm_int_fn)dlsym(lib, "MPI_Comm_size");

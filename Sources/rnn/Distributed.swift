@@ -5,7 +5,8 @@ import RNN
 /// How `rnn train` and `rnn bench` take part in an `mpirun` job (see README, "Training on several
 /// machines"): each rank runs the same command; rank 0 alone prints and writes files.
 enum Distributed {
-  /// Joins the job when this process was started by `mpirun`; nil when it runs alone. A known
+  /// Joins the job when this process was started by `mpirun`; nil when it runs alone. Open MPI's
+  /// libmpi is the system's `libmpi.so.40` unless `RNN_MPI_LIBRARY` names another. A known
   /// `batchSize` that does not divide among the ranks is refused first, before MPI starts, by
   /// rank 0 alone (the other ranks exit with the same status and say nothing). Ranks other than
   /// 0 print nothing on standard output from here on.
@@ -19,7 +20,11 @@ enum Distributed {
       throw Failure(error.description)
     }
     let communicator: MPICommunicator
-    do { communicator = try MPICommunicator() } catch { throw Failure(error.description) }
+    do {
+      communicator = try MPICommunicator(library: environment["RNN_MPI_LIBRARY"])
+    } catch {
+      throw Failure(error.description)
+    }
     if communicator.rank != 0 {
       fflush(nil)
       let null = open("/dev/null", O_WRONLY)

@@ -63,6 +63,18 @@ final class DataParallelTests: MPIRunTestCase {
     XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/three"), "a refused run created its folder")
   }
 
+  func testStartedByMPIRunWithoutAUsableMPIIsRefusedInOneLine() throws {
+    try write("text.txt", SentenceText(length: 12_000, seed: 5).text)
+    let launched = ["OMPI_COMM_WORLD_SIZE=2", "OMPI_COMM_WORLD_RANK=0"]
+    // No such library, and a library that is not an MPI (libm).
+    for (library, reason) in [("/nonexistent/libmpi.so.40", "cannot load"), ("libm.so.6", "lacks MPI functions")] {
+      let result = try runCommand(
+        URL(fileURLWithPath: "/usr/bin/env"),
+        launched + ["RNN_MPI_LIBRARY=\(library)", executable.path] + arguments("none", steps: 1), in: folder)
+      assertCleanFailure(result, mentioning: ["started by mpirun but cannot use MPI", reason])
+    }
+  }
+
   func testBenchReportsRanksAndAllreduceTime() throws {
     let result = try mpirunRNN(
       ranks: 2,

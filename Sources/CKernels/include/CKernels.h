@@ -221,9 +221,10 @@ void rnn_sgd_step(long n, float *p, const float *g, float *buf, float lr, float 
 
 // MARK: - MPI (mpi.c)
 
-/// Loads Open MPI's libmpi and initialises it (MPI_THREAD_FUNNELED): 0 with `rank` and `size` of
-/// MPI_COMM_WORLD set, or -1 with a one-line reason in `error` (`capacity` bytes). Call once.
-int rnn_mpi_init(int *rank, int *size, char *error, long capacity);
+/// Loads Open MPI's libmpi (`library`, a file name or path, or NULL for libmpi.so.40 then
+/// libmpi.so) and initialises it (MPI_THREAD_FUNNELED): 0 with `rank` and `size` of MPI_COMM_WORLD
+/// set, or -1 with a one-line reason in `error` (`capacity` bytes). Call once.
+int rnn_mpi_init(const char *library, int *rank, int *size, char *error, long capacity);
 /// Sums `count` floats in place across all ranks (MPI_Allreduce, MPI_SUM); MPI's status, 0 on success.
 int rnn_mpi_sum_floats(float *buffer, long count);
 /// Sums `count` doubles in place across all ranks; MPI's status, 0 on success.

@@ -21,13 +21,14 @@ public final class MPICommunicator: Communicator {
     return (rank, size)
   }
 
-  /// Loads Open MPI and joins the job (MPI_Init). Call once per process; `finalize()` or
+  /// Loads Open MPI (`library`: a file name or path of its libmpi, or nil for the system's
+  /// `libmpi.so.40`) and joins the job (MPI_Init). Call once per process; `finalize()` or
   /// `abort(code:)` ends it. Throws `DataParallelError.unavailable` when MPI cannot be used.
-  public init() throws(DataParallelError) {
+  public init(library: String? = nil) throws(DataParallelError) {
     var rank: Int32 = 0
     var size: Int32 = 0
     var error = [CChar](repeating: 0, count: 512)
-    guard rnn_mpi_init(&rank, &size, &error, error.count) == 0 else {
+    guard rnn_mpi_init(library, &rank, &size, &error, error.count) == 0 else {
       throw .unavailable(
         reason: String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
