@@ -25,7 +25,8 @@ class MPIRunTestCase: CommandLineTestCase {
   /// which containers often withhold), followed by `options` for mpirun.
   func mpirunArguments(ranks: Int, _ arguments: [String], options: [String] = []) -> [String] {
     [
-      "--allow-run-as-root", "--oversubscribe", "--mca", "btl_vader_single_copy_mechanism", "none", "-np", String(ranks),
+      "--allow-run-as-root", "--oversubscribe", "--mca", "btl_vader_single_copy_mechanism", "none", "-np",
+      String(ranks),
     ] + options + [executable.path] + arguments
   }
 
