@@ -20,10 +20,11 @@ let package = Package(
     .target(name: "RNN", dependencies: ["CKernels"]),
     // MARK: Examples: the RNN taxonomy on real tasks (`rnn example NAME`)
     .target(name: "Examples", dependencies: ["RNN"], path: "Examples"),
-    // MARK: Command line
+    // MARK: Command line, and its C shim for running helper programs (the PNG renderer)
+    .target(name: "CProcess"),
     .executableTarget(
       name: "rnn",
-      dependencies: ["RNN", "Examples", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+      dependencies: ["RNN", "Examples", "CProcess", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
     // MARK: Tests
     .testTarget(

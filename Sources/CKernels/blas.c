@@ -16,6 +16,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@ static struct {
   rnn_blas_backend backend;
   int threads;
   dnnl_sgemm_fn dnnl_sgemm;
+  sigset_t held_signals;  // held back while a oneDNN product runs (see `onednn_sgemm`)
   cblas_sgemm_fn cblas_sgemm;
   char description[256];
 } blas = {.once = PTHREAD_ONCE_INIT, .requested = RNN_BLAS_AUTO};
@@ -80,6 +82,10 @@ static int load_onednn(void) {
              v ? v->major : 0, v ? v->minor : 0, v ? v->patch : 0,
              isa ? dnnl_isa_name(isa()) : "isa unknown");
     blas.dnnl_sgemm = sgemm;
+    // Every signal a handler may catch, except those a fault raises in the faulting thread.
+    sigfillset(&blas.held_signals);
+    int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
+    for (size_t f = 0; f < sizeof faults / sizeof *faults; f++) sigdelset(&blas.held_signals, faults[f]);
     return 1;
   }
   return 0;
@@ -209,6 +215,22 @@ static void builtin_sgemm(int trans_a, int trans_b, long M, long N, long K, floa
   free(buffer);
 }
 
+// oneDNN's generated sgemm kernels for AVX-512 (and AVX2) point `rsp` into their heap workspace
+// while they run (oneDNN issue 4845, fixed upstream in 2026 by PR 4855; Debian ships 2.6.3): a
+// signal handler that runs on that thread meanwhile has its frame pushed into the heap, which
+// corrupts it (`rnn train` aborted in 20-50% of Ctrl-Cs with "corrupted size vs. prev_size").
+// So the thread holds signals back for the duration of the call: one that arrives meanwhile is
+// delivered to another thread or right after the product (two rt_sigprocmask calls, a fraction
+// of a microsecond, against products of ten microseconds and more).
+static void onednn_sgemm(char trans_a, char trans_b, long M, long N, long K, float alpha,
+                         const float *A, long lda, const float *B, long ldb, float beta, float *C,
+                         long ldc) {
+  sigset_t previous;
+  pthread_sigmask(SIG_BLOCK, &blas.held_signals, &previous);
+  blas.dnnl_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  pthread_sigmask(SIG_SETMASK, &previous, NULL);
+}
+
 void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, const float *A,
                long lda, const float *B, long ldb, float beta, float *C, long ldc) {
   pthread_once(&blas.once, initialise);
@@ -216,8 +238,8 @@ void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, co
   switch (blas.backend) {
   case RNN_BLAS_ONEDNN:
     if (K > 0) {
-      blas.dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb,
-                      beta, C, ldc);
+      onednn_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb,
+                   beta, C, ldc);
       return;
     }
     break;

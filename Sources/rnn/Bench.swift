@@ -29,11 +29,15 @@ struct Bench: ParsableCommand {
   @OptionGroup var compute: ComputeOptions
 
   func validate() throws {
-    for (value, name) in [(layers, "layers"), (hidden, "hidden"), (seqLength, "seq-length"), (batchSize, "batch-size"), (vocab, "vocab")] {
-      try requirePositive(value, name)
+    try requireWithin(CharLMConfig.layersRange, layers, "layers")
+    try requireWithin(CharLMConfig.hiddenRange, hidden, "hidden")
+    try requireWithin(CharLMConfig.embeddingRange, embedding ?? hidden, "embedding")
+    try requireWithin(CharLMConfig.vocabularySizeRange, vocab, "vocab")
+    try requirePositive(seqLength, "seq-length")
+    try requirePositive(batchSize, "batch-size")
+    guard seconds > 0, seconds.isFinite else {
+      throw ValidationError("--seconds must be positive and finite, got \(seconds)")
     }
-    if let embedding { try requirePositive(embedding, "embedding") }
-    guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
   }
 
   func run() throws {
@@ -47,6 +51,7 @@ struct Bench: ParsableCommand {
   private func measure(_ communicator: MPICommunicator?) throws {
     let e = embedding ?? hidden
     let config = CharLMConfig(cell: cell.kind, layers: layers, hidden: hidden, embedding: e, vocabularySize: vocab)
+    try requireFits(config, optimizer: TrainConfig().optimizer, batchSize: batchSize, seqLength: seqLength)
     var generator = RandomGenerator(seed: 1)
     let model = CharLM(config, using: &generator)
     let tokens = (0..<(batchSize * seqLength * 8 + 1)).map { _ in Int32(generator.next() % UInt64(vocab)) }

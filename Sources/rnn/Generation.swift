@@ -2,11 +2,13 @@ import RNN
 
 /// Generates `length` characters (bytes, for a byte-level model) after `prime` (empty: after a
 /// newline, not printed), handing the bytes of each to `emit` as soon as it is chosen; after
-/// `stop` (emitted), it ends early.
+/// `stop` (emitted), it ends early; so it does when `emit` throws. Returns false if it stopped
+/// because the model's outputs are not finite (weights that overflow), true otherwise.
+@discardableResult
 func generate(
   model: CharLM, vocabulary: Vocabulary, prime: [Int32], length: Int, options: SamplingOptions, stop: Int32? = nil,
-  using generator: inout RandomGenerator, emit: ([UInt8]) -> Void
-) {
+  using generator: inout RandomGenerator, emit: ([UInt8]) throws -> Void
+) rethrows -> Bool {
   let sampler = Sampler(model: model)
   if prime.isEmpty {
     let start = vocabulary.id(of: "\n") ?? Int32(truncatingIfNeeded: generator.next() % UInt64(vocabulary.count))
@@ -15,8 +17,10 @@ func generate(
     sampler.feed(prime)
   }
   for _ in 0..<length {
+    guard sampler.logitsAreFinite else { return false }
     let token = sampler.next(options, using: &generator)
-    emit(vocabulary.bytes(of: [token]))
+    try emit(vocabulary.bytes(of: [token]))
     if token == stop { break }
   }
+  return true
 }

@@ -30,10 +30,11 @@ struct InteractiveSampling {
         continue
       }
       emit(line)
-      generate(
+      let finite = generate(
         model: checkpoint.model, vocabulary: checkpoint.vocabulary, prime: prime, length: length, options: options,
         stop: stop, using: &generator, emit: { emit(bytes: $0) })
       emit("\n")
+      if !finite { say(Sample.overflow) }
     }
   }
 

@@ -10,7 +10,8 @@ import Foundation
 /// `time` is seconds of this run, counted across resumes: a resumed run continues from the time of
 /// the last line it keeps. A new run starts the file afresh; a resumed run keeps the lines up to
 /// the step it resumes from (later ones describe work the checkpoint lost) and appends. Values
-/// that are not finite are written as `null`.
+/// that are not finite are written as `null`. A line is written whole or not at all (a crash
+/// mid-write aside, which leaves a partial last line that a resumed run drops).
 struct MetricsLog {
   static let fileName = "metrics.jsonl"
 
@@ -57,16 +58,28 @@ struct MetricsLog {
     try append([("step", "\(step)"), ("time", number(time, 3)), ("val_loss", number(loss))])
   }
 
-  /// Appends one line with one write, so a crash leaves at most a partial last line (which a
-  /// resumed run drops).
+  /// Appends one line. A write that fails partway (a full disk, a file-size limit) is undone:
+  /// the file is cut back to its length before the line, and the error names the system's reason.
   private func append(_ fields: [(String, String)]) throws {
     let line = "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}\n"
     let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
     guard fd >= 0 else { throw Failure("cannot write \(path): \(String(cString: strerror(errno)))") }
     defer { close(fd) }
+    var status = stat()
+    guard fstat(fd, &status) == 0 else { throw Failure("cannot write \(path): \(String(cString: strerror(errno)))") }
     let bytes = Array(line.utf8)
-    guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
-      throw Failure("cannot write \(path): \(String(cString: strerror(errno)))")
+    var written = 0
+    while written < bytes.count {
+      let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+      if n > 0 {
+        written += n
+      } else if n < 0 && errno == EINTR {
+        continue
+      } else {
+        let reason = n == 0 ? "no progress" : String(cString: strerror(errno))
+        ftruncate(fd, status.st_size)
+        throw Failure("cannot write \(path): \(reason)")
+      }
     }
   }
 

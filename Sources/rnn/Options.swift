@@ -10,7 +10,9 @@ struct ComputeOptions: ParsableArguments {
   var blas: BLAS.Backend = .automatic
 
   func validate() throws {
-    guard threads >= 0 else { throw ValidationError("--threads must be 0 or more, got \(threads)") }
+    guard (0...1024).contains(threads) else {
+      throw ValidationError("--threads must be from 0 (one per core) to 1024, got \(threads)")
+    }
   }
 
   /// Loads the chosen BLAS with the chosen threads.
@@ -40,4 +42,12 @@ enum CellOption: String, ExpressibleByArgument, CaseIterable {
 /// Checks that an option is positive.
 func requirePositive<T: Comparable & Numeric>(_ value: T, _ name: String) throws {
   guard value > 0 else { throw ValidationError("--\(name) must be positive, got \(value)") }
+}
+
+/// Checks that an option is within `range`.
+func requireWithin(_ range: ClosedRange<Int>, _ value: Int, _ name: String) throws {
+  guard !range.contains(value) else { return }
+  let (low, high) = (range.lowerBound, range.upperBound)
+  let bounds = low == 1 ? "positive and at most \(high)" : "from \(low) to \(high)"
+  throw ValidationError("--\(name) must be \(bounds), got \(value)")
 }

@@ -1,21 +1,44 @@
 import Foundation
 
+/// The first error (an errno) met writing standard output, 0 if none: a full disk or a closed
+/// file must not pass for success.
+nonisolated(unsafe) private var standardOutputError: Int32 = 0
+
+/// Flushes standard output, recording the first error.
+private func flushStandardOutput() {
+  if fflush(nil) != 0 && standardOutputError == 0 { standardOutputError = errno }
+}
+
 /// Writes `text` to standard output at once (streamed, even into a pipe).
 func emit(_ text: String) {
   print(text, terminator: "")
-  fflush(nil)
+  flushStandardOutput()
 }
 
 /// Writes `bytes` to standard output as they are, at once (after anything printed before).
 func emit(bytes: [UInt8]) {
-  fflush(nil)
-  try? FileHandle.standardOutput.write(contentsOf: bytes)
+  flushStandardOutput()
+  bytes.withUnsafeBytes { buffer in
+    var done = 0
+    while done < buffer.count && standardOutputError == 0 {
+      let n = write(STDOUT_FILENO, buffer.baseAddress! + done, buffer.count - done)
+      if n > 0 { done += n } else if n < 0 && errno != EINTR { standardOutputError = errno }
+    }
+  }
 }
 
 /// Writes one line to standard output at once.
 func say(_ line: String) {
   print(line)
-  fflush(nil)
+  flushStandardOutput()
+}
+
+/// Throws if anything written to standard output so far was lost (e.g. `> /dev/full`).
+func checkStandardOutput() throws {
+  flushStandardOutput()
+  guard standardOutputError == 0 else {
+    throw Failure("cannot write to standard output: \(String(cString: strerror(standardOutputError)))")
+  }
 }
 
 /// "1h 02m", "3m 05s", "12s".

@@ -10,8 +10,15 @@ struct RNNCommand: ParsableCommand {
     subcommands: [Train.self, Sample.self, Eval.self, Bench.self, Plot.self, Visualize.self, Example.self]
   )
 
+  /// Runs the command, then fails if its standard output could not be written.
   static func main() {
     FreedMemory.keepForReuse()
-    main(nil)
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+      try checkStandardOutput()
+    } catch {
+      exit(withError: error)
+    }
   }
 }

@@ -44,10 +44,17 @@ struct SVGChart {
     Double(text.count) * size * charWidth
   }
 
-  /// The finite points of every series.
-  private var allPoints: [(x: Double, y: Double)] {
-    series.flatMap { $0.points }.filter { $0.x.isFinite && $0.y.isFinite }
+  /// The largest magnitude of a coordinate drawn: points beyond it (or not finite) are left out,
+  /// so that no axis arithmetic overflows.
+  static let maxMagnitude = 1e150
+
+  /// Whether `point` is drawn.
+  private static func drawable(_ point: (x: Double, y: Double)) -> Bool {
+    abs(point.x) <= maxMagnitude && abs(point.y) <= maxMagnitude
   }
+
+  /// The drawable points of every series.
+  private var allPoints: [(x: Double, y: Double)] { series.flatMap { $0.points }.filter(SVGChart.drawable) }
 
   /// The document.
   func svg() -> String {
@@ -120,7 +127,7 @@ struct SVGChart {
     // Curves.
     out += "<g clip-path=\"url(#plot-area)\">\n"
     for s in series {
-      let visible = s.points.filter { $0.x.isFinite && $0.y.isFinite }
+      let visible = s.points.filter(SVGChart.drawable)
       let coordinates = visible.map { "\(n(px($0.x))),\(n(py($0.y)))" }.joined(separator: " ")
       out += """
         <polyline class="\(escapeMarkup(s.id))" points="\(coordinates)" fill="none" stroke="\(s.color)" \
@@ -158,7 +165,7 @@ struct SVGChart {
     // Count how much of the curves (sampled along each segment) falls in each candidate box.
     var covered = [Int](repeating: 0, count: corners.count)
     for s in series {
-      let pixels = s.points.filter { $0.x.isFinite && $0.y.isFinite }.map(position)
+      let pixels = s.points.filter(SVGChart.drawable).map(position)
       for (a, b) in zip(pixels, pixels.dropFirst()) + (pixels.count == 1 ? [(pixels[0], pixels[0])] : []) {
         let samples = max(1, Int(max(abs(b.0 - a.0), abs(b.1 - a.1)) / 4))
         for k in 0...samples {
@@ -203,9 +210,9 @@ struct SVGChart {
     "<line x1=\"\(n(x1))\" y1=\"\(n(y1))\" x2=\"\(n(x2))\" y2=\"\(n(y2))\"/>\n"
   }
 
-  /// A coordinate with at most one decimal ("12", "12.5").
+  /// A coordinate with at most one decimal ("12", "12.5"), held within +-1e9.
   private func n(_ value: Double) -> String {
-    let tenths = Int((value * 10).rounded())
+    let tenths = value.isNaN ? 0 : Int((min(max(value, -1e9), 1e9) * 10).rounded())
     let sign = tenths < 0 ? "-" : ""
     let magnitude = abs(tenths)
     return magnitude % 10 == 0 ? "\(sign)\(magnitude / 10)" : "\(sign)\(magnitude / 10).\(magnitude % 10)"
@@ -225,6 +232,7 @@ struct SVGChart {
     if step >= 1000, step.truncatingRemainder(dividingBy: 100) == 0 {
       return formatDecimal(value / 1000, step / 1000) + "k"
     }
+    if abs(value) >= 1e15 { return String(format: "%.6g", value) }
     return step >= 1 ? "\(Int(value.rounded()))" : formatDecimal(value, step)
   }
 }

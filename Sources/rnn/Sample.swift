@@ -24,8 +24,15 @@ struct Sample: ParsableCommand {
   var seed: UInt64?
   @Option(
     parsing: .unconditional,
-    help: "Beam search with this many beams: print the most probable continuation instead of sampling.")
+    help: "Beam search with this many beams (at most \(Sample.maxBeam), and at most \(Sample.maxBeamScores) divided by the vocabulary size): print the most probable continuation instead of sampling, each part as soon as it is certain.")
   var beam: Int?
+
+  /// Why sampling stopped early on a model with finite but huge weights.
+  static let overflow = "the model's outputs are not finite: its weights overflow"
+
+  /// The widest beam, and the most scores (beams x vocabulary) one step of the search computes.
+  static let maxBeam = 1000
+  static let maxBeamScores = 1 << 24
   @Option(help: "A character that ends the text (printed); it must be in the model's vocabulary.")
   var stop: String?
   @Flag(help: "Prompt for prime texts and stream each continuation; :temperature X changes the temperature.")
@@ -40,6 +47,7 @@ struct Sample: ParsableCommand {
     if let topK { try requirePositive(topK, "top-k") }
     if let beam {
       try requirePositive(beam, "beam")
+      guard beam <= Self.maxBeam else { throw ValidationError("--beam must be at most \(Self.maxBeam), got \(beam)") }
       let sampling = [temperature != nil ? "--temperature" : nil, topK != nil ? "--top-k" : nil, argmax ? "--argmax" : nil]
       if let option = sampling.compactMap({ $0 }).first {
         throw ValidationError("--beam searches instead of sampling; it cannot be combined with \(option)")
@@ -81,15 +89,26 @@ struct Sample: ParsableCommand {
     }
     if let prime { emit(prime) }
     if let beam {
+      let v = loaded.vocabulary.count
+      guard beam <= Self.maxBeamScores / v else {
+        throw Failure("--beam \(beam) is too wide for this model's \(v)-symbol vocabulary: at most \(Self.maxBeamScores / v)")
+      }
       let search = BeamSearch(width: beam, maxLength: length, stop: stopToken)
-      let best = search(loaded.model, prime: primeTokens, start: loaded.vocabulary.id(of: "\n") ?? 0)
-      emit(bytes: loaded.vocabulary.bytes(of: best.first?.tokens ?? []))
+      let best = search(loaded.model, prime: primeTokens, start: loaded.vocabulary.id(of: "\n") ?? 0) { tokens in
+        emit(bytes: loaded.vocabulary.bytes(of: tokens))
+        do { try checkStandardOutput() } catch { Self.exit(withError: error) }
+      }
+      guard let best = best.first, !best.logProbability.isNaN else {
+        throw Failure(Self.overflow)
+      }
+      emit(bytes: loaded.vocabulary.bytes(of: best.tokens))
     } else {
       var generator = RandomGenerator(seed: seed ?? UInt64.random(in: .min ... .max))
-      generate(
+      let finite = try generate(
         model: loaded.model, vocabulary: loaded.vocabulary, prime: primeTokens, length: length,
         options: SamplingOptions(temperature: temperature ?? 1, topK: topK, argmax: argmax), stop: stopToken,
-        using: &generator, emit: { emit(bytes: $0) })
+        using: &generator, emit: { emit(bytes: $0); try checkStandardOutput() })
+      guard finite else { throw Failure(Self.overflow) }
     }
     emit("\n")
   }

@@ -4,18 +4,20 @@ import Synchronization
 /// The signal that asked training to stop, 0 if none. Written only by the signal handler.
 private let stopSignal = Atomic<Int32>(0)
 
-/// SIGINT and SIGTERM as requests to stop: the handler only records the signal, and the training
-/// loop checks `StopRequest.received` after each step, saves and exits with `128 + signal`. The
-/// handler restores the default action, so a second signal ends the process at once.
+/// SIGINT, SIGTERM and SIGHUP (a closed terminal) as requests to stop: the handler only records
+/// the signal, and the training loop checks `StopRequest.received` after each step, saves and
+/// exits with `128 + signal`. The handler restores the default actions, so a second signal ends
+/// the process at once. (Matrix products hold signals back while they run: see `blas.c`.)
 enum StopRequest {
-  /// Installs the handlers for SIGINT and SIGTERM.
+  /// Installs the handlers.
   static func install() {
     stopSignal.store(0, ordering: .relaxed)  // initialises the global here, not in the handler
-    for number in [SIGINT, SIGTERM] {
+    for number in [SIGINT, SIGTERM, SIGHUP] {
       _ = Glibc.signal(number) { received in
         stopSignal.store(received, ordering: .relaxed)
         _ = Glibc.signal(SIGINT, SIG_DFL)
         _ = Glibc.signal(SIGTERM, SIG_DFL)
+        _ = Glibc.signal(SIGHUP, SIG_DFL)
       }
     }
   }
@@ -26,11 +28,12 @@ enum StopRequest {
     return received == 0 ? nil : received
   }
 
-  /// "SIGINT", "SIGTERM" or "signal N".
+  /// "SIGINT", "SIGTERM", "SIGHUP" or "signal N".
   static func name(_ number: Int32) -> String {
     switch number {
     case SIGINT: "SIGINT"
     case SIGTERM: "SIGTERM"
+    case SIGHUP: "SIGHUP"
     default: "signal \(number)"
     }
   }

@@ -10,10 +10,16 @@ struct Train: ParsableCommand {
     discussion: """
       With no --data, trains on the Swift standard library's textual interface that ships with the \
       toolchain. Checkpoints (--checkpoint-dir) are PyTorch-loadable safetensors files; each has a \
-      .training.safetensors file beside it that --resume reads. Ctrl-C (SIGINT) or SIGTERM stops after \
+      .training.safetensors file beside it that --resume reads. A resumed run continues in the folder of the \
+      checkpoint it resumes (unless --checkpoint-dir says otherwise), on the data it was trained on (unless \
+      --data or --corpus say otherwise: the same text, from elsewhere), with the model's shape, --seq-length, \
+      --batch-size, --optimizer, --seed, --val-fraction and --test-fraction of the run (other values are \
+      refused); it may change --learning-rate, --lr-decay, --lr-decay-after, --grad-clip and --grad-clip-value \
+      (said when it does), and the length, reporting and saving options. Ctrl-C (SIGINT), SIGTERM or SIGHUP stops after \
       the current step, saves latest.safetensors and prints the command that resumes (a second one stops \
       at once). The checkpoint folder also gets metrics.jsonl (one JSON object per progress or validation \
-      line) and samples/step-<N>.txt.
+      line) and samples/step-<N>.txt. One run at a time writes a folder: a second is refused while the \
+      first runs.
       """)
 
   @OptionGroup var data: DataOptions
@@ -22,45 +28,47 @@ struct Train: ParsableCommand {
   // take the shape from the checkpoint).
   @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn_relu (default: lstm).")
   var cell: CellOption?
-  @Option(parsing: .unconditional, help: "Stacked recurrent layers (default: 2).")
+  @Option(parsing: .unconditional, help: "Stacked recurrent layers (default: 2; at most \(CharLMConfig.layersRange.upperBound)).")
   var layers: Int?
-  @Option(parsing: .unconditional, help: "Hidden size of each layer (default: 128).")
+  @Option(parsing: .unconditional, help: "Hidden size of each layer (default: 128; at most \(CharLMConfig.hiddenRange.upperBound)).")
   var hidden: Int?
-  @Option(parsing: .unconditional, help: "Size of the character embedding (default: 64).")
+  @Option(parsing: .unconditional, help: "Size of the character embedding (default: 64; at most \(CharLMConfig.embeddingRange.upperBound)).")
   var embedding: Int?
   @Option(parsing: .unconditional, help: "Dropout between layers and before the decoder, 0 to <1 (default: 0; with --init-from, the checkpoint's).")
   var dropout: Float?
-  @Option(parsing: .unconditional, help: "Steps of backpropagation through time per batch.")
-  var seqLength = 50
-  @Option(parsing: .unconditional, help: "Sequences per batch.")
-  var batchSize = 50
-  @Option(parsing: .unconditional, help: "Learning rate.")
-  var learningRate: Float = 2e-3
-  @Option(help: "Optimizer: adam, rmsprop or sgd (momentum 0.9).")
-  var optimizer: OptimizerKind = .adam
-  @Option(parsing: .unconditional, help: "Clip gradients to this global norm (0: off).")
-  var gradClip: Float = 5
-  @Option(parsing: .unconditional, help: "Clamp each gradient element to this magnitude (0: off).")
-  var gradClipValue: Float = 0
-  @Option(parsing: .unconditional, help: "Multiply the learning rate by this after each epoch from --lr-decay-after on (1: off).")
-  var lrDecay: Float = 1
-  @Option(parsing: .unconditional, help: "First epoch (from 0) whose learning rate is decayed.")
-  var lrDecayAfter = 10
+  // The training settings: optional so that --resume can tell what was passed (it takes them
+  // from the run, and refuses or applies what differs); defaults are `TrainConfig()`'s.
+  @Option(parsing: .unconditional, help: "Steps of backpropagation through time per batch (default: \(TrainConfig().seqLength)).")
+  var seqLength: Int?
+  @Option(parsing: .unconditional, help: "Sequences per batch (default: \(TrainConfig().batchSize)).")
+  var batchSize: Int?
+  @Option(parsing: .unconditional, help: "Learning rate (default: \(TrainConfig().learningRate)).")
+  var learningRate: Float?
+  @Option(help: "Optimizer: adam, rmsprop or sgd (momentum 0.9) (default: \(TrainConfig().optimizer.rawValue)).")
+  var optimizer: OptimizerKind?
+  @Option(parsing: .unconditional, help: "Clip gradients to this global norm (0: off) (default: \(TrainConfig().gradClip)).")
+  var gradClip: Float?
+  @Option(parsing: .unconditional, help: "Clamp each gradient element to this magnitude (0: off) (default: off).")
+  var gradClipValue: Float?
+  @Option(parsing: .unconditional, help: "Multiply the learning rate by this after each epoch from --lr-decay-after on (default: 1, off).")
+  var lrDecay: Float?
+  @Option(parsing: .unconditional, help: "First epoch (from 0) whose learning rate is decayed (default: \(TrainConfig().lrDecayAfter)).")
+  var lrDecayAfter: Int?
   @Option(parsing: .unconditional, help: "Stop after this many updates in all (a resumed run continues up to it).")
   var maxSteps: Int?
   @Option(parsing: .unconditional, help: "Stop after this many passes over the training text.")
   var maxEpochs: Int = 10
-  @Option(parsing: .unconditional, help: "Fraction of the text, from its end, held out for validation.")
-  var valFraction: Double = 0.05
-  @Option(parsing: .unconditional, help: "Fraction of the text, at its very end, held out for the final test.")
-  var testFraction: Double = 0.05
+  @Option(parsing: .unconditional, help: "Fraction of the text, from its end, held out for validation (default: \(Self.defaultFractions.validation)).")
+  var valFraction: Double?
+  @Option(parsing: .unconditional, help: "Fraction of the text, at its very end, held out for the final test (default: \(Self.defaultFractions.test)).")
+  var testFraction: Double?
   @Option(parsing: .unconditional, help: "Validate (and print a sample) every this many steps.")
   var evalEvery = 500
   @Option(parsing: .unconditional, help: "Save latest.safetensors every this many steps (default: --eval-every).")
   var checkpointEvery: Int?
-  @Option(help: "Folder for latest.safetensors and best.safetensors.")
-  var checkpointDir = "checkpoints"
-  @Option(help: "Continue the run saved in this checkpoint (its .training.safetensors must be beside it).")
+  @Option(name: .customLong("checkpoint-dir"), help: "Folder for latest.safetensors and best.safetensors (default: checkpoints; with --resume, the checkpoint's folder).")
+  var checkpointFolder: String?
+  @Option(help: "Continue the run saved in this checkpoint (its .training.safetensors must be beside it), in its folder, on its data.")
   var resume: String?
   @Option(help: "Fine-tune the model of this checkpoint on --data: its shape and vocabulary, a new optimizer, from step 0.")
   var initFrom: String?
@@ -70,23 +78,35 @@ struct Train: ParsableCommand {
   var onNonfinite: NonFinitePolicy = .stop
   @Option(parsing: .unconditional, help: "Besides latest.safetensors, keep step-<N>.safetensors of the last K saves (1: latest only).")
   var keepCheckpoints = 1
-  @Option(parsing: .unconditional, help: "Seed of initialisation and dropout.")
-  var seed: UInt64 = 0
+  @Option(parsing: .unconditional, help: "Seed of initialisation and dropout (default: 0).")
+  var seed: UInt64?
   @Option(parsing: .unconditional, help: "Report progress every this many steps.")
   var printEvery = 10
   @Flag(help: "Print only validation results and the summary (no progress, no samples).")
   var quiet = false
   @Flag(help: "Add gradient norm and learning rate to the progress reports.")
   var verbose = false
-  @Option(parsing: .unconditional, help: "Characters in the sample printed at each validation (0: none).")
+  @Option(parsing: .unconditional, help: "Characters in the sample printed at each validation (0: none; at most 100000).")
   var sampleLength = 200
   @OptionGroup var compute: ComputeOptions
 
+  /// The held-out fractions of a new run.
+  static let defaultFractions = (validation: 0.05, test: 0.05)
+
+  /// The folder the run writes: --checkpoint-dir, else the folder of --resume's checkpoint, else `checkpoints`.
+  var checkpointDir: String {
+    if let checkpointFolder { return checkpointFolder }
+    guard let resume else { return "checkpoints" }
+    guard let slash = resume.lastIndex(of: "/") else { return "." }
+    return slash == resume.startIndex ? "/" : String(resume[..<slash])
+  }
+
   func validate() throws {
-    if let layers { try requirePositive(layers, "layers") }
-    if let hidden { try requirePositive(hidden, "hidden") }
-    if let embedding { try requirePositive(embedding, "embedding") }
+    if let layers { try requireWithin(CharLMConfig.layersRange, layers, "layers") }
+    if let hidden { try requireWithin(CharLMConfig.hiddenRange, hidden, "hidden") }
+    if let embedding { try requireWithin(CharLMConfig.embeddingRange, embedding, "embedding") }
     try requirePositive(keepCheckpoints, "keep-checkpoints")
+    if checkpointFolder?.isEmpty == true { throw ValidationError("--checkpoint-dir must name a folder, got an empty string") }
     guard resume == nil || initFrom == nil else { throw ValidationError("--resume and --init-from exclude each other") }
     if let unknownChar {
       guard unknownChar.unicodeScalars.count == 1 else {
@@ -96,27 +116,33 @@ struct Train: ParsableCommand {
         throw ValidationError("--unknown-char needs --init-from (or --resume): a new model's vocabulary has every character")
       }
     }
-    try requirePositive(seqLength, "seq-length")
-    try requirePositive(batchSize, "batch-size")
+    if let seqLength { try requirePositive(seqLength, "seq-length") }
+    if let batchSize { try requirePositive(batchSize, "batch-size") }
     try requirePositive(maxEpochs, "max-epochs")
     try requirePositive(evalEvery, "eval-every")
     try requirePositive(printEvery, "print-every")
     guard !(quiet && verbose) else { throw ValidationError("--quiet and --verbose exclude each other") }
     if let maxSteps { try requirePositive(maxSteps, "max-steps") }
     if let checkpointEvery { try requirePositive(checkpointEvery, "checkpoint-every") }
-    guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive, got \(learningRate)") }
+    if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
+      throw ValidationError("--learning-rate must be positive, got \(learningRate)")
+    }
     if let dropout, !(0..<1).contains(dropout) { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
-    guard gradClip >= 0, gradClipValue >= 0 else { throw ValidationError("--grad-clip and --grad-clip-value must be 0 (off) or positive") }
-    guard lrDecay > 0, lrDecay <= 1 else { throw ValidationError("--lr-decay must be in (0, 1], got \(lrDecay)") }
-    guard sampleLength >= 0 else { throw ValidationError("--sample-length must be 0 or more") }
-    guard (0..<1).contains(valFraction), (0..<1).contains(testFraction), valFraction + testFraction < 1 else {
+    guard (gradClip ?? 0) >= 0, (gradClipValue ?? 0) >= 0 else {
+      throw ValidationError("--grad-clip and --grad-clip-value must be 0 (off) or positive")
+    }
+    if let lrDecay, !(lrDecay > 0 && lrDecay <= 1) { throw ValidationError("--lr-decay must be in (0, 1], got \(lrDecay)") }
+    if let lrDecayAfter, lrDecayAfter < 0 { throw ValidationError("--lr-decay-after must be 0 or more, got \(lrDecayAfter)") }
+    try requireWithin(0...100_000, sampleLength, "sample-length")
+    let (validation, test) = (valFraction ?? Self.defaultFractions.validation, testFraction ?? Self.defaultFractions.test)
+    guard (0..<1).contains(validation), (0..<1).contains(test), validation + test < 1 else {
       throw ValidationError("--val-fraction and --test-fraction must be in [0, 1) and sum below 1")
     }
   }
 
   func run() throws {
     compute.configure()
-    let communicator = try Distributed.join(batchSize: resume == nil ? batchSize : nil)
+    let communicator = try Distributed.join(batchSize: resume == nil ? batchSize ?? TrainConfig().batchSize : nil)
     try Distributed.run(communicator) { try train(communicator) }
   }
 
@@ -125,6 +151,7 @@ struct Train: ParsableCommand {
     if (communicator?.rank ?? 0) == 0 {
       if let note = Distributed.stopGraceNote() { say(note) }
       try prepareCheckpointFolder()
+      try RunFolderLock.acquire(checkpointDir)
       if let step = TrainingState.completeInterruptedSave(of: checkpointDir + "/latest.safetensors") {
         say("Completed the save of step \(step) in \(checkpointDir)/latest.safetensors, which was killed midway.")
       }
@@ -136,72 +163,90 @@ struct Train: ParsableCommand {
     _ = try communicator?.any(false)  // the other ranks read --resume once rank 0 has repaired it
     let resumed = try resume.map { path in
       let checkpoint = try Checkpoint(contentsOf: path)
-      return (checkpoint, try TrainingState(besides: checkpoint, at: path))
+      return (checkpoint: checkpoint, state: try TrainingState(besides: checkpoint, at: path))
     }
     let initial = try initFrom.map { try Checkpoint(contentsOf: $0) }
-    let base = resumed?.0 ?? initial
+    let base = resumed?.checkpoint ?? initial
     if let base {
       let path = (resume ?? initFrom)!
       if let encoding = data.encoding, encoding != base.vocabulary.encoding {
         throw Failure(
           "--encoding \(encoding.rawValue): \(path) reads its text as \(base.vocabulary.encoding.rawValue); drop --encoding")
       }
-      reportIgnoredShapeOptions(base.model.config, from: path)
+      if initial != nil { reportIgnoredShapeOptions(base.model.config, from: path) }
     }
-    let corpus = try loadCorpus(vocabulary: base?.vocabulary, checkpoint: resume ?? initFrom)
-    let splits = Corpus.split(count: corpus.text.count, valFraction: valFraction, testFraction: testFraction)
+    let settings = try runSettings(resuming: resumed)
+    // Before the text is read, a new UTF-8 model's vocabulary has at least one character.
+    let vocabularyKnown = base != nil || data.encoding == .bytes
+    let shape = base?.model.config ?? newModelConfig(vocabularySize: data.encoding == .bytes ? 256 : 1)
+    try requireFits(
+      shape, optimizer: settings.config.optimizer, batchSize: settings.config.batchSize,
+      seqLength: settings.config.seqLength, vocabularyKnown: vocabularyKnown)
+    let corpus: Corpus
+    do {
+      corpus = try loadCorpus(settings.data, vocabulary: base?.vocabulary, checkpoint: resume ?? initFrom)
+    } catch let error as CorpusError where settings.dataFromRun {
+      switch error {
+      case .missingPath, .unreadable, .noTextFiles:
+        throw Failure("\(error) (the data \(resume!) was trained on); pass --data to read it from elsewhere")
+      default: throw error
+      }
+    }
+    let splits = Corpus.split(
+      count: corpus.text.count, valFraction: settings.valFraction, testFraction: settings.testFraction)
     let trainText = corpus.text[splits.train]
+    let config = settings.config
 
     let trainer: Trainer
     if let (checkpoint, saved) = resumed {
       guard saved.data == TrainingState.fingerprint(trainText) else {
-        throw Failure("\(resume!) was trained on other text (or other --val-fraction/--test-fraction); resume needs the same data")
+        throw Failure(
+          "\(resume!) was trained on other text (or other --val-fraction/--test-fraction); \(settings.dataNeeded(saved))")
       }
-      let batches = try BatchIterator(tokens: trainText, batchSize: saved.config.batchSize, seqLength: saved.config.seqLength)
+      let batches = try BatchIterator(tokens: trainText, batchSize: config.batchSize, seqLength: config.seqLength)
       trainer = Trainer(
-        model: checkpoint.model, batches: batches, config: saved.config, optimizer: saved.optimizer,
+        model: checkpoint.model, batches: batches, config: config, optimizer: saved.optimizer,
         progress: saved.progress, state: saved.state,
-        dataParallel: try communicator.map { try DataParallel($0, batchSize: saved.config.batchSize) })
+        dataParallel: try communicator.map { try DataParallel($0, batchSize: config.batchSize) })
       say("Resuming \(resume!) at step \(saved.progress.step) (epoch \(saved.progress.epoch)).")
     } else {
-      var config = TrainConfig()
-      config.optimizer = optimizer
-      config.learningRate = learningRate
-      config.lrDecay = lrDecay
-      config.lrDecayAfter = lrDecayAfter
-      config.gradClip = gradClip
-      config.gradClipValue = gradClipValue
-      config.seqLength = seqLength
-      config.batchSize = batchSize
-      config.seed = seed
-      let batches = try BatchIterator(tokens: trainText, batchSize: batchSize, seqLength: seqLength)
+      if !vocabularyKnown {
+        try requireFits(
+          newModelConfig(vocabularySize: corpus.vocabulary.count), optimizer: config.optimizer,
+          batchSize: config.batchSize, seqLength: config.seqLength)
+      }
+      let batches = try BatchIterator(tokens: trainText, batchSize: config.batchSize, seqLength: config.seqLength)
       let model: CharLM
       if let initial {
         model = fineTuned(initial.model)
         say("Fine-tuning \(initFrom!) (trained \(initial.step) steps) from step 0 with a new optimizer.")
       } else {
-        var generator = RandomGenerator(seed: seed)
-        model = CharLM(
-          CharLMConfig(
-            cell: (cell ?? .lstm).kind, layers: layers ?? 2, hidden: hidden ?? 128, embedding: embedding ?? 64,
-            vocabularySize: corpus.vocabulary.count, dropout: dropout ?? 0),
-          using: &generator)
+        var generator = RandomGenerator(seed: config.seed)
+        model = CharLM(newModelConfig(vocabularySize: corpus.vocabulary.count), using: &generator)
       }
       trainer = Trainer(
         model: model, batches: batches, config: config,
-        dataParallel: try communicator.map { try DataParallel($0, batchSize: batchSize) })
+        dataParallel: try communicator.map { try DataParallel($0, batchSize: config.batchSize) })
     }
     try TrainingRun(
       trainer: trainer, vocabulary: corpus.vocabulary, validation: corpus.text[splits.validation],
       test: corpus.text[splits.test], options: self, resumed: resumed != nil,
+      record: settings.record(model: trainer.model.config, vocabulary: corpus.vocabulary),
       output: ProgressOutput(
         verbosity: quiet ? .quiet : (verbose ? .verbose : .normal), environment: ProcessInfo.processInfo.environment)
     ).run()
   }
 
+  /// The shape of a new model: the options over the defaults.
+  private func newModelConfig(vocabularySize: Int) -> CharLMConfig {
+    CharLMConfig(
+      cell: (cell ?? .lstm).kind, layers: layers ?? 2, hidden: hidden ?? 128, embedding: embedding ?? 64,
+      vocabularySize: vocabularySize, dropout: dropout ?? 0)
+  }
+
   /// Reads the text; with a checkpoint's `vocabulary`, characters outside it are refused or, with
   /// --unknown-char, replaced (and reported).
-  private func loadCorpus(vocabulary: Vocabulary?, checkpoint: String?) throws -> Corpus {
+  private func loadCorpus(_ data: DataOptions, vocabulary: Vocabulary?, checkpoint: String?) throws -> Corpus {
     guard let vocabulary, let checkpoint else { return try data.load(log: say) }
     if let unknownChar {
       guard vocabulary.encoding == .utf8 else {
@@ -223,18 +268,17 @@ struct Train: ParsableCommand {
     }
   }
 
-  /// Says which model-shape options were passed but are taken from the checkpoint instead.
+  /// Says which model-shape options were passed but are taken from --init-from's checkpoint instead.
   private func reportIgnoredShapeOptions(_ config: CharLMConfig, from path: String) {
     var ignored: [String] = []
     if let cell, cell.kind != config.cell { ignored.append("--cell \(cell.rawValue)") }
     if let layers, layers != config.layers { ignored.append("--layers \(layers)") }
     if let hidden, hidden != config.hidden { ignored.append("--hidden \(hidden)") }
     if let embedding, embedding != config.embedding { ignored.append("--embedding \(embedding)") }
-    if resume != nil, let dropout, dropout != config.dropout { ignored.append("--dropout \(dropout)") }
     guard !ignored.isEmpty else { return }
     say(
       "Ignoring \(ignored.joined(separator: ", ")): the model is \(config.layers) x \(config.cell.rawValue) \(config.hidden), "
-        + "embedding \(config.embedding)\(resume != nil ? ", dropout \(config.dropout)" : ""), as in \(path).")
+        + "embedding \(config.embedding), as in \(path).")
   }
 
   /// The checkpoint's model, with --dropout if given.
@@ -265,7 +309,9 @@ struct Train: ParsableCommand {
       }
     }
     guard access(checkpointDir, W_OK) == 0 else {
-      throw Failure("checkpoint folder \(checkpointDir) is not writable: \(String(cString: strerror(errno)))")
+      let hint =
+        checkpointFolder == nil && resume != nil ? "; pass --checkpoint-dir to continue the run in another folder" : ""
+      throw Failure("checkpoint folder \(checkpointDir) is not writable: \(String(cString: strerror(errno)))\(hint)")
     }
   }
 

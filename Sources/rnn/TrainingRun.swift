@@ -15,6 +15,8 @@ struct TrainingRun {
   let options: Train
   /// Whether the run continues a saved one (the metrics log is then appended to).
   let resumed: Bool
+  /// The run's id, model and data, kept in its training states (the id in its checkpoints too).
+  let record: RunRecord
   /// Status line on a terminal, log lines into a pipe; `--quiet` / `--verbose`.
   let output: ProgressOutput
 
@@ -27,7 +29,8 @@ struct TrainingRun {
 
   /// The last step: `--max-steps`, or the end of `--max-epochs`, whichever comes first.
   private var lastStep: Int {
-    let byEpochs = options.maxEpochs * trainer.batches.batchesPerEpoch
+    let (product, overflow) = options.maxEpochs.multipliedReportingOverflow(by: trainer.batches.batchesPerEpoch)
+    let byEpochs = overflow ? Int.max : product
     return min(options.maxSteps ?? byEpochs, byEpochs)
   }
 
@@ -121,7 +124,7 @@ struct TrainingRun {
     guard isWriter else { return }
     if best {
       guard trainer.isFinite else { throw TrainingError.nonFiniteState(step: step) }
-      try Checkpoint(model: trainer.model, vocabulary: vocabulary, step: step).write(to: bestPath)
+      try Checkpoint(model: trainer.model, vocabulary: vocabulary, step: step, run: record.id).write(to: bestPath)
       line += " | best so far, saved \(bestPath)"
     }
     output.log(line)
@@ -167,9 +170,9 @@ struct TrainingRun {
     guard trainer.isFinite else { throw TrainingError.nonFiniteState(step: step) }
     let state = TrainingState(
       config: trainer.config, progress: trainer.progress, optimizer: trainer.optimizer, state: wholeState,
-      data: TrainingState.fingerprint(trainer.batches.tokens)
+      data: TrainingState.fingerprint(trainer.batches.tokens), run: record
     ).encoded()
-    let checkpoint = Checkpoint(model: trainer.model, vocabulary: vocabulary, step: step).encoded()
+    let checkpoint = Checkpoint(model: trainer.model, vocabulary: vocabulary, step: step, run: record.id).encoded()
     var paths = [latestPath]
     if options.keepCheckpoints > 1 { paths.append(stepPath(step)) }
     for path in paths {

@@ -21,7 +21,9 @@ struct Visualize: ParsableCommand {
   var data: String
   @Option(help: "The HTML page to write.")
   var out: String
-  @Option(parsing: .unconditional, help: "Characters in the passage.")
+  @Option(
+    parsing: .unconditional,
+    help: "Characters in the passage: at most \(Visualize.maxCharacters), and at most \(Visualize.maxValues) divided by the model's neurons (h and c of every layer), as the page holds every neuron's value at every character.")
   var characters = 3000
   @Option(parsing: .unconditional, help: "Where the passage starts in the text (characters).")
   var offset = 0
@@ -29,14 +31,22 @@ struct Visualize: ParsableCommand {
   var top = 5
   @OptionGroup var compute: ComputeOptions
 
+  /// The longest passage, and the most neuron values (characters x neurons) a page holds:
+  /// about 4 bytes each in the page, 12 in memory while it is made.
+  static let maxCharacters = 100_000
+  static let maxValues = 20_000_000
+
   func validate() throws {
-    guard characters >= 2 else { throw ValidationError("--characters must be 2 or more, got \(characters)") }
+    guard (2...Self.maxCharacters).contains(characters) else {
+      throw ValidationError("--characters must be from 2 to \(Self.maxCharacters), got \(characters)")
+    }
     guard offset >= 0 else { throw ValidationError("--offset must be 0 or more, got \(offset)") }
     try requirePositive(top, "top")
   }
 
   func run() throws {
     compute.configure()
+    let output = try OutputFile(out)
     let loaded = try Checkpoint(contentsOf: checkpoint)
     let corpus = try Corpus.load(paths: [data], vocabulary: loaded.vocabulary)
     let available = corpus.text.count - offset
@@ -44,6 +54,12 @@ struct Visualize: ParsableCommand {
       throw Failure(
         "\(data) has \(corpus.text.count) characters; --offset \(offset) leaves \(max(available, 0)), at least 2 are needed"
       )
+    }
+    let config = loaded.model.config
+    let neuronCount = config.layers * config.hidden * (config.cell.hasCellState ? 2 : 1)
+    guard min(characters, available) <= Self.maxValues / neuronCount else {
+      throw Failure(
+        "--characters \(characters) is too many for this model's \(neuronCount) neurons: a page holds at most \(Self.maxValues) values, \(Self.maxValues / neuronCount) characters here")
     }
     let end = offset + min(characters, available)
     let tokens = Array(corpus.text[offset..<end])
@@ -53,6 +69,7 @@ struct Visualize: ParsableCommand {
     let properties = TextProperties(scalars)
 
     let trace = NeuronTrace(model: loaded.model, tokens: tokens)
+    guard trace.isFinite else { throw Failure("the model's values are not finite on this passage: its weights overflow") }
     let neurons = trace.neurons
     let found = TextProperty.allCases.map { property in
       (
@@ -63,9 +80,7 @@ struct Visualize: ParsableCommand {
     let page = NeuronViewerPage(
       passage: Array(scalars[offset...]), trace: trace, vocabulary: loaded.vocabulary, correlations: found,
       title: "\((checkpoint as NSString).lastPathComponent) on \((data as NSString).lastPathComponent)")
-    do { try Data(page.html.utf8).write(to: URL(fileURLWithPath: out), options: .atomic) } catch {
-      throw Failure("cannot write \(out): \((error as NSError).localizedDescription)")
-    }
+    try output.write(Array(page.html.utf8))
     say("Wrote \(out): \(tokens.count) characters from offset \(offset), \(neurons.count) neurons.")
     for (property, list) in found {
       let best = list.first.map {
@@ -109,6 +124,11 @@ struct NeuronTrace {
       let order = p.withUnsafeBufferPointer { Sampler.mostProbable($0, guessCount) }
       guesses.append(order.map { (Int32($0), p[$0]) })
     }
+  }
+
+  /// Whether every state value and guessed probability is finite.
+  var isFinite: Bool {
+    values.allSatisfy { $0.allSatisfy { $0.allSatisfy(\.isFinite) } } && guesses.allSatisfy { $0.allSatisfy(\.p.isFinite) }
   }
 
   /// One neuron's values over the passage `[T]`.

@@ -66,10 +66,11 @@ struct RunningCommand {
 }
 
 /// Starts `executable` with `arguments` in `folder`, its standard input `input` (default: empty)
-/// and its output going to hidden files there. `finishCommand` waits for it and collects the output.
-func startCommand(_ executable: URL, _ arguments: [String], in folder: String, input: String = "") throws
-  -> RunningCommand
-{
+/// and its output going to hidden files there; `environment` replaces the inherited one.
+/// `finishCommand` waits for it and collects the output.
+func startCommand(
+  _ executable: URL, _ arguments: [String], in folder: String, input: String = "", environment: [String: String]? = nil
+) throws -> RunningCommand {
   let name = UUID().uuidString
   let inPath = folder + "/.\(name).stdin"
   _ = FileManager.default.createFile(atPath: inPath, contents: Data(input.utf8))
@@ -85,6 +86,7 @@ func startCommand(_ executable: URL, _ arguments: [String], in folder: String, i
   process.executableURL = executable
   process.arguments = arguments
   process.currentDirectoryURL = URL(fileURLWithPath: folder)
+  if let environment { process.environment = environment }
   process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inPath))
   process.standardOutput = out
   process.standardError = err
@@ -117,12 +119,13 @@ func finishCommand(_ command: RunningCommand) throws -> CommandResult {
 }
 
 /// Runs `executable` with `arguments` in `folder`, capturing its output in files there (no pipe
-/// to fill up). A run longer than `timeout` seconds is killed and fails the test.
+/// to fill up); `environment` replaces the inherited one. A run longer than `timeout` seconds is
+/// killed and fails the test.
 func runCommand(
-  _ executable: URL, _ arguments: [String], in folder: String, input: String = "", timeout: Double = 120,
-  file: StaticString = #filePath, line: UInt = #line
+  _ executable: URL, _ arguments: [String], in folder: String, input: String = "", environment: [String: String]? = nil,
+  timeout: Double = 120, file: StaticString = #filePath, line: UInt = #line
 ) throws -> CommandResult {
-  let command = try startCommand(executable, arguments, in: folder, input: input)
+  let command = try startCommand(executable, arguments, in: folder, input: input, environment: environment)
   let deadline = Date().addingTimeInterval(timeout)
   while command.process.isRunning && Date() < deadline { usleep(10_000) }
   if command.process.isRunning {
@@ -151,16 +154,17 @@ class CommandLineTestCase: FolderTestCase {
   /// Runs `rnn arguments` in the test folder; a run longer than `timeout` seconds (by default
   /// `commandTimeout`) is killed and fails the test.
   func rnn(
-    _ arguments: [String], input: String = "", timeout: Double? = nil, file: StaticString = #filePath,
-    line: UInt = #line
+    _ arguments: [String], input: String = "", environment: [String: String]? = nil, timeout: Double? = nil,
+    file: StaticString = #filePath, line: UInt = #line
   ) throws -> CommandResult {
     try runCommand(
-      executable, arguments, in: folder, input: input, timeout: timeout ?? commandTimeout, file: file, line: line)
+      executable, arguments, in: folder, input: input, environment: environment, timeout: timeout ?? commandTimeout,
+      file: file, line: line)
   }
 
   /// Starts `rnn arguments` in the test folder without waiting; `finishCommand` collects it.
-  func startRNN(_ arguments: [String]) throws -> RunningCommand {
-    try startCommand(executable, arguments, in: folder)
+  func startRNN(_ arguments: [String], environment: [String: String]? = nil) throws -> RunningCommand {
+    try startCommand(executable, arguments, in: folder, environment: environment)
   }
 
   /// Runs `rnn arguments` and fails the test unless it exits with 0.
@@ -210,6 +214,32 @@ class CommandLineTestCase: FolderTestCase {
         extra.hasPrefix("Usage: ") || extra.hasPrefix("Help: ") || extra.hasPrefix("  "),
         "\(command): more than one line of error: \(extra)", file: file, line: line)
     }
+  }
+}
+
+// MARK: - Tiny training runs, and runs under limits
+
+extension CommandLineTestCase {
+  /// `rnn train` of a one-layer LSTM of 16 on `data` into `dir` up to step `steps`, in a second
+  /// or so, with no samples; `extra` adds (or, given again, overrides) options.
+  func tinyTraining(_ data: String, _ dir: String, steps: Int, _ extra: [String] = []) -> [String] {
+    [
+      "train", "--data", data, "--checkpoint-dir", dir, "--max-steps", String(steps), "--layers", "1", "--hidden", "16",
+      "--embedding", "8", "--seq-length", "10", "--batch-size", "4", "--val-fraction", "0.1", "--test-fraction", "0",
+      "--threads", "1", "--sample-length", "0", "--print-every", "5",
+    ] + extra
+  }
+
+  /// Runs `rnn arguments` in the test folder through `/bin/sh` after the shell commands `setup`
+  /// (`ulimit -v 4000000`, `trap '' XFSZ`: limits and ignored signals that `rnn` inherits).
+  func rnn(after setup: String, _ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws
+    -> CommandResult
+  {
+    var result = try runCommand(
+      URL(fileURLWithPath: "/bin/sh"), ["-c", setup + "; exec \"$0\" \"$@\"", executable.path] + arguments, in: folder,
+      timeout: commandTimeout, file: file, line: line)
+    result.arguments = arguments
+    return result
   }
 }
 

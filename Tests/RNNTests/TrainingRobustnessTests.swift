@@ -213,26 +213,18 @@ final class TrainingRobustnessTests: CommandLineTestCase {
     XCTAssertTrue(trainer.isFinite)
   }
 
-  /// A model that is not finite is never saved: fine-tuning a checkpoint whose decoder bias for a
-  /// character absent from the new text is -inf (its probability is 0, its gradients 0, so
-  /// training runs on) fails at the first save and leaves no file with it.
+  /// A model that is not finite is never saved: RMSprop at a learning rate of 3e38 makes the
+  /// weights infinite in its first update while that step's loss and gradients are finite, so the
+  /// run fails at the first save and leaves no checkpoint. (Fine-tuning a checkpoint with a -inf
+  /// weight, the route this test took before, is now refused when the checkpoint loads; see
+  /// DamagedCheckpointTests.)
   func testNonFiniteModelIsNeverSaved() throws {
-    _ = try rnnSucceeding(trainArguments("base", steps: 5, ["--eval-every", "5"]))
-    let base = try Checkpoint(contentsOf: folder + "/base/latest.safetensors")
-    let missing = base.vocabulary.scalars.last!  // "y", only in "my"
-    let bias = base.model.parameters.value(base.model.decoder.bias)
-    bias[Int(base.vocabulary.id(of: missing)!)] = -.infinity
-    try base.write(to: folder + "/broken.safetensors")
-
-    var text = ""
-    text.unicodeScalars.append(
-      contentsOf: try String(contentsOfFile: data, encoding: .utf8).unicodeScalars.filter { $0 != missing })
-    data = try write("without.txt", text)
     let result = try rnn(
       trainArguments(
-        "tuned", steps: 20, ["--init-from", "broken.safetensors", "--checkpoint-every", "10", "--eval-every", "1000"]))
-    assertCleanFailure(result, mentioning: ["after step 10", "NaN or infinite", "refusing to save"])
-    XCTAssertTrue(result.stdout.contains("step 5/20"), result.transcript)
+        "tuned", steps: 20,
+        ["--optimizer", "rmsprop", "--learning-rate", "3e38", "--checkpoint-every", "1", "--eval-every", "1000"]))
+    assertCleanFailure(result, mentioning: ["after step 1", "NaN or infinite", "refusing to save"])
+    XCTAssertEqual(try safetensorsFiles(in: "tuned"), [])
     try assertAllFinite(in: "tuned")
   }
 

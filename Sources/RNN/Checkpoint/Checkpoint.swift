@@ -11,7 +11,8 @@ import Foundation
 ///   absent in older checkpoints, which are all `utf8`);
 /// - `"config"`: `CharLMConfig` as JSON (`cell`, `layers`, `hidden`, `embedding`,
 ///   `vocabulary_size`, `dropout`);
-/// - `"format"`: `"swift-rnn-charlm/1"`, and `"step"`: the training step it was saved at.
+/// - `"format"`: `"swift-rnn-charlm/1"`, and `"step"`: the training step it was saved at;
+/// - `"run"`: the id of the training run that saved it (`RunRecord.id`), if any.
 public struct Checkpoint {
   public static let format = "swift-rnn-charlm/1"
 
@@ -19,23 +20,26 @@ public struct Checkpoint {
   public let vocabulary: Vocabulary
   /// The training step the model was saved at (0 if unknown).
   public let step: Int
+  /// The training run that saved it (`RunRecord.id`), if any.
+  public let run: String?
 
-  public init(model: CharLM, vocabulary: Vocabulary, step: Int = 0) {
+  public init(model: CharLM, vocabulary: Vocabulary, step: Int = 0, run: String? = nil) {
     precondition(vocabulary.count == model.config.vocabularySize, "vocabulary does not match the model")
     self.model = model
     self.vocabulary = vocabulary
     self.step = step
+    self.run = run
   }
 
   /// The checkpoint as safetensors contents.
   public func encoded() -> SafeTensors {
     let config = String(decoding: try! JSONEncoder.sorted.encode(model.config), as: UTF8.self)
-    return SafeTensors(
-      tensors: model.parameters.stateDict(),
-      metadata: [
-        "vocabulary": vocabulary.jsonArray, "encoding": vocabulary.encoding.rawValue, "config": config,
-        "format": Self.format, "step": String(step),
-      ])
+    var metadata = [
+      "vocabulary": vocabulary.jsonArray, "encoding": vocabulary.encoding.rawValue, "config": config,
+      "format": Self.format, "step": String(step),
+    ]
+    if let run { metadata["run"] = run }
+    return SafeTensors(tensors: model.parameters.stateDict(), metadata: metadata)
   }
 
   /// Writes the checkpoint atomically (a crash leaves any previous file intact).
@@ -43,7 +47,8 @@ public struct Checkpoint {
     try encoded().write(to: path)
   }
 
-  /// Reads and validates a checkpoint: metadata, vocabulary, config and every tensor's shape.
+  /// Reads and validates a checkpoint: metadata, vocabulary, config, and every tensor's shape and
+  /// finiteness.
   public init(contentsOf path: String) throws {
     let file: SafeTensors
     do { file = try SafeTensors(contentsOf: path) } catch let error as SafeTensorsError {
@@ -84,9 +89,8 @@ public struct Checkpoint {
     {
       throw CheckpointError.invalidMetadata(path: path, key: "config", reason: Self.describe(error))
     }
-    let limits = [("layers", config.layers, 1...64), ("hidden", config.hidden, 1...65536), ("embedding", config.embedding, 1...65536)]
-    for (name, value, range) in limits where !range.contains(value) {
-      throw CheckpointError.invalidMetadata(path: path, key: "config", reason: "\(name) \(value) is outside \(range)")
+    do { try config.checkSizes() } catch {
+      throw CheckpointError.invalidMetadata(path: path, key: "config", reason: error.description)
     }
     guard config.vocabularySize == vocabulary.count else {
       throw CheckpointError.invalidMetadata(
@@ -104,6 +108,10 @@ public struct Checkpoint {
       guard tensor.shape == entry.ref.shape else {
         throw CheckpointError.shapeMismatch(path: path, name: entry.name, expected: entry.ref.shape, actual: tensor.shape)
       }
+      let nonFinite = tensor.nonFiniteCount
+      guard nonFinite == 0 else {
+        throw CheckpointError.nonFinite(path: path, name: entry.name, count: nonFinite, total: tensor.count)
+      }
     }
     let model = CharLM(config)
     for entry in layout.entries { model.parameters.assign(file[entry.name]!, to: entry.ref) }
@@ -113,6 +121,7 @@ public struct Checkpoint {
     self.model = model
     self.vocabulary = vocabulary
     self.step = file.metadata["step"].flatMap { Int($0) } ?? 0
+    self.run = file.metadata["run"]
   }
 
   private static func describe(_ error: DecodingError) -> String {

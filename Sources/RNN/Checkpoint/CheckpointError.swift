@@ -12,6 +12,9 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
   case missingTensor(path: String, name: String)
   /// A tensor has another shape than the config implies.
   case shapeMismatch(path: String, name: String, expected: [Int], actual: [Int])
+  /// A tensor holds NaN or infinite values (`count` of its `total`): a damaged file, or one
+  /// saved from a diverged run.
+  case nonFinite(path: String, name: String, count: Int, total: Int)
   /// The file has tensors the model does not know.
   case unexpectedTensors(path: String, names: [String])
   /// The training-state file beside a checkpoint is missing, foreign or from another step.
@@ -26,6 +29,9 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     case .missingTensor(let path, let name): "\(path): tensor \(name) is missing"
     case .shapeMismatch(let path, let name, let expected, let actual):
       "\(path): tensor \(name) has shape \(actual), the config needs \(expected)"
+    case .nonFinite(let path, let name, let count, let total):
+      "\(path): tensor \(name) holds \(count) NaN or infinite value\(count == 1 ? "" : "s") (of \(total)); "
+        + "the file is damaged or was saved from a diverged run"
     case .unexpectedTensors(let path, let names):
       "\(path): unexpected tensors \(names.prefix(3).joined(separator: ", "))\(names.count > 3 ? ", ..." : "")"
     case .trainingState(let path, let reason): "\(path): cannot resume: \(reason)"

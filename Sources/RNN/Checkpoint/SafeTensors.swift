@@ -634,11 +634,17 @@ extension SafeTensors {
       func failure() -> SafeTensorsError {
         .unreadable(path: path, reason: String(cString: strerror(errno)))
       }
-      let fd = open(path, O_RDONLY | O_CLOEXEC)
+      // Non-blocking, so that opening a pipe with no writer does not wait (regular files ignore it).
+      let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
       guard fd >= 0 else { throw failure() }
       defer { close(fd) }
       var status = stat()
       guard fstat(fd, &status) == 0 else { throw failure() }
+      // A device or pipe (/dev/zero) could be endless: only files (a folder fails to read below).
+      let kind = status.st_mode & S_IFMT
+      guard kind == S_IFREG || kind == S_IFDIR else {
+        throw SafeTensorsError.unreadable(path: path, reason: "not a regular file")
+      }
       // One byte more than the size, so a file that did not grow is read in one pass.
       var capacity = max(Int(status.st_size), 0) + 1
       var bytes: [UInt8] = []

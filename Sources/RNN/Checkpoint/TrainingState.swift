@@ -8,7 +8,9 @@ import Foundation
 /// checkpoint itself stays a plain PyTorch state dict. Tensors: `optimizer.<buffer>` `[P]` (the
 /// flat parameter store, PyTorch's buffer names), `state.h_l<k>` / `state.c_l<k>` `[B,H]`.
 /// Metadata: `"format"`, `"step"` (must equal the checkpoint's), `"train_config"`,
-/// `"progress"`, `"optimizer"` and `"data"` (size and hash of the training text).
+/// `"progress"`, `"optimizer"`, `"data"` (size and hash of the training text) and `"run"`
+/// (`RunRecord`: the run's id, which the checkpoint must carry too, its model and data sources;
+/// absent in states saved before runs had records).
 public struct TrainingState {
   public static let format = "swift-rnn-training/1"
 
@@ -18,13 +20,19 @@ public struct TrainingState {
   public var state: [RecurrentState]
   /// Identifies the training text, so a resumed run can check it reads the same data.
   public var data: String
+  /// The run it belongs to (nil in states saved before runs had records).
+  public var run: RunRecord?
 
-  public init(config: TrainConfig, progress: TrainingProgress, optimizer: Optimizer, state: [RecurrentState], data: String) {
+  public init(
+    config: TrainConfig, progress: TrainingProgress, optimizer: Optimizer, state: [RecurrentState], data: String,
+    run: RunRecord? = nil
+  ) {
     self.config = config
     self.progress = progress
     self.optimizer = optimizer
     self.state = state
     self.data = data
+    self.run = run
   }
 
   /// The training-state file that goes with checkpoint `path` (`x.safetensors` -> `x.training.safetensors`).
@@ -35,11 +43,11 @@ public struct TrainingState {
 
   /// A short fingerprint of a token sequence (count and FNV-1a hash).
   public static func fingerprint(_ tokens: TokenIDs) -> String {
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    var hash = FNV1a()
     tokens.forEachChunk { chunk in
-      for token in chunk { hash = (hash ^ UInt64(UInt32(bitPattern: token))) &* 0x100_0000_01b3 }
+      for token in chunk { hash.combine(UInt64(UInt32(bitPattern: token))) }
     }
-    return "\(tokens.count):\(String(hash, radix: 16))"
+    return "\(tokens.count):\(String(hash.value, radix: 16))"
   }
 
   /// The file contents.
@@ -52,23 +60,29 @@ public struct TrainingState {
       if let c = layer.c { tensors.append(("state.c_l\(l)", c)) }
     }
     let encoder = JSONEncoder.sorted
-    return SafeTensors(
-      tensors: tensors,
-      metadata: [
-        "format": Self.format, "step": String(progress.step), "data": data,
-        "train_config": String(decoding: try! encoder.encode(config), as: UTF8.self),
-        "progress": String(decoding: try! encoder.encode(progress), as: UTF8.self),
-        "optimizer": String(decoding: try! encoder.encode(["kind": optimizer.kind.rawValue, "steps": String(optimizer.steps)]), as: UTF8.self),
-      ])
+    var metadata = [
+      "format": Self.format, "step": String(progress.step), "data": data,
+      "train_config": String(decoding: try! encoder.encode(config), as: UTF8.self),
+      "progress": String(decoding: try! encoder.encode(progress), as: UTF8.self),
+      "optimizer": String(decoding: try! encoder.encode(["kind": optimizer.kind.rawValue, "steps": String(optimizer.steps)]), as: UTF8.self),
+    ]
+    if let run { metadata["run"] = String(decoding: try! encoder.encode(run), as: UTF8.self) }
+    return SafeTensors(tensors: tensors, metadata: metadata)
   }
 
   /// Writes the file atomically.
   public func write(to path: String) throws { try encoded().write(to: path) }
 
-  /// Reads the training state saved beside checkpoint `checkpoint` and validates it against it.
+  /// Reads the training state saved beside checkpoint `checkpoint` and validates it against it:
+  /// same step, same run (the ids in both files), same model (its fingerprint), buffers and
+  /// carried state of the model's sizes.
   public init(besides checkpoint: Checkpoint, at checkpointPath: String) throws {
     let path = Self.path(besides: checkpointPath)
     func fail(_ reason: String) -> CheckpointError { .trainingState(path: path, reason: reason) }
+    func requireFinite(_ tensor: Tensor, _ name: String) throws {
+      let count = tensor.nonFiniteCount
+      guard count == 0 else { throw CheckpointError.nonFinite(path: path, name: name, count: count, total: tensor.count) }
+    }
     let file: SafeTensors
     do { file = try SafeTensors(contentsOf: path) } catch let error as SafeTensorsError {
       if case .unreadable(_, let reason) = error { throw fail("training state unreadable (\(reason))") }
@@ -85,6 +99,18 @@ public struct TrainingState {
       }
       return value
     }
+    let record = try file.metadata["run"].map { _ in try decode(RunRecord.self, "run") }
+    guard record?.id == checkpoint.run else {
+      func name(_ id: String?) -> String { id.map { "run \($0)" } ?? "no run" }
+      throw fail(
+        "it belongs to \(name(record?.id)), the checkpoint to \(name(checkpoint.run)); a training state only resumes "
+          + "the checkpoint saved with it")
+    }
+    let fingerprint = RunRecord.fingerprint(of: checkpoint.model.config, vocabulary: checkpoint.vocabulary)
+    if let record, record.model != fingerprint {
+      throw fail("it belongs to another model (other shape or vocabulary) than the checkpoint")
+    }
+    run = record
     config = try decode(TrainConfig.self, "train_config")
     progress = try decode(TrainingProgress.self, "progress")
     guard progress.generator.count == 4, progress.step == checkpoint.step, progress.epoch >= 0, progress.batch >= 0 else {
@@ -97,6 +123,7 @@ public struct TrainingState {
     var buffers: [String: [Float]] = [:]
     for name in kind.bufferNames {
       guard let tensor = file["optimizer.\(name)"] else { throw fail("optimizer buffer \(name) is missing") }
+      try requireFinite(tensor, "optimizer.\(name)")
       buffers[name] = tensor.scalars
     }
     let model = checkpoint.model
@@ -106,9 +133,11 @@ public struct TrainingState {
     let shape = [config.batchSize, model.config.hidden]
     state = try (0..<model.config.layers).map { l in
       guard let h = file["state.h_l\(l)"], h.shape == shape else { throw fail("carried state h_l\(l) is missing or not \(shape)") }
+      try requireFinite(h, "state.h_l\(l)")
       var c: Tensor? = nil
       if model.config.cell.hasCellState {
         guard let value = file["state.c_l\(l)"], value.shape == shape else { throw fail("carried state c_l\(l) is missing or not \(shape)") }
+        try requireFinite(value, "state.c_l\(l)")
         c = value
       }
       return RecurrentState(h: h, c: c)

@@ -4,9 +4,12 @@ extension CharLM {
   /// carried between them. Each token is predicted from those before it in its stream; the first
   /// of each stream is not scored, nor is the remainder that does not fill a stream.
   /// Returns the summed loss in nats and the number of tokens scored. With `streams`, only those
-  /// of the `batch` streams are scored (a share of the work of a data-parallel run).
+  /// of the `batch` streams are scored (a share of the work of a data-parallel run). `progress`,
+  /// if given, is called after each chunk with the predictions made so far and their total (per
+  /// stream).
   public func loss<Tokens: RandomAccessCollection>(
-    of tokens: Tokens, batch: Int = 1, chunk: Int = 256, streams: Range<Int>? = nil
+    of tokens: Tokens, batch: Int = 1, chunk: Int = 256, streams: Range<Int>? = nil,
+    progress: ((_ done: Int, _ total: Int) -> Void)? = nil
   ) -> (nats: Double, count: Int) where Tokens.Element == Int32, Tokens.Index == Int {
     precondition(batch > 0 && chunk > 0, "batch and chunk must be positive")
     let streams = streams ?? 0..<batch
@@ -34,6 +37,7 @@ extension CharLM {
       let loss = tape.softmaxCrossEntropy(logits, targets: targets)
       total += Double(tape[loss].scalars[0]) * Double(steps * rows)
       state = final.map { $0.values(on: tape) }
+      progress?(start + steps, length)
     }
     return (total, length * rows)
   }

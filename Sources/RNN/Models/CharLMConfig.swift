@@ -1,5 +1,8 @@
 /// The shape of a character-level language model; stored as JSON in every checkpoint's
 /// `__metadata__["config"]`.
+///
+/// Each size has a range (`checkSizes()`) that `rnn train` enforces and checkpoints must respect; whether
+/// a model within them fits in memory is `TrainingFootprint`'s question.
 public struct CharLMConfig: Codable, Equatable, Sendable {
   /// The recurrent cell (`lstm`, `gru`, `rnn_tanh`, `rnn_relu`).
   public var cell: CellKind
@@ -23,8 +26,39 @@ public struct CharLMConfig: Codable, Equatable, Sendable {
     self.dropout = dropout
   }
 
+  /// The ranges of the sizes a model may have: `L` up to 64, `H` and `E` up to 65,536, `V` up to the
+  /// 1,114,112 Unicode scalars. Beyond them, sizes would overflow the arithmetic of shapes (`4*H`
+  /// rows, `T*B*H` activations) long before they fit in any memory.
+  public static let layersRange = 1...64
+  public static let hiddenRange = 1...65536
+  public static let embeddingRange = 1...65536
+  public static let vocabularySizeRange = 1...0x11_0000
+
+  /// Throws `ModelSizeError.outOfRange` for the first size outside its range.
+  public func checkSizes() throws(ModelSizeError) {
+    let sizes = [
+      ("layers", layers, Self.layersRange), ("hidden", hidden, Self.hiddenRange),
+      ("embedding", embedding, Self.embeddingRange), ("vocabulary_size", vocabularySize, Self.vocabularySizeRange),
+    ]
+    for (key, value, range) in sizes where !range.contains(value) {
+      throw .outOfRange(key: key, value: value, range: range)
+    }
+  }
+
   enum CodingKeys: String, CodingKey {
     case cell, layers, hidden, embedding, dropout
     case vocabularySize = "vocabulary_size"
+  }
+}
+
+/// Why a model's sizes are refused.
+public enum ModelSizeError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// The size under `key` (its `config` JSON key) is outside `range`.
+  case outOfRange(key: String, value: Int, range: ClosedRange<Int>)
+
+  public var description: String {
+    switch self {
+    case .outOfRange(let key, let value, let range): "\(key) \(value) is outside \(range)"
+    }
   }
 }

@@ -40,6 +40,9 @@ public struct BeamHypothesis: Equatable, Sendable {
 /// parent. A candidate that emits the stop token while ranked among the best `width` is finished
 /// (the stop token included); the others continue. Ties are broken deterministically: the better
 /// parent first, then the lower token id. Width 1 is greedy (argmax) decoding.
+///
+/// A model whose outputs are not finite (weights that overflow) ends the search at that step: it
+/// returns one empty hypothesis whose log-probability and score are NaN.
 public struct BeamSearch: Equatable, Sendable {
   /// Hypotheses kept at each step (`N`).
   public var width: Int
@@ -49,6 +52,11 @@ public struct BeamSearch: Equatable, Sendable {
   public var stop: Int32?
   /// How finished hypotheses of different lengths are compared.
   public var lengthNormalization: LengthNormalization
+  /// When streaming: the most tokens left unsettled. Two hypotheses can stay among the best for
+  /// ever without sharing a prefix; past this many tokens since the last settled one, the search
+  /// ends with the best finished hypothesis if there is one, else keeps only the best live one
+  /// and settles its tokens, so that output and memory keep moving.
+  public var horizon = 1000
 
   public init(width: Int, maxLength: Int, stop: Int32? = nil, lengthNormalization: LengthNormalization = .none) {
     self.width = width
@@ -59,12 +67,15 @@ public struct BeamSearch: Equatable, Sendable {
 
   /// The best hypotheses after `prime` (at most `width`), best first. With an empty prime, the
   /// search starts from `start` (fed to the model, not part of the result), for instance a newline.
-  public func callAsFunction(_ model: CharLM, prime: [Int32], start: Int32 = 0) -> [BeamHypothesis] {
+  /// With `settled`, see `callAsFunction(vocabularySize:prime:state:settled:step:)`.
+  public func callAsFunction(
+    _ model: CharLM, prime: [Int32], start: Int32 = 0, settled: (([Int32]) -> Void)? = nil
+  ) -> [BeamHypothesis] {
     for token in prime + [start] {
       precondition(token >= 0 && Int(token) < model.config.vocabularySize, "token \(token) outside the vocabulary")
     }
     let first = prime.isEmpty ? [start] : prime
-    return self(vocabularySize: model.config.vocabularySize, prime: first, state: model.zeroState(batch: 1)) {
+    return self(vocabularySize: model.config.vocabularySize, prime: first, state: model.zeroState(batch: 1), settled: settled) {
       Self.run(model, $0, time: $1, batch: $2, state: $3)
     }
   }
@@ -75,8 +86,17 @@ public struct BeamSearch: Equatable, Sendable {
   /// layer), it returns logits `[T,B,V]` (or any shape ending in the last step's `[B,V]`) and the
   /// final state. This decodes the decoder of an encoder-decoder, started from the encoder's
   /// final state.
+  ///
+  /// With `settled`, the search streams: as soon as every hypothesis that can still become the
+  /// best shares a prefix, the tokens of that prefix not handed over yet go to `settled`, and the
+  /// search forgets them, so its memory stays bounded however long it runs (see `horizon`). It then
+  /// returns the best hypothesis only, its `tokens` being those after the last ones handed to
+  /// `settled`.
+  ///
+  /// Each step keeps the best `width + 1` tokens of each live hypothesis (enough, as at most one
+  /// of them is the stop token) and ranks those `N * (N + 1)` candidates, never all `N * V`.
   public func callAsFunction(
-    vocabularySize v: Int, prime first: [Int32], state initial: [RecurrentState],
+    vocabularySize v: Int, prime first: [Int32], state initial: [RecurrentState], settled: (([Int32]) -> Void)? = nil,
     step: (_ tokens: [Int32], _ time: Int, _ batch: Int, _ state: [RecurrentState]) -> (
       logits: Tensor, state: [RecurrentState]
     )
@@ -89,45 +109,48 @@ public struct BeamSearch: Equatable, Sendable {
 
     // The prime as one sequence of batch 1: its final state and the logits after it.
     var (logProbabilities, state) = Self.lastStep(step(first, first.count, 1, initial), batch: 1)
-    var live = [(tokens: [Int32], logProbability: Double)]([([], 0)])
-    var finished: [BeamHypothesis] = []
+    let failed = [BeamHypothesis(tokens: [], logProbability: .nan, score: .nan, isStopped: false)]
+    var history = History()
+    var live = [0.0]  // the log-probability of each live hypothesis; at first the empty one
+    var finished: [Finished] = []
+    var best: Int? = nil  // the index in `finished` of the best so far (the first of equals)
     // The best score a finished hypothesis can have, to stop early once `width` are better.
     let bestPenalty = lengthNormalization.penalty(length: maxLength)
 
     for length in 1...maxLength {
-      // Candidates (parent, token) ranked by total log-probability (all have `length` tokens).
+      guard logProbabilities.allSatisfy(\.isFinite) else { return failed }
+      // Candidates (parent, token): each parent's best width + 1, ranked by total log-probability
+      // (all have `length` tokens). Ties go to the better parent, then the lower token id.
       var candidates: [(parent: Int, token: Int32, logProbability: Double)] = []
-      candidates.reserveCapacity(live.count * v)
-      for (parent, beam) in live.enumerated() {
-        for token in 0..<v {
-          candidates.append((parent, Int32(token), beam.logProbability + logProbabilities[parent * v + token]))
+      candidates.reserveCapacity(live.count * min(width + 1, v))
+      for (parent, logProbability) in live.enumerated() {
+        let row = logProbabilities[parent * v..<(parent + 1) * v]
+        for token in Self.largest(width + 1, of: row) {
+          candidates.append((parent, Int32(token), logProbability + row[parent * v + token]))
         }
       }
-      // Enumeration order is (parent, token), so a stable order by value breaks ties as wanted.
-      let order = candidates.indices.sorted {
-        candidates[$0].logProbability > candidates[$1].logProbability
-          || (candidates[$0].logProbability == candidates[$1].logProbability && $0 < $1)
+      candidates.sort {
+        $0.logProbability > $1.logProbability
+          || ($0.logProbability == $1.logProbability && ($0.parent, $0.token) < ($1.parent, $1.token))
       }
       let penalty = lengthNormalization.penalty(length: length)
-      var next: [(tokens: [Int32], logProbability: Double)] = []
-      var parents: [Int] = []
+      var next: [(parent: Int32, token: Int32)] = []
+      var nextLogProbabilities: [Double] = []
       var inputs: [Int32] = []
-      for (rank, index) in order.enumerated() {
+      for (rank, candidate) in candidates.enumerated() {
         if next.count == width { break }
-        let (parent, token, logProbability) = candidates[index]
-        let tokens = live[parent].tokens + [token]
-        if token == stop {
-          if rank < width {
-            finished.append(
-              BeamHypothesis(tokens: tokens, logProbability: logProbability, score: logProbability / penalty, isStopped: true))
-          }
-        } else if length == maxLength {
+        let (parent, token, logProbability) = candidate
+        let done = token == stop || length == maxLength
+        if done && (token != stop || rank < width) {
           finished.append(
-            BeamHypothesis(tokens: tokens, logProbability: logProbability, score: logProbability / penalty, isStopped: false))
-          next.append((tokens, logProbability))  // counts toward the width; never run
-        } else {
-          next.append((tokens, logProbability))
-          parents.append(parent)
+            Finished(
+              length: length, parent: parent, token: token, logProbability: logProbability,
+              score: logProbability / penalty, isStopped: token == stop))
+          if best.map({ finished[$0].score < logProbability / penalty }) ?? true { best = finished.count - 1 }
+        }
+        if token != stop {
+          next.append((Int32(parent), token))  // at the maximum length: counts toward the width; never run
+          nextLogProbabilities.append(logProbability)
           inputs.append(token)
         }
       }
@@ -136,17 +159,117 @@ public struct BeamSearch: Equatable, Sendable {
         // Log-probabilities only fall as tokens are added, and the penalty grows with the length,
         // so no live hypothesis can score more than its log-probability over the largest penalty.
         let scores = finished.map(\.score).sorted(by: >)
-        if next[0].logProbability / bestPenalty <= scores[width - 1] { break }
+        if nextLogProbabilities[0] / bestPenalty <= scores[width - 1] { break }
       }
-      live = next
-      state = Self.gather(state, rows: parents)
+      history.append(next)
+      live = nextLogProbabilities
+      state = Self.gather(state, rows: next.map { Int($0.parent) })
       (logProbabilities, state) = Self.lastStep(step(inputs, 1, inputs.count, state), batch: inputs.count)
+      if let settled {
+        let tokens = history.settle(live: live.count, best: best.map { (finished[$0].length - 1, finished[$0].parent) })
+        if !tokens.isEmpty { settled(tokens) }
+        if history.steps.count > horizon {
+          if best != nil { break }
+          settled(history.collapse(onto: 0))
+          live = [live[0]]
+          state = Self.gather(state, rows: [0])
+          logProbabilities = Array(logProbabilities[0..<v])
+          finished = []
+          best = nil
+        }
+      }
     }
     // Best first; among equal scores, the one finished first.
-    let ranked = finished.enumerated().sorted {
-      $0.element.score > $1.element.score || ($0.element.score == $1.element.score && $0.offset < $1.offset)
+    let ranked = finished.indices.sorted {
+      finished[$0].score > finished[$1].score || (finished[$0].score == finished[$1].score && $0 < $1)
     }
-    return Array(ranked.prefix(width).map(\.element))
+    return ranked.prefix(settled == nil ? width : 1).map { index in
+      let hypothesis = finished[index]
+      return BeamHypothesis(
+        tokens: history.tokens(to: hypothesis.parent, at: hypothesis.length - 1) + [hypothesis.token],
+        logProbability: hypothesis.logProbability, score: hypothesis.score, isStopped: hypothesis.isStopped)
+    }
+  }
+
+  /// A finished hypothesis: its last `token` after the live hypothesis `parent` of `length - 1`.
+  private struct Finished {
+    var length: Int
+    var parent: Int
+    var token: Int32
+    var logProbability: Double
+    var score: Double
+    var isStopped: Bool
+  }
+
+  /// The live hypotheses of each length as back-pointers: hypothesis `i` of length `l` is
+  /// hypothesis `steps[l - base - 1][i].parent` of length `l - 1` followed by `.token`. Lengths up
+  /// to `base` are settled (one shared prefix, handed over) and forgotten.
+  private struct History {
+    var steps: [[(parent: Int32, token: Int32)]] = []
+    var base = 0
+
+    mutating func append(_ step: [(parent: Int32, token: Int32)]) { steps.append(step) }
+
+    /// The tokens after length `base` of hypothesis `index` of `length`.
+    func tokens(to index: Int, at length: Int) -> [Int32] {
+      var tokens: [Int32] = []
+      var i = index
+      for l in stride(from: length, to: base, by: -1) {
+        tokens.append(steps[l - base - 1][i].token)
+        i = Int(steps[l - base - 1][i].parent)
+      }
+      return tokens.reversed()
+    }
+
+    /// Settles the longest prefix shared by the `live` hypotheses of the latest length and by the
+    /// best finished one (hypothesis `best.index` of `best.length`, followed by its last token),
+    /// the only ones that can still become the best; returns its tokens after `base` and forgets
+    /// them.
+    mutating func settle(live: Int, best: (length: Int, index: Int)?) -> [Int32] {
+      var length = base + steps.count
+      var indices = Set(0..<live)
+      while length > base {
+        if let best, best.length == length { indices.insert(best.index) }
+        if indices.count == 1 && (best.map { $0.length >= length } ?? true) { break }
+        indices = Set(indices.map { Int(steps[length - base - 1][$0].parent) })
+        length -= 1
+      }
+      guard length > base, let index = indices.first else { return [] }
+      let tokens = self.tokens(to: index, at: length)
+      steps.removeFirst(length - base)
+      base = length
+      return tokens
+    }
+
+    /// Settles hypothesis `index` of the latest length, as if it were the only one: returns its
+    /// tokens after `base` and forgets every length up to the latest.
+    mutating func collapse(onto index: Int) -> [Int32] {
+      let length = base + steps.count
+      let tokens = self.tokens(to: index, at: length)
+      steps = []
+      base = length
+      return tokens
+    }
+  }
+
+  /// The indices of the `k` largest of `values`, largest first; among equals, the lower index first.
+  static func largest(_ k: Int, of values: ArraySlice<Double>) -> [Int] {
+    var top: [Int] = []  // sorted, at most k
+    top.reserveCapacity(k + 1)
+    for i in values.indices {
+      let value = values[i]
+      if top.count == k, let last = top.last, !(value > values[last]) { continue }
+      // After every index with a value at least as large (equal values keep index order).
+      var low = 0
+      var high = top.count
+      while low < high {
+        let mid = (low + high) / 2
+        if values[top[mid]] >= value { low = mid + 1 } else { high = mid }
+      }
+      top.insert(i, at: low)
+      if top.count > k { top.removeLast() }
+    }
+    return top.map { $0 - values.startIndex }
   }
 
   /// Runs `tokens [T,B]` through the sequence model from `state`, recording nothing; returns the

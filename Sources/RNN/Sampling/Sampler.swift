@@ -39,6 +39,10 @@ public final class Sampler {
   /// The model's logits `[V]` for the character after the last one fed.
   public var logits: [Float] { Array(step.logits) }
 
+  /// Whether those logits are all finite: weights that overflow (finite, but huge) make them NaN
+  /// or infinite, and nothing sampled from them means anything.
+  public var logitsAreFinite: Bool { rnn_all_finite(step.logits.count, step.logits.baseAddress!) != 0 }
+
   /// Runs the model over `tokens` (e.g. a prime text), updating the state.
   public func feed(_ tokens: [Int32]) {
     for token in tokens { step.step(token) }

@@ -21,7 +21,7 @@ public enum BLAS {
   /// call (or first matrix product) decides; returns the backend that runs.
   @discardableResult
   public static func configure(_ backend: Backend = .automatic, threads: Int = 0) -> Backend {
-    switch rnn_blas_init(backend.c, Int32(threads)) {
+    switch rnn_blas_init(backend.c, Int32(clamping: threads)) {
     case RNN_BLAS_ONEDNN: .onednn
     case RNN_BLAS_OPENBLAS: .openblas
     default: .builtin

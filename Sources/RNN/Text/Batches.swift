@@ -20,10 +20,13 @@ public struct BatchIterator: Sendable {
   /// Full batches per pass over the tokens: `streamLength / T`, at least 1.
   public let batchesPerEpoch: Int
 
-  /// Throws `BatchError.tooShort` unless `tokens` holds at least `B * T + 1` tokens.
+  /// Throws `BatchError.tooShort` unless `tokens` holds at least `B * T + 1` tokens
+  /// (`BatchError.tooLarge` if that number overflows an `Int`).
   public init(tokens: TokenIDs, batchSize: Int, seqLength: Int) throws {
     precondition(batchSize > 0 && seqLength > 0, "batch size and sequence length must be positive")
-    let needed = batchSize * seqLength + 1
+    let (product, overflow) = batchSize.multipliedReportingOverflow(by: seqLength)
+    guard !overflow, product < Int.max else { throw BatchError.tooLarge(batchSize: batchSize, seqLength: seqLength) }
+    let needed = product + 1
     guard tokens.count >= needed else {
       throw BatchError.tooShort(needed: needed, available: tokens.count, batchSize: batchSize, seqLength: seqLength)
     }
@@ -63,12 +66,16 @@ public struct BatchIterator: Sendable {
 public enum BatchError: Error, Equatable, Sendable, CustomStringConvertible {
   /// The text has `available` tokens but one batch of `B` rows and `T` steps needs `needed = B*T + 1`.
   case tooShort(needed: Int, available: Int, batchSize: Int, seqLength: Int)
+  /// `B*T + 1` is beyond the largest `Int`: no text is that long.
+  case tooLarge(batchSize: Int, seqLength: Int)
 
   public var description: String {
     switch self {
     case .tooShort(let needed, let available, let batchSize, let seqLength):
       return "text too short for one batch: batch size \(batchSize) x sequence length \(seqLength) needs "
         + "\(needed) characters, but only \(available) are available"
+    case .tooLarge(let batchSize, let seqLength):
+      return "batch size \(batchSize) x sequence length \(seqLength) is more characters than any text holds"
     }
   }
 }
