@@ -162,15 +162,21 @@ void rnn_keep_top_k(long V, float *p, long k, int32_t *order) {
 
 static inline uint32_t rotl(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
 
-void rnn_dropout_mask(long n, float *mask, float p, uint32_t s[4]) {
+void rnn_dropout_mask(long outer, long rows, long first, long count, long width, float *mask,
+                      float p, uint32_t s[4]) {
   float keep = 1.0f / (1.0f - p);
-  for (long i = 0; i < n; i++) {
-    uint32_t result = s[0] + s[3];
-    uint32_t t = s[1] << 9;
-    s[2] ^= s[0], s[3] ^= s[1], s[1] ^= s[2], s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 11);
-    float u = (float)(result >> 8) * 0x1.0p-24f;
-    mask[i] = u < p ? 0.0f : keep;
+  for (long o = 0; o < outer; o++) {
+    for (long r = 0; r < rows; r++) {
+      float *row = r >= first && r < first + count ? mask + (o * count + r - first) * width : NULL;
+      for (long i = 0; i < width; i++) {
+        uint32_t result = s[0] + s[3];
+        uint32_t t = s[1] << 9;
+        s[2] ^= s[0], s[3] ^= s[1], s[1] ^= s[2], s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = rotl(s[3], 11);
+        float u = (float)(result >> 8) * 0x1.0p-24f;
+        if (row) row[i] = u < p ? 0.0f : keep;
+      }
+    }
   }
 }

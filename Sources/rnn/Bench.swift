@@ -42,6 +42,13 @@ struct Bench: ParsableCommand {
 
   func run() throws {
     compute.configure()
+    let communicator = try Distributed.join(batchSize: batchSize)
+    try Distributed.run(communicator) { try measure(communicator) }
+  }
+
+  /// Measures alone, or as one rank of `communicator`'s job: training then counts the whole
+  /// batch's tokens, and the time the ranks spend summing gradients is reported.
+  private func measure(_ communicator: MPICommunicator?) throws {
     let e = embedding ?? hidden
     let config = CharLMConfig(cell: cell.kind, layers: layers, hidden: hidden, embedding: e, vocabularySize: vocab)
     try requireFits(config, optimizer: TrainConfig().optimizer, batchSize: batchSize, seqLength: seqLength)
@@ -51,16 +58,27 @@ struct Bench: ParsableCommand {
     var trainConfig = TrainConfig()
     trainConfig.batchSize = batchSize
     trainConfig.seqLength = seqLength
-    let trainer = Trainer(model: model, batches: try BatchIterator(tokens: tokens, batchSize: batchSize, seqLength: seqLength), config: trainConfig)
+    let trainer = Trainer(
+      model: model, batches: try BatchIterator(tokens: tokens, batchSize: batchSize, seqLength: seqLength),
+      config: trainConfig, dataParallel: try communicator.map { try DataParallel($0, batchSize: batchSize) })
 
     for _ in 0..<2 { try trainer.step() }
     var steps = 0
     let trainStart = now()
-    while steps < 3 || now() - trainStart < seconds {
+    let communicationStart = trainer.communicationSeconds
+    // The ranks stop after the same step, when rank 0's time is up.
+    func timeUp() throws -> Bool {
+      let local = steps >= 3 && now() - trainStart >= seconds
+      guard let communicator else { return local }
+      return try communicator.any(communicator.rank == 0 && local)
+    }
+    while try !timeUp() {
       try trainer.step()
       steps += 1
     }
     let trainSeconds = now() - trainStart
+    let allreducePerStep = (trainer.communicationSeconds - communicationStart) / Double(steps)
+    let ranks = communicator?.size ?? 1
     let trainRate = Double(steps * batchSize * seqLength) / trainSeconds
 
     let sampler = Sampler(model: model)
@@ -90,12 +108,18 @@ struct Bench: ParsableCommand {
         ("seq_length", "\(seqLength)"), ("batch_size", "\(batchSize)"), ("vocab", "\(vocab)"),
         ("train_tokens_per_s", "\(trainRate)"), ("train_steps", "\(steps)"), ("train_gflops", "\(flops / 1e9)"),
         ("sample_chars_per_s", "\(sampleRate)"), ("peak_rss_bytes", "\(peak)"),
-        ("blas", "\"\(BLAS.description)\""), ("threads", "\(BLAS.threads)"),
+        ("blas", "\"\(BLAS.description)\""), ("threads", "\(BLAS.threads)"), ("ranks", "\(ranks)"),
+        ("allreduce_s_per_step", "\(allreducePerStep)"),
       ]
       say("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
     } else {
       say("\(layers) x \(cell.kind.rawValue) \(hidden), E=\(e), T=\(seqLength), B=\(batchSize), V=\(vocab); \(BLAS.description)")
       say("train:  \(thousands(trainRate)) tokens/s (\(steps) steps), \(fixed(flops / 1e9, 1)) GFLOP/s of model FLOPs")
+      if ranks > 1 {
+        say(
+          "        \(ranks) ranks; allreduce \(fixed(allreducePerStep * 1e3, 2)) ms per step "
+            + "(\(fixed(100 * allreducePerStep * Double(steps) / trainSeconds, 1))% of a step)")
+      }
       say("sample: \(thousands(sampleRate)) chars/s (batch 1)")
       say("peak resident memory: \(fixed(Double(peak) / 1_048_576, 1)) MiB")
     }

@@ -144,15 +144,25 @@ struct Train: ParsableCommand {
 
   func run() throws {
     compute.configure()
-    try prepareCheckpointFolder()
-    try RunFolderLock.acquire(checkpointDir)
-    if let step = TrainingState.completeInterruptedSave(of: checkpointDir + "/latest.safetensors") {
-      say("Completed the save of step \(step) in \(checkpointDir)/latest.safetensors, which was killed midway.")
+    let communicator = try Distributed.join(batchSize: resume == nil ? batchSize ?? TrainConfig().batchSize : nil)
+    try Distributed.run(communicator) { try train(communicator) }
+  }
+
+  /// Trains alone, or as one rank of `communicator`'s job (rank 0 alone writes files).
+  private func train(_ communicator: MPICommunicator?) throws {
+    if (communicator?.rank ?? 0) == 0 {
+      if let note = Distributed.stopGraceNote() { say(note) }
+      try prepareCheckpointFolder()
+      try RunFolderLock.acquire(checkpointDir)
+      if let step = TrainingState.completeInterruptedSave(of: checkpointDir + "/latest.safetensors") {
+        say("Completed the save of step \(step) in \(checkpointDir)/latest.safetensors, which was killed midway.")
+      }
+      let abandoned = SafeTensors.removeAbandonedTemporaryFiles(in: checkpointDir)
+      if !abandoned.isEmpty {
+        say("Removed \(abandoned.count) temporary file\(abandoned.count == 1 ? "" : "s") of a save that was killed midway.")
+      }
     }
-    let abandoned = SafeTensors.removeAbandonedTemporaryFiles(in: checkpointDir)
-    if !abandoned.isEmpty {
-      say("Removed \(abandoned.count) temporary file\(abandoned.count == 1 ? "" : "s") of a save that was killed midway.")
-    }
+    _ = try communicator?.any(false)  // the other ranks read --resume once rank 0 has repaired it
     let resumed = try resume.map { path in
       let checkpoint = try Checkpoint(contentsOf: path)
       return (checkpoint: checkpoint, state: try TrainingState(besides: checkpoint, at: path))
@@ -199,7 +209,8 @@ struct Train: ParsableCommand {
       let batches = try BatchIterator(tokens: trainText, batchSize: config.batchSize, seqLength: config.seqLength)
       trainer = Trainer(
         model: checkpoint.model, batches: batches, config: config, optimizer: saved.optimizer,
-        progress: saved.progress, state: saved.state)
+        progress: saved.progress, state: saved.state,
+        dataParallel: try communicator.map { try DataParallel($0, batchSize: config.batchSize) })
       say("Resuming \(resume!) at step \(saved.progress.step) (epoch \(saved.progress.epoch)).")
     } else {
       if !vocabularyKnown {
@@ -216,7 +227,9 @@ struct Train: ParsableCommand {
         var generator = RandomGenerator(seed: config.seed)
         model = CharLM(newModelConfig(vocabularySize: corpus.vocabulary.count), using: &generator)
       }
-      trainer = Trainer(model: model, batches: batches, config: config)
+      trainer = Trainer(
+        model: model, batches: batches, config: config,
+        dataParallel: try communicator.map { try DataParallel($0, batchSize: config.batchSize) })
     }
     try TrainingRun(
       trainer: trainer, vocabulary: corpus.vocabulary, validation: corpus.text[splits.validation],

@@ -24,6 +24,8 @@ struct TrainingRun {
   private var latestPath: String { options.checkpointDir + "/latest.safetensors" }
   private var bestPath: String { options.checkpointDir + "/best.safetensors" }
   private var samplesFolder: String { options.checkpointDir + "/samples" }
+  /// Whether this process writes files: rank 0 of a data-parallel run, or a run alone.
+  private var isWriter: Bool { (trainer.dataParallel?.communicator.rank ?? 0) == 0 }
 
   /// The last step: `--max-steps`, or the end of `--max-epochs`, whichever comes first.
   private var lastStep: Int {
@@ -46,7 +48,8 @@ struct TrainingRun {
       output.log("Nothing to do: step \(trainer.progress.step) already reached the last step \(lastStep).")
       return
     }
-    let metrics = try MetricsLog(folder: options.checkpointDir, resumingAt: resumed ? trainer.progress.step : nil)
+    let metrics =
+      isWriter ? try MetricsLog(folder: options.checkpointDir, resumingAt: resumed ? trainer.progress.step : nil) : nil
     StopRequest.install()
     var windowStart = now()
     var windowSteps = 0
@@ -73,7 +76,7 @@ struct TrainingRun {
           output.status(
             "step \(step)/\(lastStep) | epoch \(fixed(epoch, 2)) | loss \(fixed(loss, 4)) " + details
               + "| \(thousands(tokensPerSecond)) tok/s | \(formatDuration(secondsPerStep * Double(lastStep - step))) left")
-          try metrics.progress(
+          try metrics?.progress(
             step: step, epoch: epoch, trainLoss: loss, learningRate: report.learningRate,
             gradNorm: report.gradientNorm, tokensPerSecond: tokensPerSecond)
           windowStart = now()
@@ -94,7 +97,7 @@ struct TrainingRun {
         try saveLatest()
         savedStep = step
       }
-      if let signal = StopRequest.received {
+      if let signal = try Distributed.stopSignal(trainer.dataParallel?.communicator) {
         if savedStep != step { try saveLatest() }
         output.log(
           "Stopped by \(StopRequest.name(signal)) after step \(step): saved \(latestPath); "
@@ -104,20 +107,22 @@ struct TrainingRun {
       windowStart += now() - pause  // tokens per second count training time only
     }
     if !test.isEmpty {
-      let loss = meanLoss(test)
+      let loss = try meanLoss(test)
       output.log("Test loss: \(fixed(loss, 4)) nats/char (\(fixed(loss / log(2), 4)) bits/char) over \(test.count) characters.")
     }
     output.log("Saved \(latestPath)\(FileManager.default.fileExists(atPath: bestPath) ? " and \(bestPath)" : "").")
   }
 
   /// Validation loss, best checkpoint, and a sample (printed and kept in `samples/step-<N>.txt`).
-  private func validate(_ metrics: MetricsLog) throws {
+  private func validate(_ metrics: MetricsLog?) throws {
     let step = trainer.progress.step
     guard !validation.isEmpty else { return }
-    let loss = meanLoss(validation)
-    try metrics.validation(step: step, loss: loss)
+    let loss = try meanLoss(validation)
+    try metrics?.validation(step: step, loss: loss)
     var line = "step \(step) | validation loss \(fixed(loss, 4)) (\(fixed(loss / log(2), 3)) bits/char)"
-    if trainer.recordValidation(loss) {
+    let best = trainer.recordValidation(loss)  // on every rank: each keeps the same progress
+    guard isWriter else { return }
+    if best {
       guard trainer.isFinite else { throw TrainingError.nonFiniteState(step: step) }
       try Checkpoint(model: trainer.model, vocabulary: vocabulary, step: step, run: record.id).write(to: bestPath)
       line += " | best so far, saved \(bestPath)"
@@ -142,9 +147,13 @@ struct TrainingRun {
   }
 
   /// Mean loss (nats/char) of held-out text, read as `B` streams like training batches.
-  private func meanLoss(_ tokens: TokenIDs) -> Double {
+  /// With several ranks, each scores its share of the streams and the ranks sum.
+  private func meanLoss(_ tokens: TokenIDs) throws -> Double {
     let batch = max(1, min(trainer.config.batchSize, tokens.count / (trainer.config.seqLength + 1)))
-    let (nats, count) = trainer.model.loss(of: tokens, batch: batch, chunk: trainer.config.seqLength)
+    let chunk = trainer.config.seqLength
+    let (nats, count) =
+      try trainer.dataParallel?.communicator.loss(of: trainer.model, tokens, batch: batch, chunk: chunk)
+      ?? trainer.model.loss(of: tokens, batch: batch, chunk: chunk)
     return count > 0 ? nats / Double(count) : .nan
   }
 
@@ -156,9 +165,11 @@ struct TrainingRun {
   /// write anything that is not finite.
   private func saveLatest() throws {
     let step = trainer.progress.step
+    let wholeState = try trainer.wholeState()  // every rank takes part; rank 0 writes
+    guard isWriter else { return }
     guard trainer.isFinite else { throw TrainingError.nonFiniteState(step: step) }
     let state = TrainingState(
-      config: trainer.config, progress: trainer.progress, optimizer: trainer.optimizer, state: trainer.state,
+      config: trainer.config, progress: trainer.progress, optimizer: trainer.optimizer, state: wholeState,
       data: TrainingState.fingerprint(trainer.batches.tokens), run: record
     ).encoded()
     let checkpoint = Checkpoint(model: trainer.model, vocabulary: vocabulary, step: step, run: record.id).encoded()

@@ -5,6 +5,7 @@
 //   recurrent.c    fused pointwise forward/backward of one LSTM, GRU or vanilla-RNN time step.
 //   vector.c       bias broadcast and reduction, softmax cross-entropy, norms, dropout masks.
 //   optimizers.c   Adam, RMSprop and SGD-with-momentum updates over flat parameter buffers.
+//   mpi.c          Open MPI, loaded at run time under mpirun: init, allreduce sums, abort.
 //
 // Every array is float32, row-major and contiguous unless a leading dimension says otherwise.
 // Shape legend: T time, B batch, D input features, H hidden, V vocabulary, N rows.
@@ -196,9 +197,12 @@ void rnn_softmax(long V, const float *logits, float temperature, float *probs);
 /// expected O(V) time and without allocating; order[V] is scratch.
 void rnn_keep_top_k(long V, float *p, long k, int32_t *order);
 
-/// Fills mask[n] with 0 (probability p) or 1/(1-p), from the xoshiro128+ generator in state[4],
-/// which it advances.
-void rnn_dropout_mask(long n, float *mask, float p, uint32_t state[4]);
+/// Draws, element by element in order, the mask of an [outer, rows, width] tensor: 0 with
+/// probability p, else 1/(1-p), from the xoshiro128+ generator in state[4], which it advances past
+/// all of it. Only rows [first, first + count) are kept, in mask[outer, count, width]: a share of
+/// the batch gets exactly its rows of the whole batch's mask (pass 1, 1, 0, 1, n for a plain mask[n]).
+void rnn_dropout_mask(long outer, long rows, long first, long count, long width, float *mask,
+                      float p, uint32_t state[4]);
 
 // MARK: - Optimizers over flat buffers (PyTorch's update rules)
 
@@ -214,6 +218,21 @@ void rnn_rmsprop_step(long n, float *p, const float *g, float *v, float lr, floa
 
 /// SGD with momentum: buf = momentum buf + g; p -= lr buf (buf unused when momentum == 0).
 void rnn_sgd_step(long n, float *p, const float *g, float *buf, float lr, float momentum);
+
+// MARK: - MPI (mpi.c)
+
+/// Loads Open MPI's libmpi (`library`, a file name or path, or NULL for libmpi.so.40 then
+/// libmpi.so) and initialises it (MPI_THREAD_FUNNELED): 0 with `rank` and `size` of MPI_COMM_WORLD
+/// set, or -1 with a one-line reason in `error` (`capacity` bytes). Call once.
+int rnn_mpi_init(const char *library, int *rank, int *size, char *error, long capacity);
+/// Sums `count` floats in place across all ranks (MPI_Allreduce, MPI_SUM); MPI's status, 0 on success.
+int rnn_mpi_sum_floats(float *buffer, long count);
+/// Sums `count` doubles in place across all ranks; MPI's status, 0 on success.
+int rnn_mpi_sum_doubles(double *buffer, long count);
+/// Ends every rank of the job with exit status `code` (MPI_Abort). Does not return.
+void rnn_mpi_abort(int code);
+/// Leaves MPI (MPI_Finalize); every rank must call it.
+void rnn_mpi_finalize(void);
 
 #ifdef __cplusplus
 }

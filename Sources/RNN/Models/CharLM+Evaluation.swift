@@ -3,36 +3,42 @@ extension CharLM {
   /// sequence), from a zero state, without dropout, in chunks of `chunk` steps with the state
   /// carried between them. Each token is predicted from those before it in its stream; the first
   /// of each stream is not scored, nor is the remainder that does not fill a stream.
-  /// Returns the summed loss in nats and the number of tokens scored. `progress`, if given, is
-  /// called after each chunk with the predictions made so far and their total (per stream).
+  /// Returns the summed loss in nats and the number of tokens scored. With `streams`, only those
+  /// of the `batch` streams are scored (a share of the work of a data-parallel run). `progress`,
+  /// if given, is called after each chunk with the predictions made so far and their total (per
+  /// stream).
   public func loss<Tokens: RandomAccessCollection>(
-    of tokens: Tokens, batch: Int = 1, chunk: Int = 256, progress: ((_ done: Int, _ total: Int) -> Void)? = nil
+    of tokens: Tokens, batch: Int = 1, chunk: Int = 256, streams: Range<Int>? = nil,
+    progress: ((_ done: Int, _ total: Int) -> Void)? = nil
   ) -> (nats: Double, count: Int) where Tokens.Element == Int32, Tokens.Index == Int {
     precondition(batch > 0 && chunk > 0, "batch and chunk must be positive")
+    let streams = streams ?? 0..<batch
+    precondition(streams.clamped(to: 0..<batch) == streams, "streams \(streams) outside 0..<\(batch)")
     let perStream = tokens.count / batch
     let length = perStream - 1  // predictions per stream
-    guard length > 0 else { return (0, 0) }
-    var state = zeroState(batch: batch)
+    let rows = streams.count
+    guard length > 0, rows > 0 else { return (0, 0) }
+    var state = zeroState(batch: rows)
     var total = 0.0
     let base = tokens.startIndex
     for start in stride(from: 0, to: length, by: chunk) {
       let steps = min(chunk, length - start)
-      var inputs = [Int32](repeating: 0, count: steps * batch)
+      var inputs = [Int32](repeating: 0, count: steps * rows)
       var targets = inputs
-      for row in 0..<batch {
-        let offset = base + row * perStream + start
+      for (row, stream) in streams.enumerated() {
+        let offset = base + stream * perStream + start
         for t in 0..<steps {
-          inputs[t * batch + row] = tokens[offset + t]
-          targets[t * batch + row] = tokens[offset + t + 1]
+          inputs[t * rows + row] = tokens[offset + t]
+          targets[t * rows + row] = tokens[offset + t + 1]
         }
       }
       let tape = Tape(recording: false)
-      let (logits, final) = self(inputs, time: steps, batch: batch, state: state.map { StateVariables($0, on: tape) }, on: tape)
+      let (logits, final) = self(inputs, time: steps, batch: rows, state: state.map { StateVariables($0, on: tape) }, on: tape)
       let loss = tape.softmaxCrossEntropy(logits, targets: targets)
-      total += Double(tape[loss].scalars[0]) * Double(steps * batch)
+      total += Double(tape[loss].scalars[0]) * Double(steps * rows)
       state = final.map { $0.values(on: tape) }
       progress?(start + steps, length)
     }
-    return (total, length * batch)
+    return (total, length * rows)
   }
 }

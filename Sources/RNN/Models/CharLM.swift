@@ -59,10 +59,11 @@ public final class CharLM: @unchecked Sendable {
   }
 
   /// Records the model on `tape`: `tokens [T,B]` (time-major) to logits `[T,B,V]`, from `state`
-  /// (one per layer). Dropout applies when a generator is given and `config.dropout > 0`.
+  /// (one per layer). Dropout applies when a generator is given and `config.dropout > 0`; with
+  /// `share`, the `batch` rows are that share of a larger batch and get its rows of the masks.
   public func callAsFunction(
     _ tokens: [Int32], time: Int, batch: Int, state: [StateVariables], on tape: Tape,
-    dropout generator: UnsafeMutablePointer<RandomGenerator>? = nil
+    dropout generator: UnsafeMutablePointer<RandomGenerator>? = nil, share: BatchShare? = nil
   ) -> (logits: Variable, state: [StateVariables]) {
     precondition(state.count == layers.count, "\(state.count) states for \(layers.count) layers")
     var x: Variable? = nil
@@ -80,7 +81,9 @@ public final class CharLM: @unchecked Sendable {
             parameters: parameters, on: tape)
         }
       x = y
-      if let generator, config.dropout > 0 { x = tape.dropout(y, probability: config.dropout, using: &generator.pointee) }
+      if let generator, config.dropout > 0 {
+        x = tape.dropout(y, probability: config.dropout, using: &generator.pointee, share: share)
+      }
       final.append(last)
     }
     return (decoder(x!, parameters: parameters, on: tape), final)

@@ -42,14 +42,17 @@ public struct BatchIterator: Sendable {
     try self.init(tokens: TokenIDs(Array(tokens)), batchSize: batchSize, seqLength: seqLength)
   }
 
-  /// Inputs and targets of batch `k` (in `0 ..< batchesPerEpoch`), each `[T, B]` time-major.
-  public func batch(_ k: Int) -> (inputs: [Int32], targets: [Int32]) {
+  /// Inputs and targets of batch `k` (in `0 ..< batchesPerEpoch`), each `[T, B]` time-major; with
+  /// `streams`, only those rows, `[T, streams.count]` (a rank's share of a data-parallel batch).
+  public func batch(_ k: Int, streams: Range<Int>? = nil) -> (inputs: [Int32], targets: [Int32]) {
     precondition(k >= 0 && k < batchesPerEpoch, "batch \(k) is outside 0..<\(batchesPerEpoch)")
-    let (b, t) = (batchSize, seqLength)
+    let streams = streams ?? 0..<batchSize
+    precondition(streams.clamped(to: 0..<batchSize) == streams, "streams \(streams) outside 0..<\(batchSize)")
+    let (b, t) = (streams.count, seqLength)
     var inputs = [Int32](repeating: 0, count: t * b)
     var targets = [Int32](repeating: 0, count: t * b)
-    for row in 0..<b {
-      let start = tokens.startIndex + row * streamLength + k * t
+    for (row, stream) in streams.enumerated() {
+      let start = tokens.startIndex + stream * streamLength + k * t
       for step in 0..<t {
         inputs[step * b + row] = tokens[start + step]
         targets[step * b + row] = tokens[start + step + 1]

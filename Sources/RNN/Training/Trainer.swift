@@ -5,14 +5,26 @@ import CKernels
 ///
 /// A batch whose loss or gradients are not finite makes `step()` throw `TrainingError.diverged`
 /// with nothing changed; the caller either stops or calls `skipBatch()` to move past it.
+///
+/// With `dataParallel`, this is one rank of several: it trains its share of each batch's streams
+/// (with the same dropout masks those rows get in one process), the ranks sum their gradients and
+/// losses, and every rank makes the same update: the same run as one process, up to the order of
+/// summation.
 public final class Trainer {
   public let model: CharLM
   public let config: TrainConfig
   public let batches: BatchIterator
+  /// The ranks this trainer is one of, or nil when it trains alone.
+  public let dataParallel: DataParallel?
   public private(set) var optimizer: Optimizer
   public private(set) var progress: TrainingProgress
-  /// The state carried into the next batch, one per layer, `[B,H]` each.
+  /// The state carried into the next batch, one per layer, `[B/N,H]` each (this rank's rows).
   public private(set) var state: [RecurrentState]
+  /// Seconds spent summing gradients and losses across ranks, over all steps so far.
+  public private(set) var communicationSeconds = 0.0
+
+  /// The rows of each batch this trainer trains.
+  public var share: BatchShare { dataParallel?.share ?? BatchShare(whole: config.batchSize) }
 
   /// What one update did.
   public struct StepReport: Sendable {
@@ -24,27 +36,39 @@ public final class Trainer {
     public var learningRate: Float
   }
 
-  /// A new run from the model's current parameters.
-  public init(model: CharLM, batches: BatchIterator, config: TrainConfig) {
-    self.model = model
-    self.config = config
-    self.batches = batches
-    optimizer = Optimizer(config.optimizer, parameterCount: model.parameters.count)
-    progress = TrainingProgress(seed: config.seed)
-    state = model.zeroState(batch: config.batchSize)
+  /// A new run from the model's current parameters (the same on every rank).
+  public convenience init(
+    model: CharLM, batches: BatchIterator, config: TrainConfig, dataParallel: DataParallel? = nil
+  ) {
+    self.init(
+      model: model, batches: batches, config: config,
+      optimizer: Optimizer(config.optimizer, parameterCount: model.parameters.count),
+      progress: TrainingProgress(seed: config.seed), state: model.zeroState(batch: config.batchSize),
+      dataParallel: dataParallel)
   }
 
-  /// A run resumed from saved optimizer state, progress and carried state.
+  /// A run resumed from saved optimizer state, progress and carried state (`[B,H]` per layer, the
+  /// whole batch's; a rank keeps its rows).
   public init(
     model: CharLM, batches: BatchIterator, config: TrainConfig, optimizer: Optimizer, progress: TrainingProgress,
-    state: [RecurrentState]
+    state: [RecurrentState], dataParallel: DataParallel? = nil
   ) {
+    precondition(
+      dataParallel.map { $0.share.total == config.batchSize } ?? true, "data-parallel share of another batch size")
     self.model = model
     self.config = config
     self.batches = batches
+    self.dataParallel = dataParallel
     self.optimizer = optimizer
     self.progress = progress
-    self.state = state
+    self.state = dataParallel.map { part in state.map { $0.rows(part.share.streams) } } ?? state
+  }
+
+  /// The carried state of the whole batch, `[B,H]` per layer, as a checkpoint records it: with
+  /// several ranks, gathered from all of them (every rank must call it at the same point).
+  public func wholeState() throws(DataParallelError) -> [RecurrentState] {
+    guard let dataParallel else { return state }
+    return try dataParallel.communicator.gather(state, share: dataParallel.share)
   }
 
   /// The learning rate of the current epoch.
@@ -54,8 +78,9 @@ public final class Trainer {
   /// a gradient is not finite, throws `TrainingError.diverged` and changes nothing.
   @discardableResult
   public func step() throws -> StepReport {
-    if progress.batch == 0 { state = model.zeroState(batch: config.batchSize) }
-    let (inputs, targets) = batches.batch(progress.batch)
+    let share = share
+    if progress.batch == 0 { state = model.zeroState(batch: share.streams.count) }
+    let (inputs, targets) = batches.batch(progress.batch, streams: share.streams)
     var generator = RandomGenerator(
       state: (progress.generator[0], progress.generator[1], progress.generator[2], progress.generator[3]))
 
@@ -63,11 +88,21 @@ public final class Trainer {
     let tape = Tape()
     let initial = state.map { StateVariables($0, on: tape) }
     let (logits, final) = withUnsafeMutablePointer(to: &generator) {
-      model(inputs, time: config.seqLength, batch: config.batchSize, state: initial, on: tape, dropout: $0)
+      model(
+        inputs, time: config.seqLength, batch: share.streams.count, state: initial, on: tape, dropout: $0, share: share)
     }
     let lossVariable = tape.softmaxCrossEntropy(logits, targets: targets)
-    let loss = tape[lossVariable].scalars[0]
-    tape.backward(from: lossVariable)
+    var loss = tape[lossVariable].scalars[0]
+    // A rank's mean is over its B/N rows; weighted by (B/N)/B, the ranks' sum is the batch's mean.
+    let weight = Float(share.streams.count) / Float(share.total)
+    tape.backward(from: lossVariable, seed: weight)
+    if let communicator = dataParallel?.communicator {
+      let start = ContinuousClock.now
+      try communicator.sum(model.parameters.gradients)
+      loss = Float(try communicator.sum([Double(loss * weight)])[0])
+      let elapsed = (ContinuousClock.now - start).components
+      communicationSeconds += Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
+    }
     guard loss.isFinite, model.parameters.gradientsAreFinite else {
       throw TrainingError.diverged(step: progress.step + 1, loss: loss)
     }
@@ -92,7 +127,7 @@ public final class Trainer {
   /// optimizer does not move; the carried state restarts at zero for every row of the batch, as
   /// the state it ended in may not be finite. The dropout generator is left as it was.
   public func skipBatch() {
-    state = model.zeroState(batch: config.batchSize)
+    state = model.zeroState(batch: share.streams.count)
     progress.step += 1
     progress.batch += 1
     if progress.batch == batches.batchesPerEpoch {

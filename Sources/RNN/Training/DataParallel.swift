@@ -1,0 +1,92 @@
+/// Sums across the ranks of a data-parallel run: MPI's allreduce (`MPICommunicator`) or a
+/// stand-in. Every rank calls the same sums in the same order with buffers of the same length.
+public protocol Communicator: AnyObject {
+  /// This process's rank, `0 ..< size`; rank 0 is the one that writes files and prints.
+  var rank: Int { get }
+  /// The number of ranks, `N`.
+  var size: Int { get }
+  /// Replaces `buffer` on every rank with the element-wise sum of all ranks' buffers.
+  func sum(_ buffer: UnsafeMutableBufferPointer<Float>) throws(DataParallelError)
+  /// Replaces `buffer` on every rank with the element-wise sum of all ranks' buffers.
+  func sum(_ buffer: UnsafeMutableBufferPointer<Double>) throws(DataParallelError)
+}
+
+extension Communicator {
+  /// The element-wise sum of `values` over all ranks.
+  public func sum(_ values: [Double]) throws(DataParallelError) -> [Double] {
+    var values = values
+    try values.withUnsafeMutableBufferPointer { (buffer) throws(DataParallelError) in try sum(buffer) }
+    return values
+  }
+
+  /// Whether `flag` is true on any rank (every rank gets the same answer).
+  public func any(_ flag: Bool) throws(DataParallelError) -> Bool {
+    try sum([flag ? 1 : 0])[0] > 0
+  }
+}
+
+/// The streams (rows) of a batch of `total` that one rank of a data-parallel run trains: rank
+/// `r` of `N` takes rows `[r*B/N, (r+1)*B/N)`, so the ranks' shares, in rank order, make up the
+/// batch. A single process's share is the whole batch.
+public struct BatchShare: Equatable, Sendable {
+  /// This rank's rows of the batch.
+  public let streams: Range<Int>
+  /// `B`, the rows of the whole batch.
+  public let total: Int
+
+  /// The whole batch of `total` rows.
+  public init(whole total: Int) {
+    streams = 0..<total
+    self.total = total
+  }
+
+  /// Rank `rank`'s share of `total` rows among `ranks` ranks: equal shares when `ranks` divides
+  /// `total` (training), else shares differing by at most one row, some possibly empty (scoring).
+  public init(rank: Int, of ranks: Int, total: Int) {
+    streams = rank * total / ranks..<(rank + 1) * total / ranks
+    self.total = total
+  }
+
+  /// Whether this is the whole batch.
+  public var isWhole: Bool { streams.count == total }
+}
+
+/// One rank's part in a data-parallel run: the ranks to sum gradients with and the streams of
+/// each batch this rank trains.
+public struct DataParallel {
+  public let communicator: Communicator
+  /// This rank's equal share of the global batch.
+  public let share: BatchShare
+
+  /// Rank `communicator.rank`'s part in training batches of `batchSize` streams; throws
+  /// `DataParallelError.indivisibleBatch` unless the ranks divide the batch evenly.
+  public init(_ communicator: Communicator, batchSize: Int) throws(DataParallelError) {
+    guard batchSize % communicator.size == 0 else {
+      throw .indivisibleBatch(batchSize: batchSize, ranks: communicator.size)
+    }
+    self.communicator = communicator
+    share = BatchShare(rank: communicator.rank, of: communicator.size, total: batchSize)
+  }
+}
+
+/// Errors of a data-parallel run.
+public enum DataParallelError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// The process was started by `mpirun` but MPI cannot be used; `reason` says why.
+  case unavailable(reason: String)
+  /// The global batch of `batchSize` streams does not divide evenly among `ranks` ranks.
+  case indivisibleBatch(batchSize: Int, ranks: Int)
+  /// An MPI call returned the error status `status`.
+  case communication(call: String, status: Int32)
+
+  public var description: String {
+    switch self {
+    case .unavailable(let reason):
+      return "started by mpirun but cannot use MPI: \(reason)"
+    case .indivisibleBatch(let batchSize, let ranks):
+      return "--batch-size \(batchSize) does not divide among \(ranks) ranks: each rank trains batch-size / ranks "
+        + "streams; use a multiple of \(ranks)"
+    case .communication(let call, let status):
+      return "\(call) failed with MPI error \(status)"
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import CKernels
+
+/// The ranks of an `mpirun` job, through Open MPI loaded at run time (see `CKernels/mpi.c`):
+/// nothing about MPI is needed to build or to run as one process.
+public final class MPICommunicator: Communicator {
+  public let rank: Int
+  public let size: Int
+
+  /// Whether this process was started by `mpirun` (Open MPI's or another PMIx launcher's
+  /// environment variables), so should join the job rather than train alone.
+  public static func isLaunched(environment: [String: String]) -> Bool {
+    environment["OMPI_COMM_WORLD_SIZE"] != nil || environment["PMIX_RANK"] != nil || environment["PMI_RANK"] != nil
+  }
+
+  /// The rank and size `mpirun` gave this process in its environment, before MPI is loaded (to
+  /// check arguments before joining), or nil if it did not say.
+  public static func launchedPlace(environment: [String: String]) -> (rank: Int, size: Int)? {
+    guard let size = environment["OMPI_COMM_WORLD_SIZE"].flatMap({ Int($0) }),
+      let rank = environment["OMPI_COMM_WORLD_RANK"].flatMap({ Int($0) })
+    else { return nil }
+    return (rank, size)
+  }
+
+  /// Loads Open MPI (`library`: a file name or path of its libmpi, or nil for the system's
+  /// `libmpi.so.40`) and joins the job (MPI_Init). Call once per process; `finalize()` or
+  /// `abort(code:)` ends it. Throws `DataParallelError.unavailable` when MPI cannot be used.
+  public init(library: String? = nil) throws(DataParallelError) {
+    var rank: Int32 = 0
+    var size: Int32 = 0
+    var error = [CChar](repeating: 0, count: 512)
+    guard rnn_mpi_init(library, &rank, &size, &error, error.count) == 0 else {
+      throw .unavailable(
+        reason: String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+    self.rank = Int(rank)
+    self.size = Int(size)
+  }
+
+  public func sum(_ buffer: UnsafeMutableBufferPointer<Float>) throws(DataParallelError) {
+    guard let base = buffer.baseAddress, !buffer.isEmpty else { return }
+    let status = rnn_mpi_sum_floats(base, buffer.count)
+    guard status == 0 else { throw .communication(call: "MPI_Allreduce", status: status) }
+  }
+
+  public func sum(_ buffer: UnsafeMutableBufferPointer<Double>) throws(DataParallelError) {
+    guard let base = buffer.baseAddress, !buffer.isEmpty else { return }
+    let status = rnn_mpi_sum_doubles(base, buffer.count)
+    guard status == 0 else { throw .communication(call: "MPI_Allreduce", status: status) }
+  }
+
+  /// Leaves the job normally; every rank calls it once, at the end.
+  public func finalize() { rnn_mpi_finalize() }
+
+  /// Ends every rank of the job at once with exit status `code`.
+  public func abort(code: Int32) -> Never {
+    rnn_mpi_abort(code)
+    fatalError("MPI_Abort returned")
+  }
+}

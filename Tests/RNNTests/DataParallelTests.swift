@@ -1,0 +1,92 @@
+import Foundation
+import XCTest
+
+@testable import RNN
+
+/// `rnn train` under `mpirun`: N ranks train the same model as one process, checkpoints move
+/// between any numbers of ranks, and a batch the ranks cannot share is refused.
+final class DataParallelTests: MPIRunTestCase {
+  /// A small model with dropout (so the ranks must reproduce the whole batch's masks), validation
+  /// and test text (scored in shares), and a save at step 20.
+  private func arguments(_ folder: String, steps: Int, resume: Bool = false) -> [String] {
+    [
+      "train", "--data", "text.txt", "--batch-size", "8", "--max-steps", String(steps), "--seed", "3", "--threads", "1",
+      "--layers", "2", "--hidden", "32", "--embedding", "16", "--seq-length", "20", "--dropout", "0.3",
+      "--eval-every", "20", "--print-every", "10", "--sample-length", "0", "--checkpoint-dir", folder,
+    ] + (resume ? ["--resume", folder + "/latest.safetensors"] : [])
+  }
+
+  func testTwoAndFourRanksTrainAsOneProcess() throws {
+    try write("text.txt", SentenceText(length: 12_000, seed: 5).text)
+    let alone = try rnnSucceeding(arguments("one", steps: 40))
+    for ranks in [2, 4] {
+      let result = try mpirunRNN(ranks: ranks, arguments("ranks\(ranks)", steps: 40))
+      XCTAssertEqual(result.status, 0, result.transcript)
+      XCTAssertLessThanOrEqual(
+        try largestDifference("one/latest.safetensors", "ranks\(ranks)/latest.safetensors"), 1e-4)
+      // Validation, split across the ranks, gives the one-process losses; rank 0 alone prints them.
+      XCTAssertEqual(result.validationLosses.map(\.step), alone.validationLosses.map(\.step), result.transcript)
+      for (a, b) in zip(result.validationLosses, alone.validationLosses) {
+        XCTAssertEqual(a.loss, b.loss, accuracy: 2e-4)
+      }
+      let metrics = try String(contentsOfFile: folder + "/ranks\(ranks)/metrics.jsonl", encoding: .utf8)
+      XCTAssertEqual(
+        metrics.split(separator: "\n").count,
+        try String(contentsOfFile: folder + "/one/metrics.jsonl", encoding: .utf8).split(separator: "\n").count)
+    }
+  }
+
+  func testACheckpointResumesWithAnotherNumberOfRanks() throws {
+    try write("text.txt", SentenceText(length: 12_000, seed: 5).text)
+    try rnnSucceeding(arguments("one", steps: 40))
+    // 20 steps on two ranks, 20 more on four, then 20 more alone: the run of 40 steps alone.
+    XCTAssertEqual(try mpirunRNN(ranks: 2, arguments("mixed", steps: 20)).status, 0)
+    let four = try mpirunRNN(ranks: 4, arguments("mixed", steps: 40, resume: true))
+    XCTAssertEqual(four.status, 0, four.transcript)
+    XCTAssertTrue(four.stdout.contains("Resuming mixed/latest.safetensors at step 20"), four.transcript)
+    XCTAssertLessThanOrEqual(try largestDifference("one/latest.safetensors", "mixed/latest.safetensors"), 1e-4)
+    try rnnSucceeding(arguments("one", steps: 60, resume: true))
+    try rnnSucceeding(arguments("mixed", steps: 60, resume: true))
+    XCTAssertLessThanOrEqual(try largestDifference("one/latest.safetensors", "mixed/latest.safetensors"), 1e-4)
+  }
+
+  func testABatchTheRanksCannotShareIsRefusedInOneLine() throws {
+    try write("text.txt", SentenceText(length: 12_000, seed: 5).text)
+    let result = try mpirunRNN(ranks: 3, arguments("three", steps: 40))
+    XCTAssertNotEqual(result.status, 0, result.transcript)
+    let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("Error: ") }
+    XCTAssertEqual(
+      errors,
+      [
+        "Error: --batch-size 8 does not divide among 3 ranks: each rank trains batch-size / ranks streams; use a multiple of 3"
+      ], result.transcript)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/three"), "a refused run created its folder")
+  }
+
+  func testStartedByMPIRunWithoutAUsableMPIIsRefusedInOneLine() throws {
+    try write("text.txt", SentenceText(length: 12_000, seed: 5).text)
+    let launched = ["OMPI_COMM_WORLD_SIZE=2", "OMPI_COMM_WORLD_RANK=0"]
+    // No such library, and a library that is not an MPI (libm).
+    for (library, reason) in [("/nonexistent/libmpi.so.40", "cannot load"), ("libm.so.6", "lacks MPI functions")] {
+      let result = try runCommand(
+        URL(fileURLWithPath: "/usr/bin/env"),
+        launched + ["RNN_MPI_LIBRARY=\(library)", executable.path] + arguments("none", steps: 1), in: folder)
+      assertCleanFailure(result, mentioning: ["started by mpirun but cannot use MPI", reason])
+    }
+  }
+
+  func testBenchReportsRanksAndAllreduceTime() throws {
+    let result = try mpirunRNN(
+      ranks: 2,
+      [
+        "bench", "--layers", "1", "--hidden", "32", "--seq-length", "10", "--batch-size", "4", "--seconds", "0.2",
+        "--threads", "1", "--json",
+      ])
+    XCTAssertEqual(result.status, 0, result.transcript)
+    let line = try XCTUnwrap(result.stdout.split(separator: "\n").last { $0.hasPrefix("{") }, result.transcript)
+    let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    XCTAssertEqual(json["ranks"] as? Int, 2)
+    XCTAssertGreaterThan(try XCTUnwrap(json["allreduce_s_per_step"] as? Double), 0)
+    XCTAssertEqual(result.stdout.split(separator: "\n").filter { $0.hasPrefix("{") }.count, 1, "rank 1 printed too")
+  }
+}
