@@ -168,7 +168,9 @@ struct Train: ParsableCommand {
       return (checkpoint: checkpoint, state: try TrainingState(besides: checkpoint, at: path))
     }
     let initial = try initFrom.map { try Checkpoint(contentsOf: $0) }
-    try claimCheckpointFolder(continuing: resumed?.checkpoint)
+    // Once every rank has read its checkpoints, rank 0 alone may replace another run's files.
+    _ = try communicator?.any(false)
+    if (communicator?.rank ?? 0) == 0 { try claimCheckpointFolder(continuing: resumed?.checkpoint) }
     let base = resumed?.checkpoint ?? initial
     if let base {
       let path = (resume ?? initFrom)!

@@ -15,7 +15,7 @@ extension Tape {
     // The mask as [outer, rows of the whole batch, width], of which rows `first ..< first + kept` are kept.
     var (outer, rows, first, kept, width) = (1, 1, 0, 1, count)
     if let share, !share.isWhole {
-      precondition(
+      require(
         input.shape.count >= 2 && input.shape[input.shape.count - 2] == share.streams.count,
         "dropout share of \(share.streams.count) rows for shape \(input.shape)")
       width = input.shape.last!

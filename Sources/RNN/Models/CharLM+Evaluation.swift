@@ -11,9 +11,9 @@ extension CharLM {
     of tokens: Tokens, batch: Int = 1, chunk: Int = 256, streams: Range<Int>? = nil,
     progress: ((_ done: Int, _ total: Int) -> Void)? = nil
   ) -> (nats: Double, count: Int) where Tokens.Element == Int32, Tokens.Index == Int {
-    precondition(batch > 0 && chunk > 0, "batch and chunk must be positive")
+    require(batch > 0 && chunk > 0, "batch and chunk must be positive")
     let streams = streams ?? 0..<batch
-    precondition(streams.clamped(to: 0..<batch) == streams, "streams \(streams) outside 0..<\(batch)")
+    require(streams.clamped(to: 0..<batch) == streams, "streams \(streams) outside 0..<\(batch)")
     let perStream = tokens.count / batch
     let length = perStream - 1  // predictions per stream
     let rows = streams.count

@@ -65,7 +65,7 @@ public final class CharLM: @unchecked Sendable {
     _ tokens: [Int32], time: Int, batch: Int, state: [StateVariables], on tape: Tape,
     dropout generator: UnsafeMutablePointer<RandomGenerator>? = nil, share: BatchShare? = nil
   ) -> (logits: Variable, state: [StateVariables]) {
-    precondition(state.count == layers.count, "\(state.count) states for \(layers.count) layers")
+    require(state.count == layers.count, "\(state.count) states for \(layers.count) layers")
     var x: Variable? = nil
     var final: [StateVariables] = []
     for (layer, initial) in zip(layers, state) {

@@ -23,7 +23,7 @@ public struct BatchIterator: Sendable {
   /// Throws `BatchError.tooShort` unless `tokens` holds at least `B * T + 1` tokens
   /// (`BatchError.tooLarge` if that number overflows an `Int`).
   public init(tokens: TokenIDs, batchSize: Int, seqLength: Int) throws {
-    precondition(batchSize > 0 && seqLength > 0, "batch size and sequence length must be positive")
+    require(batchSize > 0 && seqLength > 0, "batch size and sequence length must be positive")
     let (product, overflow) = batchSize.multipliedReportingOverflow(by: seqLength)
     guard !overflow, product < Int.max else { throw BatchError.tooLarge(batchSize: batchSize, seqLength: seqLength) }
     let needed = product + 1
@@ -45,9 +45,9 @@ public struct BatchIterator: Sendable {
   /// Inputs and targets of batch `k` (in `0 ..< batchesPerEpoch`), each `[T, B]` time-major; with
   /// `streams`, only those rows, `[T, streams.count]` (a rank's share of a data-parallel batch).
   public func batch(_ k: Int, streams: Range<Int>? = nil) -> (inputs: [Int32], targets: [Int32]) {
-    precondition(k >= 0 && k < batchesPerEpoch, "batch \(k) is outside 0..<\(batchesPerEpoch)")
+    require(k >= 0 && k < batchesPerEpoch, "batch \(k) is outside 0..<\(batchesPerEpoch)")
     let streams = streams ?? 0..<batchSize
-    precondition(streams.clamped(to: 0..<batchSize) == streams, "streams \(streams) outside 0..<\(batchSize)")
+    require(streams.clamped(to: 0..<batchSize) == streams, "streams \(streams) outside 0..<\(batchSize)")
     let (b, t) = (streams.count, seqLength)
     var inputs = [Int32](repeating: 0, count: t * b)
     var targets = [Int32](repeating: 0, count: t * b)

@@ -53,7 +53,7 @@ public final class Trainer {
     model: CharLM, batches: BatchIterator, config: TrainConfig, optimizer: Optimizer, progress: TrainingProgress,
     state: [RecurrentState], dataParallel: DataParallel? = nil
   ) {
-    precondition(
+    require(
       dataParallel.map { $0.share.total == config.batchSize } ?? true, "data-parallel share of another batch size")
     self.model = model
     self.config = config
