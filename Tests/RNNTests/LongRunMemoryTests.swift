@@ -13,7 +13,7 @@ import XCTest
 /// every allocation of a step stays resident): the tests skip, and LeakSanitizer checks leaks.
 final class LongRunMemoryTests: XCTestCase {
   override func setUpWithError() throws {
-    try XCTSkipIf(dlsym(nil, "__asan_init") != nil, "resident memory is not a leak measure under AddressSanitizer")
+    try XCTSkipIf(underAddressSanitizer, "resident memory is not a leak measure under AddressSanitizer")
   }
 
   /// `RssAnon` of `/proc/self/status`: resident anonymous memory, in bytes.

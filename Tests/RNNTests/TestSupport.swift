@@ -4,6 +4,9 @@ import XCTest
 @testable import RNN
 
 /// The folder of PyTorch reference files made by `Scripts/make-references.py`.
+/// Whether this test process (and so the `rnn` it runs, built alike) runs under AddressSanitizer.
+let underAddressSanitizer = dlsym(nil, "__asan_init") != nil
+
 let fixturesFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
 /// Loads `Fixtures/<name>.safetensors`.
