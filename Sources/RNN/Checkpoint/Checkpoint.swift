@@ -9,8 +9,8 @@ import Foundation
 /// - `"vocabulary"`: a JSON array of one-scalar strings, index = token id;
 /// - `"encoding"`: how text maps onto the vocabulary, `"utf8"` or `"bytes"` (see `TextEncoding`;
 ///   absent in older checkpoints, which are all `utf8`);
-/// - `"config"`: `CharLMConfig` as JSON (`cell`, `layers`, `hidden`, `embedding`,
-///   `vocabulary_size`, `dropout`);
+/// - `"config"`: `CharLMConfig` as JSON (`cell`, `layers`, `hidden`, `embedding`, and optionally
+///   `vocabulary_size`, which must then match the vocabulary, and `dropout`, 0 when left out);
 /// - `"format"`: `"swift-rnn-charlm/1"`, and `"step"`: the training step it was saved at;
 /// - `"run"`: the id of the training run that saved it (`RunRecord.id`), if any.
 public struct Checkpoint {
@@ -84,7 +84,9 @@ public struct Checkpoint {
       vocabulary = .bytes
     }
     let config: CharLMConfig
-    do { config = try JSONDecoder().decode(CharLMConfig.self, from: Data(try metadata("config").utf8)) } catch let error
+    let decoder = JSONDecoder()
+    decoder.userInfo[.vocabularySize] = vocabulary.count
+    do { config = try decoder.decode(CharLMConfig.self, from: Data(try metadata("config").utf8)) } catch let error
       as DecodingError
     {
       throw CheckpointError.invalidMetadata(path: path, key: "config", reason: Self.describe(error))

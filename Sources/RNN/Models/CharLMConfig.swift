@@ -49,6 +49,31 @@ public struct CharLMConfig: Codable, Equatable, Sendable {
     case cell, layers, hidden, embedding, dropout
     case vocabularySize = "vocabulary_size"
   }
+
+  /// Reads the JSON a checkpoint holds. `dropout` may be left out (0: it only matters while
+  /// training), and so may `vocabulary_size` when the decoder's `userInfo[.vocabularySize]`
+  /// gives it (a checkpoint's vocabulary), so that a config written by hand names only the shape.
+  public init(from decoder: any Decoder) throws {
+    let values = try decoder.container(keyedBy: CodingKeys.self)
+    cell = try values.decode(CellKind.self, forKey: .cell)
+    layers = try values.decode(Int.self, forKey: .layers)
+    hidden = try values.decode(Int.self, forKey: .hidden)
+    embedding = try values.decode(Int.self, forKey: .embedding)
+    dropout = try values.decodeIfPresent(Float.self, forKey: .dropout) ?? 0
+    if let size = try values.decodeIfPresent(Int.self, forKey: .vocabularySize) {
+      vocabularySize = size
+    } else if let size = decoder.userInfo[.vocabularySize] as? Int {
+      vocabularySize = size
+    } else {
+      throw DecodingError.keyNotFound(
+        CodingKeys.vocabularySize, .init(codingPath: values.codingPath, debugDescription: "no vocabulary_size"))
+    }
+  }
+}
+
+extension CodingUserInfoKey {
+  /// The vocabulary size a `CharLMConfig` takes when its JSON has no `vocabulary_size`.
+  public static let vocabularySize = CodingUserInfoKey(rawValue: "vocabularySize")!
 }
 
 /// Why a model's sizes are refused.
