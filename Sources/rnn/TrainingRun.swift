@@ -131,10 +131,15 @@ struct TrainingRun {
     guard options.sampleLength > 0 else { return }
     var generator = RandomGenerator(seed: UInt64(step))
     var sample: [UInt8] = []
-    generate(
+    // A stop request ends the sample where it got to (it may be 100,000 characters long).
+    struct Stopped: Error {}
+    _ = try? generate(
       model: trainer.model, vocabulary: vocabulary, prime: [], length: options.sampleLength, options: SamplingOptions(),
       using: &generator
-    ) { sample += $0 }
+    ) { bytes in
+      sample += bytes
+      if StopRequest.received != nil { throw Stopped() }
+    }
     // The file gets the bytes as sampled; the log, text (a byte-level model's ill-formed UTF-8 as U+FFFD).
     output.detail("---- sample at step \(step) ----\n\(String(decoding: sample, as: UTF8.self))\n----")
     let samplePath = samplesFolder + "/step-\(step).txt"

@@ -97,7 +97,29 @@ final class SignalSafetyTests: CommandLineTestCase {
     XCTAssertTrue(result.stdout.contains("Stopped by SIGHUP after step "), result.transcript)
     XCTAssertNoThrow(try Checkpoint(contentsOf: folder + "/hup/latest.safetensors"))
   }
+
+  /// SIGINT while the validation sample is being written (up to 100,000 characters): the sample
+  /// ends where it got to, the run saves and exits with 130 at once.
+  func testSIGINTDuringTheValidationSampleCutsItShort() throws {
+    let data = try write("text.txt", SentenceText(length: 4_000, seed: 5).text)
+    let command = try startRNN([
+      "train", "--data", data, "--checkpoint-dir", "sampling", "--layers", "2", "--hidden", "64", "--embedding", "8",
+      "--seq-length", "10", "--batch-size", "4", "--max-steps", "1000", "--eval-every", "1", "--val-fraction", "0.1",
+      "--test-fraction", "0", "--sample-length", "100000", "--threads", "1",
+    ])
+    let deadline = Date().addingTimeInterval(30)
+    while command.process.isRunning, Date() < deadline, !command.stdoutSoFar.contains("validation loss") { usleep(2_000) }
+    kill(command.process.processIdentifier, SIGINT)
+    while command.process.isRunning, Date() < deadline { usleep(5_000) }
+    if command.process.isRunning { command.process.terminate() }
+    let result = try finishCommand(command)
+    XCTAssertEqual(result.status, 130, result.transcript)
+    XCTAssertTrue(result.stdout.contains("Stopped by SIGINT after step 1:"), result.transcript)
+    let sample = try Data(contentsOf: URL(fileURLWithPath: folder + "/sampling/samples/step-1.txt"))
+    XCTAssertLessThan(sample.count, 100_000, "the sample ran to its full length")
+  }
 }
+
 
 /// Signals the storm's handler has run for.
 private let handledSignals = Atomic<Int>(0)
