@@ -258,17 +258,14 @@ RNN_GEMV_PANEL(48)
 RNN_GEMV_PANEL(32)
 RNN_GEMV_PANEL(16)
 
-/// The widths of the panels of an N-column matrix: 128 while at least 128 columns are left,
-/// then 64, then the rest rounded up to 16 (zero columns pad it). Panel `n` (its first column)
-/// starts at float `K * n`.
-static long panel_width(long N, long n) {
+long rnn_panel_width(long N, long n) {
   long left = N - n;
   return left >= 128 ? 128 : (left >= 64 ? 64 : (left + 15) / 16 * 16);
 }
 
 void rnn_pack_panels(long K, long N, const float *src, long lds, float *dst) {
   for (long n = 0; n < N;) {
-    long width = panel_width(N, n), real = N - n < width ? N - n : width;
+    long width = rnn_panel_width(N, n), real = N - n < width ? N - n : width;
     for (long k = 0; k < K; k++) {
       float *row = dst + K * n + k * width;
       memcpy(row, src + k * lds + n, real * sizeof(float));
@@ -280,7 +277,7 @@ void rnn_pack_panels(long K, long N, const float *src, long lds, float *dst) {
 
 void rnn_gemv_panels(long K, long N, const float *x, const float *w, float *y) {
   for (long n = 0; n < N;) {
-    long width = panel_width(N, n);
+    long width = rnn_panel_width(N, n);
     const float *panel = w + K * n;
     switch (width) {
     case 128: gemv_panel128(K, x, panel, y + n); break;

@@ -27,6 +27,7 @@ struct Bench: ParsableCommand {
   @Flag(help: "Print one JSON object.")
   var json = false
   @OptionGroup var compute: ComputeOptions
+  @OptionGroup var weights: PrecisionOption
 
   func validate() throws {
     for (value, name) in [(layers, "layers"), (hidden, "hidden"), (seqLength, "seq-length"), (batchSize, "batch-size"), (vocab, "vocab")] {
@@ -58,7 +59,7 @@ struct Bench: ParsableCommand {
     let trainSeconds = now() - trainStart
     let trainRate = Double(steps * batchSize * seqLength) / trainSeconds
 
-    let sampler = Sampler(model: model)
+    let sampler = Sampler(model: model, precision: weights.precision)
     sampler.feed([0])
     for _ in 0..<10 { _ = sampler.next(SamplingOptions(), using: &generator) }
     var characters = 0
@@ -85,13 +86,14 @@ struct Bench: ParsableCommand {
         ("seq_length", "\(seqLength)"), ("batch_size", "\(batchSize)"), ("vocab", "\(vocab)"),
         ("train_tokens_per_s", "\(trainRate)"), ("train_steps", "\(steps)"), ("train_gflops", "\(flops / 1e9)"),
         ("sample_chars_per_s", "\(sampleRate)"), ("peak_rss_bytes", "\(peak)"),
+        ("precision", "\"\(weights.precision.rawValue)\""), ("sample_kernel", "\"\(weights.precision.kernel)\""),
         ("blas", "\"\(BLAS.description)\""), ("threads", "\(BLAS.threads)"),
       ]
       say("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
     } else {
       say("\(layers) x \(cell.kind.rawValue) \(hidden), E=\(e), T=\(seqLength), B=\(batchSize), V=\(vocab); \(BLAS.description)")
       say("train:  \(thousands(trainRate)) tokens/s (\(steps) steps), \(fixed(flops / 1e9, 1)) GFLOP/s of model FLOPs")
-      say("sample: \(thousands(sampleRate)) chars/s (batch 1)")
+      say("sample: \(thousands(sampleRate)) chars/s (batch 1, \(weights.precision.kernel))")
       say("peak resident memory: \(fixed(Double(peak) / 1_048_576, 1)) MiB")
     }
   }

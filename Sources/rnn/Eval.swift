@@ -15,6 +15,7 @@ struct Eval: ParsableCommand {
   @Flag(help: "Print one JSON object: loss_nats_per_char, bits_per_char, characters (the number scored).")
   var json = false
   @OptionGroup var compute: ComputeOptions
+  @OptionGroup var weights: PrecisionOption
 
   func validate() throws {
     guard !paths.isEmpty else { throw ValidationError("--data needs at least one file") }
@@ -25,7 +26,11 @@ struct Eval: ParsableCommand {
     let loaded = try Checkpoint(contentsOf: checkpoint)
     let corpus = try Corpus.load(paths: paths, vocabulary: loaded.vocabulary)
     guard corpus.text.count >= 2 else { throw Failure("the text has \(corpus.text.count) character; at least 2 are needed to score one") }
-    let (nats, count) = loaded.model.loss(of: corpus.text, batch: 1, chunk: 1000)
+    // fp32 through the sequence model; bf16 and int8 through the step model that sampling runs.
+    let (nats, count) =
+      weights.precision == .fp32
+      ? loaded.model.loss(of: corpus.text, batch: 1, chunk: 1000)
+      : loaded.model.stepLoss(of: corpus.text, precision: weights.precision)
     let mean = nats / Double(count)
     if json {
       print("{\"loss_nats_per_char\": \(mean), \"bits_per_char\": \(mean / log(2)), \"characters\": \(count)}")

@@ -2,12 +2,12 @@ import RNN
 
 /// Generates `length` characters (bytes, for a byte-level model) after `prime` (empty: after a
 /// newline, not printed), handing the bytes of each to `emit` as soon as it is chosen; after
-/// `stop` (emitted), it ends early.
+/// `stop` (emitted), it ends early. The model runs with its weights in `precision`.
 func generate(
   model: CharLM, vocabulary: Vocabulary, prime: [Int32], length: Int, options: SamplingOptions, stop: Int32? = nil,
-  using generator: inout RandomGenerator, emit: ([UInt8]) -> Void
+  precision: Precision = .fp32, using generator: inout RandomGenerator, emit: ([UInt8]) -> Void
 ) {
-  let sampler = Sampler(model: model)
+  let sampler = Sampler(model: model, precision: precision)
   if prime.isEmpty {
     let start = vocabulary.id(of: "\n") ?? Int32(truncatingIfNeeded: generator.next() % UInt64(vocabulary.count))
     sampler.feed([start])

@@ -31,6 +31,7 @@ struct Sample: ParsableCommand {
   @Flag(help: "Prompt for prime texts and stream each continuation; :temperature X changes the temperature.")
   var interactive = false
   @OptionGroup var compute: ComputeOptions
+  @OptionGroup var weights: PrecisionOption
 
   func validate() throws {
     guard length >= 0 else { throw ValidationError("--length must be 0 or more, got \(length)") }
@@ -75,7 +76,7 @@ struct Sample: ParsableCommand {
       var generator = RandomGenerator(seed: seed ?? UInt64.random(in: .min ... .max))
       var session = InteractiveSampling(
         checkpoint: loaded, options: SamplingOptions(temperature: temperature ?? 1, topK: topK, argmax: argmax),
-        length: length, stop: stopToken)
+        length: length, stop: stopToken, precision: weights.precision)
       session.run(using: &generator)
       return
     }
@@ -89,7 +90,7 @@ struct Sample: ParsableCommand {
       generate(
         model: loaded.model, vocabulary: loaded.vocabulary, prime: primeTokens, length: length,
         options: SamplingOptions(temperature: temperature ?? 1, topK: topK, argmax: argmax), stop: stopToken,
-        using: &generator, emit: { emit(bytes: $0) })
+        precision: weights.precision, using: &generator, emit: { emit(bytes: $0) })
     }
     emit("\n")
   }

@@ -28,6 +28,7 @@ struct Visualize: ParsableCommand {
   @Option(parsing: .unconditional, help: "Neurons listed per property.")
   var top = 5
   @OptionGroup var compute: ComputeOptions
+  @OptionGroup var weights: PrecisionOption
 
   func validate() throws {
     guard characters >= 2 else { throw ValidationError("--characters must be 2 or more, got \(characters)") }
@@ -52,7 +53,7 @@ struct Visualize: ParsableCommand {
     let scalars = corpus.text[..<end].map { loaded.vocabulary.scalar(for: $0) }
     let properties = TextProperties(scalars)
 
-    let trace = NeuronTrace(model: loaded.model, tokens: tokens)
+    let trace = NeuronTrace(model: loaded.model, tokens: tokens, precision: weights.precision)
     let neurons = trace.neurons
     let found = TextProperty.allCases.map { property in
       (
@@ -88,8 +89,8 @@ struct NeuronTrace {
   var guesses: [[(token: Int32, p: Float)]]
   let count: Int
 
-  init(model: CharLM, tokens: [Int32], guessCount: Int = 5) {
-    let sampler = Sampler(model: model)
+  init(model: CharLM, tokens: [Int32], precision: Precision = .fp32, guessCount: Int = 5) {
+    let sampler = Sampler(model: model, precision: precision)
     layers = model.config.layers
     hidden = model.config.hidden
     hasCellState = sampler.state.first?.c != nil

@@ -46,6 +46,11 @@ int rnn_blas_threads(void);
 void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, const float *A,
                long lda, const float *B, long ldb, float beta, float *C, long ldc);
 
+/// The width of the panel at column `n` of an N-column matrix packed in panels: 128 while at
+/// least 128 columns are left, then 64, then the rest rounded up to 16 (zero columns pad it).
+/// Panel `n` starts at element `K * n` (rows of its own width).
+long rnn_panel_width(long N, long n);
+
 /// Copies `src [K, N]` (rows `lds` floats apart) into panel order for `rnn_gemv_panels`: column
 /// panels of 128 columns, then one of 64, then the rest padded with zero columns to a multiple of
 /// 16; each panel `[K, width]` contiguous. `dst` holds `K * (N rounded up to 16)` floats.
@@ -68,6 +73,59 @@ void rnn_free_streamed(float *buffer);
 /// never trimmed) instead of returning it to the system. Elsewhere: nothing.
 void rnn_keep_freed_memory(void);
 
+// MARK: - Weights for batch-1 products in fp32, bf16 or int8 (quantized.c)
+
+/// How the weights of a packed matrix are stored.
+typedef enum {
+  RNN_PRECISION_FP32 = 0,  ///< float32, as trained
+  RNN_PRECISION_BF16 = 1,  ///< bfloat16 (rounded to nearest even), products accumulated in fp32
+  RNN_PRECISION_INT8 = 2,  ///< int8, one symmetric scale per column (output), inputs quantised per call
+} rnn_precision;
+
+/// A matrix W [K, N] (a transposed weight: K inputs, N outputs) packed for `rnn_gemv_packed`, in
+/// column panels as `rnn_pack_panels` lays them out, each part of the columns (from column
+/// `first`, a multiple of 16) packed on its own from element `rnn_packed_rows(precision, K) * first`.
+/// - fp32: panels of floats, exactly as `rnn_pack_panels`.
+/// - bf16: the same panels of 16-bit bfloat16 values.
+/// - int8: K rounded up to 4 (zero rows pad it); in a panel of width w, element (k, j) is byte
+///   `(k / 4) * 4w + 4j + k % 4` (four consecutive inputs of a column side by side, the order of
+///   VNNI's `vpdpbusd`); W[k, j] ~ scale[j] * q[k, j], |q| <= 127, scale[j] = max_k |W[k, j]| / 127;
+///   sum[j] = sum_k q[k, j].
+typedef struct {
+  rnn_precision precision;
+  long K;          // inputs
+  void *panels;    // rnn_packed_rows(precision, K) * (N rounded up to 16 per part) elements
+  float *scale;    // int8: [N rounded up to 16], per column; else unused
+  int32_t *sum;    // int8: [N rounded up to 16], per column; else unused
+} rnn_packed;
+
+/// Rows stored per panel for K inputs: K, or for int8 K rounded up to 4.
+long rnn_packed_rows(rnn_precision precision, long K);
+
+/// Bytes per stored weight: 4, 2 or 1.
+long rnn_precision_bytes(rnn_precision precision);
+
+/// Packs `src [K, n]` (rows `lds` floats apart) as columns [first, first + n) of `w`, rounding to
+/// its precision (int8: computing those columns' scales and sums; padding columns get scale 0).
+void rnn_pack_part(const rnn_packed *w, long first, long n, const float *src, long lds);
+
+/// y[n] += x[K] * W[K, first : first + n] for the part of `w` packed from column `first` (its
+/// panels rounded up to 16 columns: `y` is written that far, the padding columns adding zero).
+/// int8 quantises x symmetrically (scale max|x| / 127) into `scratch` (rnn_packed_rows bytes)
+/// and multiplies in 32-bit integers; bf16 widens each weight to fp32 and accumulates in fp32.
+void rnn_gemv_packed(const rnn_packed *w, long first, long n, const float *x, float *y,
+                     uint8_t *scratch);
+
+/// For tests: non-zero runs the portable int8 kernel even on a CPU with AVX512-VNNI.
+void rnn_int8_portable_only(int on);
+
+/// bf16 nearest-even rounding of x, as a float (NaN stays NaN).
+float rnn_round_bf16(float x);
+
+/// One line naming the kernel `rnn_gemv_packed` runs for `precision` on this CPU, e.g.
+/// "int8 avx512_vnni (inputs quantised per call)".
+const char *rnn_packed_kernel(rnn_precision precision);
+
 // MARK: - Two-thread regions
 
 /// A region in stages, each split in two: `part` 0 or 1 of `stage`.
@@ -88,10 +146,10 @@ typedef enum { RNN_CELL_LSTM, RNN_CELL_GRU, RNN_CELL_TANH, RNN_CELL_RELU } rnn_c
 /// One layer of an `rnn_step_model`. Weights are transposed, `[K, G*H]` with K the layer's input
 /// size, gate columns reordered so that each part's are contiguous (part p: columns
 /// `[G*units[p], G*units[p+1])`, gate blocks of its width), each part's columns packed by
-/// `rnn_pack_panels` at float `K * (its first column)`.
+/// `rnn_pack_part` from its first column.
 typedef struct {
-  const float *wih;  // layers after the first: W_ih^T, packed
-  const float *whh;  // W_hh^T, packed
+  rnn_packed wih;    // layers after the first: W_ih^T, packed
+  rnn_packed whh;    // W_hh^T, packed
   const float *bias; // [G*H]: b_ih + b_hh (GRU: b_ih)
   const float *bhh;  // [G*H]: GRU's b_hh
   float *h[2], *c[2]; // the state [H] (c: LSTM only), double-buffered: `parity` is current
@@ -106,11 +164,12 @@ typedef struct {
   long classes[3];      // part boundaries over the decoder's outputs (likewise)
   rnn_step_layer *layer;
   const float *table;   // [V, G*H]: layer 0's input projection of each token, biases included
-  const float *decoder; // W_dec^T [H, V], each part's columns packed
+  rnn_packed decoder;   // W_dec^T [H, V], each part's columns packed
   const float *decoder_bias;
   // Scratch, each padded to a multiple of 16 floats: gates, hidden_gates, gru_gates [G*H];
   // tanh_c, hn [H]; logits [V] (the output).
   float *gates, *hidden_gates, *gru_gates, *tanh_c, *hn, *logits;
+  uint8_t *scratch[2];  // each part's scratch for rnn_gemv_packed, rnn_packed_rows(precision, H) bytes
   int parity;           // which of each layer's state buffers is current
 } rnn_step_model;
 

@@ -25,10 +25,10 @@ public final class Sampler {
   private var scratch: [Float]
   private var order: [Int32]
 
-  /// A sampler from the zero state; it copies the model's weights, so later training of the
-  /// model does not affect it.
-  public init(model: CharLM) {
-    step = StepModel(model, threads: Parallel.width)
+  /// A sampler from the zero state; it copies the model's weights (rounded to `precision`), so
+  /// later training of the model does not affect it.
+  public init(model: CharLM, precision: Precision = .fp32) {
+    step = StepModel(model, threads: Parallel.width, precision: precision)
     scratch = [Float](repeating: 0, count: model.config.vocabularySize)
     order = [Int32](repeating: 0, count: model.config.vocabularySize)
   }

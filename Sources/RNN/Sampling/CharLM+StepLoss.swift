@@ -1,0 +1,26 @@
+import CKernels
+
+extension CharLM {
+  /// Scores `tokens` as one continuous stream from the zero state, batch 1, through the step
+  /// model that sampling runs, its weights in `precision`: each token is predicted from those
+  /// before it, the first is not scored. Returns the summed loss in nats and the number of tokens
+  /// scored (`tokens.count - 1`, or 0). At fp32 it agrees with `loss(of:batch: 1)` up to float
+  /// rounding (a different summation order).
+  public func stepLoss<Tokens: Collection>(of tokens: Tokens, precision: Precision) -> (nats: Double, count: Int)
+  where Tokens.Element == Int32 {
+    guard tokens.count >= 2 else { return (0, 0) }
+    let step = StepModel(self, threads: Parallel.width, precision: precision)
+    let v = config.vocabularySize
+    var total = 0.0
+    var previous: Int32? = nil
+    for token in tokens {
+      if let previous {
+        step.step(previous)
+        var target = token
+        total += rnn_softmax_cross_entropy(1, v, step.logits.baseAddress!, &target, 0, nil)
+      }
+      previous = token
+    }
+    return (total, tokens.count - 1)
+  }
+}
