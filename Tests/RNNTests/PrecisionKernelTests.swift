@@ -19,7 +19,7 @@ final class PrecisionKernelTests: XCTestCase {
     let panels = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
     let scale = UnsafeMutablePointer<Float>.allocate(capacity: padded)
     let sum = UnsafeMutablePointer<Int32>.allocate(capacity: padded)
-    var scratch = [UInt8](repeating: 0, count: rnn_packed_rows(kind, k))
+    var scratch = [UInt8](repeating: 0, count: rnn_packed_scratch_bytes(kind, k))
     defer { panels.deallocate(); scale.deallocate(); sum.deallocate() }
     var packed = rnn_packed(precision: kind, K: k, panels: panels, scale: scale, sum: sum)
     var y = [Float](repeating: 0, count: padded)
@@ -83,8 +83,8 @@ final class PrecisionKernelTests: XCTestCase {
     let largestX = x.map(abs).max()!
     let (sx, inverseX) = (Double(largestX / 127), 127 / largestX)  // as the kernel computes them
     for portable in [false, true] {
-      rnn_int8_portable_only(portable ? 1 : 0)
-      defer { rnn_int8_portable_only(0) }
+      rnn_packed_portable_only(portable ? 1 : 0)
+      defer { rnn_packed_portable_only(0) }
       for bounds in [[0, n], [0, 96, n]] {
         let y = product(.int8, w, x, bounds: bounds)
         for j in 0..<n {

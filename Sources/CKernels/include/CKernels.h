@@ -86,7 +86,8 @@ typedef enum {
 /// column panels as `rnn_pack_panels` lays them out, each part of the columns (from column
 /// `first`, a multiple of 16) packed on its own from element `rnn_packed_rows(precision, K) * first`.
 /// - fp32: panels of floats, exactly as `rnn_pack_panels`.
-/// - bf16: the same panels of 16-bit bfloat16 values.
+/// - bf16: K rounded up to 2; in a panel of width w, element (k, j) is at `(k / 2) * 2w + 2j + k % 2`
+///   (two consecutive inputs of a column side by side in one 32-bit word).
 /// - int8: K rounded up to 4 (zero rows pad it); in a panel of width w, element (k, j) is byte
 ///   `(k / 4) * 4w + 4j + k % 4` (four consecutive inputs of a column side by side, the order of
 ///   VNNI's `vpdpbusd`); W[k, j] ~ scale[j] * q[k, j], |q| <= 127, scale[j] = max_k |W[k, j]| / 127;
@@ -99,8 +100,11 @@ typedef struct {
   int32_t *sum;    // int8: [N rounded up to 16], per column; else unused
 } rnn_packed;
 
-/// Rows stored per panel for K inputs: K, or for int8 K rounded up to 4.
+/// Rows stored per panel for K inputs: K; for bf16 K rounded up to 2, for int8 up to 4.
 long rnn_packed_rows(rnn_precision precision, long K);
+
+/// Bytes of scratch `rnn_gemv_packed` needs for K inputs (the input converted per call).
+long rnn_packed_scratch_bytes(rnn_precision precision, long K);
 
 /// Bytes per stored weight: 4, 2 or 1.
 long rnn_precision_bytes(rnn_precision precision);
@@ -111,13 +115,14 @@ void rnn_pack_part(const rnn_packed *w, long first, long n, const float *src, lo
 
 /// y[n] += x[K] * W[K, first : first + n] for the part of `w` packed from column `first` (its
 /// panels rounded up to 16 columns: `y` is written that far, the padding columns adding zero).
-/// int8 quantises x symmetrically (scale max|x| / 127) into `scratch` (rnn_packed_rows bytes)
-/// and multiplies in 32-bit integers; bf16 widens each weight to fp32 and accumulates in fp32.
+/// int8 quantises x symmetrically (scale max|x| / 127) into `scratch` and multiplies in 32-bit
+/// integers; bf16 widens each weight to fp32 and accumulates in fp32. `scratch` holds
+/// `rnn_packed_scratch_bytes` bytes.
 void rnn_gemv_packed(const rnn_packed *w, long first, long n, const float *x, float *y,
                      uint8_t *scratch);
 
 /// For tests: non-zero runs the portable int8 kernel even on a CPU with AVX512-VNNI.
-void rnn_int8_portable_only(int on);
+void rnn_packed_portable_only(int on);
 
 /// bf16 nearest-even rounding of x, as a float (NaN stays NaN).
 float rnn_round_bf16(float x);
@@ -169,7 +174,7 @@ typedef struct {
   // Scratch, each padded to a multiple of 16 floats: gates, hidden_gates, gru_gates [G*H];
   // tanh_c, hn [H]; logits [V] (the output).
   float *gates, *hidden_gates, *gru_gates, *tanh_c, *hn, *logits;
-  uint8_t *scratch[2];  // each part's scratch for rnn_gemv_packed, rnn_packed_rows(precision, H) bytes
+  uint8_t *scratch[2];  // each part's scratch for rnn_gemv_packed (rnn_packed_scratch_bytes for H)
   int parity;           // which of each layer's state buffers is current
 } rnn_step_model;
 

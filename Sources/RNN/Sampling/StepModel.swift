@@ -56,7 +56,7 @@ final class StepModel {
     }
     let table = reserve(v * g * h)
     let decoder = reserve(inputs: h, columns: v)
-    let scratch = [0, 1].map { _ in reserve((rnn_packed_rows(kind, h) + 3) / 4) }
+    let scratch = [0, 1].map { _ in reserve((rnn_packed_scratch_bytes(kind, h) + 3) / 4) }
     let decoderBias = reserve(v)
     let gates = reserve(g * h)
     let hiddenGates = reserve(g * h)
