@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "CKernels.h"
 #include "activations.h"
+#include "onednn.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -47,7 +48,7 @@ static struct {
   char description[256];
 } blas = {.once = PTHREAD_ONCE_INIT, .requested = RNN_BLAS_AUTO};
 
-static const char *dnnl_isa_name(int isa) {
+const char *rnn_onednn_isa_name(int isa) {
   switch (isa) {
   case 0x1: return "sse41";
   case 0x3: return "avx";
@@ -65,20 +66,26 @@ static void set_default_env(const char *name, const char *value) {
   if (getenv(name) == NULL) setenv(name, value, 0);
 }
 
-static int load_onednn(void) {
+void *rnn_open_onednn(void) {
   setenv("OMP_NUM_THREADS", "1", 1);
   const char *names[] = {"libdnnl.so.3", "libdnnl.so.2", "libdnnl.so"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
     void *lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-    if (!lib) continue;
+    if (lib && dlsym(lib, "dnnl_sgemm")) return lib;
+  }
+  return NULL;
+}
+
+static int load_onednn(void) {
+  void *lib = rnn_open_onednn();
+  if (lib) {
     dnnl_sgemm_fn sgemm = (dnnl_sgemm_fn)dlsym(lib, "dnnl_sgemm");
-    if (!sgemm) continue;
     dnnl_version_fn version = (dnnl_version_fn)dlsym(lib, "dnnl_version");
     dnnl_isa_fn isa = (dnnl_isa_fn)dlsym(lib, "dnnl_get_effective_cpu_isa");
     const dnnl_version_info *v = version ? version() : NULL;
     snprintf(blas.description, sizeof blas.description, "oneDNN %d.%d.%d (%s kernels)",
              v ? v->major : 0, v ? v->minor : 0, v ? v->patch : 0,
-             isa ? dnnl_isa_name(isa()) : "isa unknown");
+             isa ? rnn_onednn_isa_name(isa()) : "isa unknown");
     blas.dnnl_sgemm = sgemm;
     return 1;
   }
@@ -213,6 +220,10 @@ void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, co
                long lda, const float *B, long ldb, float beta, float *C, long ldc) {
   pthread_once(&blas.once, initialise);
   if (M <= 0 || N <= 0) return;
+  if (K > 0 && rnn_bf16_products()) {
+    rnn_gemm_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
   switch (blas.backend) {
   case RNN_BLAS_ONEDNN:
     if (K > 0) {

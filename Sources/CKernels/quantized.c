@@ -42,22 +42,7 @@ long rnn_precision_bytes(rnn_precision precision) {
   }
 }
 
-static inline uint16_t to_bf16(float x) {
-  uint32_t bits;
-  memcpy(&bits, &x, sizeof bits);
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((bits >> 16) | 0x40);  // quiet NaN
-  bits += 0x7fffu + ((bits >> 16) & 1);  // round to nearest, ties to even
-  return (uint16_t)(bits >> 16);
-}
-
-static inline float from_bf16(uint16_t h) {
-  uint32_t bits = (uint32_t)h << 16;
-  float x;
-  memcpy(&x, &bits, sizeof x);
-  return x;
-}
-
-float rnn_round_bf16(float x) { return from_bf16(to_bf16(x)); }
+float rnn_round_bf16(float x) { return rnn_bf16_value(rnn_bf16_bits(x)); }
 
 // MARK: - Packing
 
@@ -68,7 +53,7 @@ static void pack_bf16(long K, long n, const float *src, long lds, uint16_t *dst)
     uint16_t *panel = dst + rows * p;
     for (long k = 0; k < rows; k++)
       for (long j = 0; j < width; j++)
-        panel[(k / 2) * 2 * width + 2 * j + k % 2] = k < K && j < real ? to_bf16(src[k * lds + p + j]) : 0;
+        panel[(k / 2) * 2 * width + 2 * j + k % 2] = k < K && j < real ? rnn_bf16_bits(src[k * lds + p + j]) : 0;
     p += width;
   }
 }
@@ -120,7 +105,7 @@ void rnn_pack_part(const rnn_packed *w, long first, long n, const float *src, lo
 
 /// A 32-bit word of the pair layout holds W[k, j] in its low half and W[k + 1, j] in its high
 /// half; these widen each to fp32.
-static inline float low_bf16(uint32_t word) { return from_bf16((uint16_t)word); }
+static inline float low_bf16(uint32_t word) { return rnn_bf16_value((uint16_t)word); }
 static inline float high_bf16(uint32_t word) {
   uint32_t bits = word & 0xffff0000u;
   float x;

@@ -49,6 +49,8 @@ struct Bench: ParsableCommand {
     trainConfig.seqLength = seqLength
     let trainer = Trainer(model: model, batches: try BatchIterator(tokens: tokens, batchSize: batchSize, seqLength: seqLength), config: trainConfig)
 
+    // Training's products in bf16 with --precision bf16 (where the CPU can), else fp32.
+    let trainPrecision = BLAS.setProductPrecision(weights.precision == .bf16 ? .bf16 : .fp32)
     for _ in 0..<2 { try trainer.step() }
     var steps = 0
     let trainStart = now()
@@ -87,12 +89,14 @@ struct Bench: ParsableCommand {
         ("train_tokens_per_s", "\(trainRate)"), ("train_steps", "\(steps)"), ("train_gflops", "\(flops / 1e9)"),
         ("sample_chars_per_s", "\(sampleRate)"), ("peak_rss_bytes", "\(peak)"),
         ("precision", "\"\(weights.precision.rawValue)\""), ("sample_kernel", "\"\(weights.precision.kernel)\""),
+        ("train_precision", "\"\(trainPrecision.rawValue)\""),
+        ("train_kernel", "\"\(trainPrecision == .bf16 ? BLAS.bf16Kernel : BLAS.description)\""),
         ("blas", "\"\(BLAS.description)\""), ("threads", "\(BLAS.threads)"),
       ]
       say("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
     } else {
       say("\(layers) x \(cell.kind.rawValue) \(hidden), E=\(e), T=\(seqLength), B=\(batchSize), V=\(vocab); \(BLAS.description)")
-      say("train:  \(thousands(trainRate)) tokens/s (\(steps) steps), \(fixed(flops / 1e9, 1)) GFLOP/s of model FLOPs")
+      say("train:  \(thousands(trainRate)) tokens/s (\(steps) steps), \(fixed(flops / 1e9, 1)) GFLOP/s of model FLOPs, \(trainPrecision.rawValue) products")
       say("sample: \(thousands(sampleRate)) chars/s (batch 1, \(weights.precision.kernel))")
       say("peak resident memory: \(fixed(Double(peak) / 1_048_576, 1)) MiB")
     }

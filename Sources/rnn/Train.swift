@@ -81,6 +81,7 @@ struct Train: ParsableCommand {
   @Option(parsing: .unconditional, help: "Characters in the sample printed at each validation (0: none).")
   var sampleLength = 200
   @OptionGroup var compute: ComputeOptions
+  @OptionGroup var products: TrainingPrecisionOption
 
   func validate() throws {
     if let layers { try requirePositive(layers, "layers") }
@@ -116,6 +117,7 @@ struct Train: ParsableCommand {
 
   func run() throws {
     compute.configure()
+    products.configure()
     try prepareCheckpointFolder()
     if let step = TrainingState.completeInterruptedSave(of: checkpointDir + "/latest.safetensors") {
       say("Completed the save of step \(step) in \(checkpointDir)/latest.safetensors, which was killed midway.")

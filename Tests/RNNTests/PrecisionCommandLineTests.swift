@@ -48,3 +48,35 @@ final class PrecisionCommandLineTests: CommandLineTestCase {
     try assertCleanFailure(["sample", "--checkpoint", "x.safetensors", "--precision", "fp16"], mentioning: ["precision", "fp16"])
   }
 }
+
+/// `rnn train --precision bf16`, end to end.
+final class BF16TrainCommandLineTests: CommandLineTestCase {
+  /// A run in bf16 says which kernel runs its products; its fp32 checkpoint resumes in fp32, and
+  /// that one in bf16 again.
+  func testResumeInTheOtherPrecision() throws {
+    let data = try write("sentences.txt", SentenceText(length: 6_000, seed: 4).text)
+    let common = [
+      "train", "--data", data, "--checkpoint-dir", "run", "--layers", "1", "--hidden", "32", "--embedding", "16",
+      "--seq-length", "20", "--batch-size", "4", "--threads", "1", "--print-every", "10", "--eval-every", "10",
+      "--sample-length", "0",
+    ]
+    let first = try rnnSucceeding(common + ["--max-steps", "10", "--precision", "bf16"])
+    let bf16Available = !first.stdout.contains("Training in fp32")
+    if bf16Available {
+      XCTAssertTrue(first.stdout.contains("in bf16: oneDNN dnnl_gemm_bf16bf16f32"), first.transcript)
+    } else {
+      XCTAssertTrue(first.stdout.contains("AMX or AVX512-BF16") || first.stdout.contains("oneDNN"), first.transcript)
+    }
+    let second = try rnnSucceeding(common + ["--max-steps", "20", "--precision", "fp32", "--resume", "run/latest.safetensors"])
+    XCTAssertFalse(second.stdout.contains("in bf16"), second.transcript)
+    XCTAssertEqual(second.validationLosses.count, 1, second.transcript)
+    let third = try rnnSucceeding(common + ["--max-steps", "30", "--precision", "bf16", "--resume", "run/latest.safetensors"])
+    XCTAssertEqual(third.validationLosses.count, 1, third.transcript)
+    XCTAssertLessThan(try XCTUnwrap(third.validationLosses.last?.loss), 4.0, third.transcript)
+  }
+
+  func testInt8TrainingIsRejected() throws {
+    let data = try write("sentences.txt", SentenceText(length: 2_000, seed: 4).text)
+    try assertCleanFailure(["train", "--data", data, "--precision", "int8"], mentioning: ["precision", "int8"])
+  }
+}

@@ -2,6 +2,8 @@
 //
 //   blas.c         matrix multiply through the fastest BLAS found at run time (oneDNN, OpenBLAS)
 //                  or a built-in vectorised fallback; no link-time dependency on any BLAS.
+//   gemm_bf16.c    the same products in bf16 (oneDNN, AMX / AVX512-BF16) for training.
+//   quantized.c    batch-1 matrix-vector products with weights in bf16 or int8 (sampling).
 //   recurrent.c    fused pointwise forward/backward of one LSTM, GRU or vanilla-RNN time step.
 //   vector.c       bias broadcast and reduction, softmax cross-entropy, norms, dropout masks.
 //   optimizers.c   Adam, RMSprop and SGD-with-momentum updates over flat parameter buffers.
@@ -29,6 +31,13 @@ typedef enum {
   RNN_BLAS_OPENBLAS = 2,  ///< OpenBLAS `cblas_sgemm` (libopenblas.so.0), core type forced to the CPU's
 } rnn_blas_backend;
 
+/// A precision of stored weights (rnn_packed) or of matrix products (rnn_blas_set_precision).
+typedef enum {
+  RNN_PRECISION_FP32 = 0,  ///< float32, as trained
+  RNN_PRECISION_BF16 = 1,  ///< bfloat16 (rounded to nearest even), products accumulated in fp32
+  RNN_PRECISION_INT8 = 2,  ///< int8, one symmetric scale per column (output), inputs quantised per call
+} rnn_precision;
+
 /// Loads a BLAS (always run single-threaded) and records how many threads callers split work
 /// over (`threads <= 0`: one per core). The first call wins; later calls return the backend
 /// already chosen. Returns the backend in use.
@@ -50,6 +59,28 @@ void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, co
 /// least 128 columns are left, then 64, then the rest rounded up to 16 (zero columns pad it).
 /// Panel `n` starts at element `K * n` (rows of its own width).
 long rnn_panel_width(long N, long n);
+
+/// Asks for rnn_sgemm's products in `precision`: fp32, or bf16 (both operands rounded to bf16,
+/// products accumulated in fp32, by oneDNN's `dnnl_gemm_bf16bf16f32` on AMX or AVX512-BF16).
+/// Returns the precision that runs: fp32 where bf16 is unavailable (`rnn_blas_bf16_kernel` says
+/// why). Call between products, not during them.
+rnn_precision rnn_blas_set_precision(rnn_precision precision);
+
+/// The precision rnn_sgemm's products run in.
+rnn_precision rnn_blas_precision(void);
+
+/// One line: the kernel that runs bf16 products, or why none can, e.g.
+/// "oneDNN dnnl_gemm_bf16bf16f32 (avx512_core_amx kernels), fp32 accumulation".
+const char *rnn_blas_bf16_kernel(void);
+
+/// With bf16 products: rounds `values [count]` to bf16 once; until the matching
+/// `rnn_blas_release_constant`, products read an operand inside this buffer from that copy
+/// instead of rounding it each time. The values must not change meanwhile (training: the
+/// weights, during forward and backward). Holds nest. With fp32 products: nothing.
+void rnn_blas_hold_constant(const float *values, long count);
+
+/// Ends the innermost `rnn_blas_hold_constant`.
+void rnn_blas_release_constant(void);
 
 /// Copies `src [K, N]` (rows `lds` floats apart) into panel order for `rnn_gemv_panels`: column
 /// panels of 128 columns, then one of 64, then the rest padded with zero columns to a multiple of
@@ -74,13 +105,6 @@ void rnn_free_streamed(float *buffer);
 void rnn_keep_freed_memory(void);
 
 // MARK: - Weights for batch-1 products in fp32, bf16 or int8 (quantized.c)
-
-/// How the weights of a packed matrix are stored.
-typedef enum {
-  RNN_PRECISION_FP32 = 0,  ///< float32, as trained
-  RNN_PRECISION_BF16 = 1,  ///< bfloat16 (rounded to nearest even), products accumulated in fp32
-  RNN_PRECISION_INT8 = 2,  ///< int8, one symmetric scale per column (output), inputs quantised per call
-} rnn_precision;
 
 /// A matrix W [K, N] (a transposed weight: K inputs, N outputs) packed for `rnn_gemv_packed`, in
 /// column panels as `rnn_pack_panels` lays them out, each part of the columns (from column

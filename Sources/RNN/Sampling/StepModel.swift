@@ -112,15 +112,18 @@ final class StepModel {
         s[slot.bhh + column[r]] = bhh[r]
       }
     }
-    // Layer 0's projection of every character: embedding row times W_ih^T plus bias.
+    // Layer 0's projection of every character: embedding row times W_ih^T plus bias, in fp32
+    // (not through BLAS, whose products may be running in bf16 for training).
     let embedding = p.value(charLM.embedding.weight)
     let wih0 = p.value(charLM.layers[0].weightIH)
-    var row = [Float](repeating: 0, count: g * h)
     for token in 0..<v {
-      row.withUnsafeMutableBufferPointer { row in
-        BLAS.gemm(false, true, 1, g * h, e, embedding + token * e, wih0, beta: 0, row.baseAddress!)
+      let x = embedding + token * e
+      for r in 0..<g * h {
+        let w = wih0 + r * e
+        var sum: Float = 0
+        for k in 0..<e { sum += x[k] * w[k] }
+        s[table + token * g * h + column[r]] = sum + s[offsets[0].bias + column[r]]
       }
-      for r in 0..<g * h { s[table + token * g * h + column[r]] = row[r] + s[offsets[0].bias + column[r]] }
     }
     var decoderT = [Float](repeating: 0, count: h * v)
     for r in 0..<v { for k in 0..<h { decoderT[k * v + r] = p.value(charLM.decoder.weight)[r * h + k] } }

@@ -60,6 +60,7 @@ public final class Trainer {
       state: (progress.generator[0], progress.generator[1], progress.generator[2], progress.generator[3]))
 
     model.parameters.zeroGradients()
+    BLAS.holdConstant(model.parameters)  // with bf16 products: the weights rounded once for the step
     let tape = Tape()
     let initial = state.map { StateVariables($0, on: tape) }
     let (logits, final) = withUnsafeMutablePointer(to: &generator) {
@@ -68,6 +69,7 @@ public final class Trainer {
     let lossVariable = tape.softmaxCrossEntropy(logits, targets: targets)
     let loss = tape[lossVariable].scalars[0]
     tape.backward(from: lossVariable)
+    BLAS.releaseConstant()
     guard loss.isFinite, model.parameters.gradientsAreFinite else {
       throw TrainingError.diverged(step: progress.step + 1, loss: loss)
     }
