@@ -46,6 +46,9 @@ struct Sample: ParsableCommand {
         throw ValidationError("--beam searches instead of sampling; it cannot be combined with \(option)")
       }
     }
+    if beam != nil, weights.precision != .fp32 {
+      throw ValidationError("--beam runs the fp32 model; --precision \(weights.precision.rawValue) applies to sampling")
+    }
     if interactive, beam != nil || prime != nil {
       throw ValidationError("--interactive asks for the prime at its prompt and samples; drop --\(beam != nil ? "beam" : "prime")")
     }

@@ -46,6 +46,8 @@ final class PrecisionCommandLineTests: CommandLineTestCase {
 
   func testUnknownPrecisionFailsCleanly() throws {
     try assertCleanFailure(["sample", "--checkpoint", "x.safetensors", "--precision", "fp16"], mentioning: ["precision", "fp16"])
+    try assertCleanFailure(
+      ["sample", "--checkpoint", "x.safetensors", "--beam", "3", "--precision", "int8"], mentioning: ["beam", "int8"])
   }
 }
 
