@@ -27,17 +27,18 @@ static struct {
   int active;              // set by rnn_blas_set_precision (between products, from one thread)
 } bf16 = {.once = PTHREAD_ONCE_INIT};
 
-// The buffers held constant (rnn_blas_hold_constant), innermost last, each with its bf16 copy.
-// Holds nest (the weights for a training step, inside it a layer's re-laid-out W_hh); past
-// MAX_HELD deep, a hold is counted but not copied. Layers may run on several threads at once,
-// so the list is locked.
+// The buffers held constant (rnn_blas_hold_constant), each with its bf16 copy. Holds may nest
+// (the weights for a training step, inside it a layer's re-laid-out W_hh) and come from several
+// threads, so the list is locked and a release names its buffer. Past MAX_HELD, a hold is
+// ignored (its products round their operands themselves).
 enum { MAX_HELD = 8 };
 static struct {
   pthread_mutex_t lock;
-  int depth;
+  int count;
   struct {
-    const float *values;  // NULL: not copied
+    const float *values;
     long count;
+    int copied;  // 0 with fp32 products (nothing to read from) or when out of memory
     uint16_t *copy;
     long capacity;
   } buffer[MAX_HELD];
@@ -87,28 +88,37 @@ RNN_KERNEL static void round_to_bf16(long n, const float *restrict src, uint16_t
 }
 
 void rnn_blas_hold_constant(const float *values, long count) {
-  if (!bf16.active) return;
   pthread_mutex_lock(&held.lock);
-  int slot = held.depth++;
-  if (slot < MAX_HELD) {
-    held.buffer[slot].values = NULL;
-    if (count > held.buffer[slot].capacity) {
+  if (held.count < MAX_HELD) {
+    int slot = held.count++;
+    held.buffer[slot].values = values;
+    held.buffer[slot].count = count;
+    held.buffer[slot].copied = 0;
+    if (bf16.active && count > held.buffer[slot].capacity) {
       uint16_t *copy = realloc(held.buffer[slot].copy, (size_t)count * sizeof *copy);
       if (copy) held.buffer[slot].copy = copy, held.buffer[slot].capacity = count;
     }
-    if (count <= held.buffer[slot].capacity) {  // else out of memory: products round it themselves
+    if (bf16.active && count <= held.buffer[slot].capacity) {
       round_to_bf16(count, values, held.buffer[slot].copy);
-      held.buffer[slot].values = values;
-      held.buffer[slot].count = count;
+      held.buffer[slot].copied = 1;
     }
   }
   pthread_mutex_unlock(&held.lock);
 }
 
-void rnn_blas_release_constant(void) {
-  if (!bf16.active) return;
+void rnn_blas_release_constant(const float *values) {
   pthread_mutex_lock(&held.lock);
-  if (held.depth > 0 && --held.depth < MAX_HELD) held.buffer[held.depth].values = NULL;
+  for (int i = held.count - 1; i >= 0; i--) {
+    if (held.buffer[i].values != values) continue;
+    // Close the gap, keeping each slot's copy buffer for reuse.
+    uint16_t *copy = held.buffer[i].copy;
+    long capacity = held.buffer[i].capacity;
+    for (int j = i; j + 1 < held.count; j++) held.buffer[j] = held.buffer[j + 1];
+    held.count--;
+    held.buffer[held.count].copy = copy;
+    held.buffer[held.count].capacity = capacity;
+    break;
+  }
   pthread_mutex_unlock(&held.lock);
 }
 
@@ -116,9 +126,9 @@ void rnn_blas_release_constant(void) {
 static const uint16_t *held_copy(const float *X, long extent) {
   const uint16_t *copy = NULL;
   pthread_mutex_lock(&held.lock);
-  for (int i = 0; i < held.depth && i < MAX_HELD && !copy; i++) {
+  for (int i = 0; i < held.count && !copy; i++) {
     const float *values = held.buffer[i].values;
-    if (values && X >= values && X + extent <= values + held.buffer[i].count)
+    if (held.buffer[i].copied && X >= values && X + extent <= values + held.buffer[i].count)
       copy = held.buffer[i].copy + (X - values);
   }
   pthread_mutex_unlock(&held.lock);

@@ -45,10 +45,29 @@ final class BF16TrainingTests: XCTestCase {
         }
       }
       var held = c0
-      a.withUnsafeBufferPointer { BLAS.holdConstant($0.baseAddress!, count: $0.count) }
-      BLAS.gemm(transA, transB, m, n, k, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: beta, &held)
-      BLAS.releaseConstant()
+      a.withUnsafeBufferPointer { a in
+        BLAS.holdConstant(a.baseAddress!, count: a.count)
+        BLAS.gemm(transA, transB, m, n, k, alpha: alpha, a.baseAddress!, lda: lda, b, ldb: ldb, beta: beta, &held)
+        BLAS.releaseConstant(a.baseAddress!)
+      }
       XCTAssertEqual(held, c, "\(transA) \(transB): held copy")
+    }
+  }
+
+  /// While a buffer is held, products read its bf16 copy, made when the hold began: changing the
+  /// buffer (which the contract forbids) shows which one they read. Released, they read it again.
+  func testHeldBufferIsReadFromItsCopy() {
+    var a: [Float] = [1, 2, 3, 4]  // [2, 2]
+    let b: [Float] = [1, 0, 0, 1]  // identity
+    var c = [Float](repeating: 0, count: 4)
+    a.withUnsafeMutableBufferPointer { a in
+      BLAS.holdConstant(a.baseAddress!, count: 4)
+      a[0] = 10
+      BLAS.gemm(false, false, 2, 2, 2, a.baseAddress!, b, beta: 0, &c)
+      XCTAssertEqual(c, [1, 2, 3, 4], "the copy from the hold")
+      BLAS.releaseConstant(a.baseAddress!)
+      BLAS.gemm(false, false, 2, 2, 2, a.baseAddress!, b, beta: 0, &c)
+      XCTAssertEqual(c, [10, 2, 3, 4], "released: the buffer itself")
     }
   }
 

@@ -73,14 +73,14 @@ rnn_precision rnn_blas_precision(void);
 /// "oneDNN dnnl_gemm_bf16bf16f32 (avx512_core_amx kernels), fp32 accumulation".
 const char *rnn_blas_bf16_kernel(void);
 
-/// With bf16 products: rounds `values [count]` to bf16 once; until the matching
-/// `rnn_blas_release_constant`, products read an operand inside this buffer from that copy
-/// instead of rounding it each time. The values must not change meanwhile (training: the
-/// weights, during forward and backward). Holds nest. With fp32 products: nothing.
+/// With bf16 products: rounds `values [count]` to bf16 once; until `rnn_blas_release_constant`
+/// of the same `values`, products read an operand inside this buffer from that copy instead of
+/// rounding it each time. The values must not change meanwhile (training: the weights, during
+/// forward and backward). Holds nest, up to 8 at a time. With fp32 products: nothing to copy.
 void rnn_blas_hold_constant(const float *values, long count);
 
-/// Ends the innermost `rnn_blas_hold_constant`.
-void rnn_blas_release_constant(void);
+/// Ends `rnn_blas_hold_constant(values, ...)`.
+void rnn_blas_release_constant(const float *values);
 
 /// Copies `src [K, N]` (rows `lds` floats apart) into panel order for `rnn_gemv_panels`: column
 /// panels of 128 columns, then one of 64, then the rest padded with zero columns to a multiple of

@@ -220,7 +220,7 @@ public struct RecurrentLayer: Sendable {
     }
     return copy.withPointer { base in
       BLAS.holdConstant(base, count: g * h * h)  // with bf16 products: rounded once for every step
-      defer { BLAS.releaseConstant() }
+      defer { BLAS.releaseConstant(base) }
       return body(offsets.map { base + $0 }, transposed)
     }
   }

@@ -30,7 +30,7 @@ extension BLAS {
   }
 
   /// With bf16 products: rounds `parameters`' values to bf16 once, for every product until
-  /// `releaseConstant()` (the values must not change meanwhile; holds nest). With fp32
+  /// `releaseConstant(parameters)` (the values must not change meanwhile; holds nest). With fp32
   /// products: nothing.
   public static func holdConstant(_ parameters: Parameters) {
     rnn_blas_hold_constant(parameters.values.baseAddress!, parameters.count)
@@ -39,6 +39,9 @@ extension BLAS {
   /// `holdConstant` for `count` floats at `values`.
   public static func holdConstant(_ values: UnsafePointer<Float>, count: Int) { rnn_blas_hold_constant(values, count) }
 
-  /// Ends the innermost `holdConstant`: products round those operands themselves again.
-  public static func releaseConstant() { rnn_blas_release_constant() }
+  /// Ends `holdConstant(parameters)`: products round those operands themselves again.
+  public static func releaseConstant(_ parameters: Parameters) { rnn_blas_release_constant(parameters.values.baseAddress!) }
+
+  /// Ends `holdConstant(values, count:)`.
+  public static func releaseConstant(_ values: UnsafePointer<Float>) { rnn_blas_release_constant(values) }
 }

@@ -69,7 +69,7 @@ public final class Trainer {
     let lossVariable = tape.softmaxCrossEntropy(logits, targets: targets)
     let loss = tape[lossVariable].scalars[0]
     tape.backward(from: lossVariable)
-    BLAS.releaseConstant()
+    BLAS.releaseConstant(model.parameters)
     guard loss.isFinite, model.parameters.gradientsAreFinite else {
       throw TrainingError.diverged(step: progress.step + 1, loss: loss)
     }
