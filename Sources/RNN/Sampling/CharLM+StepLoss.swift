@@ -9,7 +9,8 @@ extension CharLM {
   public func stepLoss<Tokens: Collection>(of tokens: Tokens, precision: Precision) -> (nats: Double, count: Int)
   where Tokens.Element == Int32 {
     guard tokens.count >= 2 else { return (0, 0) }
-    let step = StepModel(self, threads: Parallel.width, precision: precision)
+    let step = StepModel(
+      self, threads: StepModel.threads(for: config, precision: precision, available: Parallel.width), precision: precision)
     let v = config.vocabularySize
     var total = 0.0
     var previous: Int32? = nil

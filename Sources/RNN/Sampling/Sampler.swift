@@ -28,7 +28,8 @@ public final class Sampler {
   /// A sampler from the zero state; it copies the model's weights (rounded to `precision`), so
   /// later training of the model does not affect it.
   public init(model: CharLM, precision: Precision = .fp32) {
-    step = StepModel(model, threads: Parallel.width, precision: precision)
+    let threads = StepModel.threads(for: model.config, precision: precision, available: Parallel.width)
+    step = StepModel(model, threads: threads, precision: precision)
     scratch = [Float](repeating: 0, count: model.config.vocabularySize)
     order = [Int32](repeating: 0, count: model.config.vocabularySize)
   }
