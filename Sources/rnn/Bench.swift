@@ -96,7 +96,9 @@ struct Bench: ParsableCommand {
       say("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
     } else {
       say("\(layers) x \(cell.kind.rawValue) \(hidden), E=\(e), T=\(seqLength), B=\(batchSize), V=\(vocab); \(BLAS.description)")
-      say("train:  \(thousands(trainRate)) tokens/s (\(steps) steps), \(fixed(flops / 1e9, 1)) GFLOP/s of model FLOPs, \(trainPrecision.rawValue) products")
+      say(
+        "train:  \(thousands(trainRate)) tokens/s (\(steps) steps), \(fixed(flops / 1e9, 1)) GFLOP/s of model FLOPs, "
+          + "\(trainPrecision.rawValue) products")
       say("sample: \(thousands(sampleRate)) chars/s (batch 1, \(weights.precision.kernel))")
       say("peak resident memory: \(fixed(Double(peak) / 1_048_576, 1)) MiB")
     }

@@ -35,7 +35,8 @@ final class BF16TrainingTests: XCTestCase {
       BLAS.gemm(transA, transB, m, n, k, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: beta, &c)
       for i in 0..<m {
         for j in 0..<n {
-          var exact = Double(beta * c0[i * n + j]), magnitude = abs(exact)
+          var exact = Double(beta * c0[i * n + j])
+          var magnitude = abs(exact)
           for p in 0..<k {
             exact += Double(alpha) * opA(i, p) * opB(p, j)
             magnitude += abs(Double(alpha) * opA(i, p) * opB(p, j))
@@ -89,7 +90,8 @@ final class BF16TrainingTests: XCTestCase {
     for precision in BLAS.ProductPrecision.allCases {
       XCTAssertEqual(BLAS.setProductPrecision(precision), precision)
       let model = CharLM(config)
-      model.parameters.values.baseAddress!.update(from: start.parameters.values.baseAddress!, count: start.parameters.count)
+      model.parameters.values.baseAddress!.update(
+        from: start.parameters.values.baseAddress!, count: start.parameters.count)
       let trainer = Trainer(
         model: model, batches: try BatchIterator(tokens: tokens, batchSize: 8, seqLength: 25), config: trainConfig)
       reports[precision] = try (0..<40).map { _ in try trainer.step() }

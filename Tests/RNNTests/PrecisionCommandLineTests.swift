@@ -45,7 +45,8 @@ final class PrecisionCommandLineTests: CommandLineTestCase {
   }
 
   func testUnknownPrecisionFailsCleanly() throws {
-    try assertCleanFailure(["sample", "--checkpoint", "x.safetensors", "--precision", "fp16"], mentioning: ["precision", "fp16"])
+    try assertCleanFailure(
+      ["sample", "--checkpoint", "x.safetensors", "--precision", "fp16"], mentioning: ["precision", "fp16"])
     try assertCleanFailure(
       ["sample", "--checkpoint", "x.safetensors", "--beam", "3", "--precision", "int8"], mentioning: ["beam", "int8"])
   }
@@ -69,10 +70,12 @@ final class BF16TrainCommandLineTests: CommandLineTestCase {
     } else {
       XCTAssertTrue(first.stdout.contains("AMX or AVX512-BF16") || first.stdout.contains("oneDNN"), first.transcript)
     }
-    let second = try rnnSucceeding(common + ["--max-steps", "20", "--precision", "fp32", "--resume", "run/latest.safetensors"])
+    let second = try rnnSucceeding(
+      common + ["--max-steps", "20", "--precision", "fp32", "--resume", "run/latest.safetensors"])
     XCTAssertFalse(second.stdout.contains("in bf16"), second.transcript)
     XCTAssertEqual(second.validationLosses.count, 1, second.transcript)
-    let third = try rnnSucceeding(common + ["--max-steps", "30", "--precision", "bf16", "--resume", "run/latest.safetensors"])
+    let third = try rnnSucceeding(
+      common + ["--max-steps", "30", "--precision", "bf16", "--resume", "run/latest.safetensors"])
     XCTAssertEqual(third.validationLosses.count, 1, third.transcript)
     XCTAssertLessThan(try XCTUnwrap(third.validationLosses.last?.loss), 4.0, third.transcript)
   }

@@ -4,8 +4,9 @@ import XCTest
 @testable import RNN
 
 /// The bf16 and int8 products of `rnn_gemv_packed` against the fp32 product, with bounds derived
-/// from the rounding: bf16 changes each weight by at most 2^-8 of itself (8 significant bits, nearest); int8 changes W[k, j] by
-/// at most scale_j / 2 (scale_j = max_k |W[k, j]| / 127) and x_k by at most sx / 2 (sx = max|x| / 127).
+/// from the rounding: bf16 changes each weight by at most 2^-8 of itself (8 significant bits,
+/// nearest); int8 changes W[k, j] by at most scale_j / 2 (scale_j = max_k |W[k, j]| / 127) and x_k
+/// by at most sx / 2 (sx = max|x| / 127).
 final class PrecisionKernelTests: XCTestCase {
   // K = 70 is not a multiple of 4 (int8 pads it); N = 200 packs as panels 128, 64 and 16 (8 real);
   // split in parts of 96 (64 + 32) and 104 (64 + 48, 40 real), every panel width is run.
@@ -20,7 +21,11 @@ final class PrecisionKernelTests: XCTestCase {
     let scale = UnsafeMutablePointer<Float>.allocate(capacity: padded)
     let sum = UnsafeMutablePointer<Int32>.allocate(capacity: padded)
     var scratch = [UInt8](repeating: 0, count: rnn_packed_scratch_bytes(kind, k))
-    defer { panels.deallocate(); scale.deallocate(); sum.deallocate() }
+    defer {
+      panels.deallocate()
+      scale.deallocate()
+      sum.deallocate()
+    }
     var packed = rnn_packed(precision: kind, K: k, panels: panels, scale: scale, sum: sum)
     var y = [Float](repeating: 0, count: padded)
     w.withUnsafeBufferPointer { w in
@@ -64,7 +69,9 @@ final class PrecisionKernelTests: XCTestCase {
     for bounds in [[0, n], [0, 96, n]] {
       let y = product(.bf16, w, x, bounds: bounds)
       for j in 0..<n {
-        var exact = 0.0, magnitude = 0.0, rounded = 0.0
+        var exact = 0.0
+        var magnitude = 0.0
+        var rounded = 0.0
         for i in 0..<k {
           exact += Double(x[i]) * Double(w[i * n + j])
           rounded += Double(x[i]) * Double(rnn_round_bf16(w[i * n + j]))
@@ -91,7 +98,10 @@ final class PrecisionKernelTests: XCTestCase {
           let column = (0..<k).map { Double(w[$0 * n + j]) }
           let scaleF = Float(column.map(abs).max()!) / 127
           let scale = Double(scaleF)
-          var exact = 0.0, sumX = 0.0, sumW = 0.0, integer = 0.0
+          var exact = 0.0
+          var sumX = 0.0
+          var sumW = 0.0
+          var integer = 0.0
           for i in 0..<k {
             exact += Double(x[i]) * column[i]
             sumX += abs(Double(x[i]))
@@ -116,11 +126,14 @@ final class PrecisionKernelTests: XCTestCase {
   func testZeroInputAddsNothing() {
     let (w, _) = randomProblem(seed: 4)
     for precision in Precision.allCases {
-      XCTAssertEqual(product(precision, w, [Float](repeating: 0, count: k), bounds: [0, n]), [Float](repeating: 0, count: n))
+      XCTAssertEqual(
+        product(precision, w, [Float](repeating: 0, count: k), bounds: [0, n]), [Float](repeating: 0, count: n))
     }
   }
 
   func testKernelNamesThePrecision() {
-    for precision in Precision.allCases { XCTAssertTrue(precision.kernel.hasPrefix(precision.rawValue), precision.kernel) }
+    for precision in Precision.allCases {
+      XCTAssertTrue(precision.kernel.hasPrefix(precision.rawValue), precision.kernel)
+    }
   }
 }

@@ -9,7 +9,8 @@ final class PrecisionModelTests: XCTestCase {
   /// H = 80 splits unevenly over two threads (48 + 32 units); V = 40 splits the decoder 32 + 8.
   private func model(_ cell: CellKind, layers: Int = 2, seed: UInt64 = 5) -> CharLM {
     var generator = RandomGenerator(seed: seed)
-    return CharLM(CharLMConfig(cell: cell, layers: layers, hidden: 80, embedding: 12, vocabularySize: 40), using: &generator)
+    return CharLM(
+      CharLMConfig(cell: cell, layers: layers, hidden: 80, embedding: 12, vocabularySize: 40), using: &generator)
   }
 
   private func tokens(_ count: Int, seed: UInt64 = 9) -> [Int32] {
@@ -23,9 +24,12 @@ final class PrecisionModelTests: XCTestCase {
     for cell in CellKind.allCases {
       let original = model(cell)
       let rounded = CharLM(original.config)
-      rounded.parameters.values.baseAddress!.update(from: original.parameters.values.baseAddress!, count: original.parameters.count)
+      rounded.parameters.values.baseAddress!.update(
+        from: original.parameters.values.baseAddress!, count: original.parameters.count)
       var matrices = [rounded.decoder.weight]
-      for (l, layer) in rounded.layers.enumerated() { matrices += l == 0 ? [layer.weightHH] : [layer.weightIH, layer.weightHH] }
+      for (l, layer) in rounded.layers.enumerated() {
+        matrices += l == 0 ? [layer.weightHH] : [layer.weightIH, layer.weightHH]
+      }
       for ref in matrices {
         let values = rounded.parameters.value(ref)
         for i in 0..<ref.count { values[i] = rnn_round_bf16(values[i]) }
@@ -63,7 +67,8 @@ final class PrecisionModelTests: XCTestCase {
           let row = (0..<80).map { abs(Double(decoder[j * 80 + $0])) }
           let s = row.max()! / 127
           let bound = sx / 2 * (row.reduce(0, +) + 80 * s / 2) + s / 2 * sumH + 1e-5 * abs(Double(fp32.logits[j]))
-          XCTAssertLessThanOrEqual(abs(Double(int8.logits[j] - fp32.logits[j])), bound, "\(cell) threads \(threads) class \(j)")
+          XCTAssertLessThanOrEqual(
+            abs(Double(int8.logits[j] - fp32.logits[j])), bound, "\(cell) threads \(threads) class \(j)")
         }
       }
     }

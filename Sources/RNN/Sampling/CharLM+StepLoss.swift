@@ -10,7 +10,8 @@ extension CharLM {
   where Tokens.Element == Int32 {
     guard tokens.count >= 2 else { return (0, 0) }
     let step = StepModel(
-      self, threads: StepModel.threads(for: config, precision: precision, available: Parallel.width), precision: precision)
+      self, threads: StepModel.threads(for: config, precision: precision, available: Parallel.width),
+      precision: precision)
     let v = config.vocabularySize
     var total = 0.0
     var previous: Int32? = nil

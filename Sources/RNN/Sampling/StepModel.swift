@@ -46,7 +46,8 @@ final class StepModel {
     func reserve(inputs k: Int, columns n: Int) -> Packed {
       let bytes = rnn_packed_rows(kind, k) * padded(n) * rnn_precision_bytes(kind)
       let quantised = precision == .int8
-      return Packed(panels: reserve((bytes + 3) / 4), scale: quantised ? reserve(n) : 0, sum: quantised ? reserve(n) : 0)
+      return Packed(
+        panels: reserve((bytes + 3) / 4), scale: quantised ? reserve(n) : 0, sum: quantised ? reserve(n) : 0)
     }
     struct Offsets { var wih = Packed(), whh = Packed(), bias = 0, bhh = 0, h = [0, 0], c = [0, 0] }
     let offsets = (0..<config.layers).map { l in

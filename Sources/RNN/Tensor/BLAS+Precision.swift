@@ -40,7 +40,9 @@ extension BLAS {
   public static func holdConstant(_ values: UnsafePointer<Float>, count: Int) { rnn_blas_hold_constant(values, count) }
 
   /// Ends `holdConstant(parameters)`: products round those operands themselves again.
-  public static func releaseConstant(_ parameters: Parameters) { rnn_blas_release_constant(parameters.values.baseAddress!) }
+  public static func releaseConstant(_ parameters: Parameters) {
+    rnn_blas_release_constant(parameters.values.baseAddress!)
+  }
 
   /// Ends `holdConstant(values, count:)`.
   public static func releaseConstant(_ values: UnsafePointer<Float>) { rnn_blas_release_constant(values) }
