@@ -49,6 +49,23 @@ static inline float rnn_expf(float x) {
   return p * scale;
 }
 
+/// The bfloat16 nearest to x (ties to even), as its 16 bits; NaN stays NaN. Branch-free, so
+/// loops over it vectorise.
+static inline uint16_t rnn_bf16_bits(float x) {
+  uint32_t bits;
+  memcpy(&bits, &x, sizeof bits);
+  uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1)) >> 16;
+  return (uint16_t)((bits & 0x7fffffffu) > 0x7f800000u ? (bits >> 16) | 0x40 : rounded);
+}
+
+/// The float a bfloat16's 16 bits stand for.
+static inline float rnn_bf16_value(uint16_t h) {
+  uint32_t bits = (uint32_t)h << 16;
+  float x;
+  memcpy(&x, &bits, sizeof x);
+  return x;
+}
+
 /// Square root that never sets errno, so loops over it vectorise (libm's sqrtf may).
 static inline float rnn_sqrtf(float x) {
 #if defined(__has_builtin) && __has_builtin(__builtin_elementwise_sqrt)

@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "CKernels.h"
 #include "activations.h"
+#include "onednn.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -44,12 +45,11 @@ static struct {
   rnn_blas_backend backend;
   int threads;
   dnnl_sgemm_fn dnnl_sgemm;
-  sigset_t held_signals;  // held back while a oneDNN product runs (see `onednn_sgemm`)
   cblas_sgemm_fn cblas_sgemm;
   char description[256];
 } blas = {.once = PTHREAD_ONCE_INIT, .requested = RNN_BLAS_AUTO};
 
-static const char *dnnl_isa_name(int isa) {
+const char *rnn_onednn_isa_name(int isa) {
   switch (isa) {
   case 0x1: return "sse41";
   case 0x3: return "avx";
@@ -67,25 +67,27 @@ static void set_default_env(const char *name, const char *value) {
   if (getenv(name) == NULL) setenv(name, value, 0);
 }
 
-static int load_onednn(void) {
+void *rnn_open_onednn(void) {
   setenv("OMP_NUM_THREADS", "1", 1);
   const char *names[] = {"libdnnl.so.3", "libdnnl.so.2", "libdnnl.so"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
     void *lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-    if (!lib) continue;
+    if (lib && dlsym(lib, "dnnl_sgemm")) return lib;
+  }
+  return NULL;
+}
+
+static int load_onednn(void) {
+  void *lib = rnn_open_onednn();
+  if (lib) {
     dnnl_sgemm_fn sgemm = (dnnl_sgemm_fn)dlsym(lib, "dnnl_sgemm");
-    if (!sgemm) continue;
     dnnl_version_fn version = (dnnl_version_fn)dlsym(lib, "dnnl_version");
     dnnl_isa_fn isa = (dnnl_isa_fn)dlsym(lib, "dnnl_get_effective_cpu_isa");
     const dnnl_version_info *v = version ? version() : NULL;
     snprintf(blas.description, sizeof blas.description, "oneDNN %d.%d.%d (%s kernels)",
              v ? v->major : 0, v ? v->minor : 0, v ? v->patch : 0,
-             isa ? dnnl_isa_name(isa()) : "isa unknown");
+             isa ? rnn_onednn_isa_name(isa()) : "isa unknown");
     blas.dnnl_sgemm = sgemm;
-    // Every signal a handler may catch, except those a fault raises in the faulting thread.
-    sigfillset(&blas.held_signals);
-    int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
-    for (size_t f = 0; f < sizeof faults / sizeof *faults; f++) sigdelset(&blas.held_signals, faults[f]);
     return 1;
   }
   return 0;
@@ -215,26 +217,47 @@ static void builtin_sgemm(int trans_a, int trans_b, long M, long N, long K, floa
   free(buffer);
 }
 
-// oneDNN's generated sgemm kernels for AVX-512 (and AVX2) point `rsp` into their heap workspace
+// oneDNN's generated gemm kernels for AVX-512 (and AVX2) point `rsp` into their heap workspace
 // while they run (oneDNN issue 4845, fixed upstream in 2026 by PR 4855; Debian ships 2.6.3): a
 // signal handler that runs on that thread meanwhile has its frame pushed into the heap, which
 // corrupts it (`rnn train` aborted in 20-50% of Ctrl-Cs with "corrupted size vs. prev_size").
-// So the thread holds signals back for the duration of the call: one that arrives meanwhile is
-// delivered to another thread or right after the product (two rt_sigprocmask calls, a fraction
-// of a microsecond, against products of ten microseconds and more).
+// So the thread holds signals back for the duration of each oneDNN call: one that arrives
+// meanwhile is delivered to another thread or right after the product (two rt_sigprocmask calls,
+// about a microsecond here, against products of ten microseconds and more).
+static sigset_t held_signals;
+static pthread_once_t held_signals_once = PTHREAD_ONCE_INIT;
+
+// Every signal a handler may catch, except those a fault raises in the faulting thread.
+static void choose_held_signals(void) {
+  sigfillset(&held_signals);
+  int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
+  for (size_t f = 0; f < sizeof faults / sizeof *faults; f++) sigdelset(&held_signals, faults[f]);
+}
+
+void rnn_onednn_hold_signals(sigset_t *previous) {
+  pthread_once(&held_signals_once, choose_held_signals);
+  pthread_sigmask(SIG_BLOCK, &held_signals, previous);
+}
+
+void rnn_onednn_release_signals(const sigset_t *previous) { pthread_sigmask(SIG_SETMASK, previous, NULL); }
+
 static void onednn_sgemm(char trans_a, char trans_b, long M, long N, long K, float alpha,
                          const float *A, long lda, const float *B, long ldb, float beta, float *C,
                          long ldc) {
   sigset_t previous;
-  pthread_sigmask(SIG_BLOCK, &blas.held_signals, &previous);
+  rnn_onednn_hold_signals(&previous);
   blas.dnnl_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  pthread_sigmask(SIG_SETMASK, &previous, NULL);
+  rnn_onednn_release_signals(&previous);
 }
 
 void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, const float *A,
                long lda, const float *B, long ldb, float beta, float *C, long ldc) {
   pthread_once(&blas.once, initialise);
   if (M <= 0 || N <= 0) return;
+  if (K > 0 && rnn_bf16_products()) {
+    rnn_gemm_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
   switch (blas.backend) {
   case RNN_BLAS_ONEDNN:
     if (K > 0) {
@@ -280,17 +303,14 @@ RNN_GEMV_PANEL(48)
 RNN_GEMV_PANEL(32)
 RNN_GEMV_PANEL(16)
 
-/// The widths of the panels of an N-column matrix: 128 while at least 128 columns are left,
-/// then 64, then the rest rounded up to 16 (zero columns pad it). Panel `n` (its first column)
-/// starts at float `K * n`.
-static long panel_width(long N, long n) {
+long rnn_panel_width(long N, long n) {
   long left = N - n;
   return left >= 128 ? 128 : (left >= 64 ? 64 : (left + 15) / 16 * 16);
 }
 
 void rnn_pack_panels(long K, long N, const float *src, long lds, float *dst) {
   for (long n = 0; n < N;) {
-    long width = panel_width(N, n), real = N - n < width ? N - n : width;
+    long width = rnn_panel_width(N, n), real = N - n < width ? N - n : width;
     for (long k = 0; k < K; k++) {
       float *row = dst + K * n + k * width;
       memcpy(row, src + k * lds + n, real * sizeof(float));
@@ -302,7 +322,7 @@ void rnn_pack_panels(long K, long N, const float *src, long lds, float *dst) {
 
 void rnn_gemv_panels(long K, long N, const float *x, const float *w, float *y) {
   for (long n = 0; n < N;) {
-    long width = panel_width(N, n);
+    long width = rnn_panel_width(N, n);
     const float *panel = w + K * n;
     switch (width) {
     case 128: gemv_panel128(K, x, panel, y + n); break;

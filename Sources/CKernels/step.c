@@ -5,31 +5,32 @@
 /// The products and the cell of layer `l`, hidden units [units[part], units[part + 1]).
 static void layer_part(const rnn_step_model *m, long l, int part, int token) {
   const rnn_step_layer *layer = m->layer + l;
-  long g = m->gates_per_unit, gh = g * m->hidden, k = m->hidden;
+  long g = m->gates_per_unit, gh = g * m->hidden;
   long u = m->units[part], width = m->units[part + 1] - u;
   long first = g * u, n = g * width;  // this part's gate columns
   const float *h_old = layer->h[m->parity];
   const float *source = l == 0 ? m->table + (long)token * gh : layer->bias;
   float *h_new = layer->h[!m->parity], *gates = m->gates + first;
   for (long j = 0; j < n; j++) gates[j] = source[first + j];
-  if (l > 0) rnn_gemv_panels(k, n, m->layer[l - 1].h[!m->parity], layer->wih + k * first, gates);
+  uint8_t *scratch = m->scratch[part];
+  if (l > 0) rnn_gemv_packed(&layer->wih, first, n, m->layer[l - 1].h[!m->parity], gates, scratch);
   switch (m->cell) {
   case RNN_CELL_LSTM:
-    rnn_gemv_panels(k, n, h_old, layer->whh + k * first, gates);
+    rnn_gemv_packed(&layer->whh, first, n, h_old, gates, scratch);
     rnn_lstm_forward_step(1, width, gates, layer->c[m->parity] + u, layer->c[!m->parity] + u,
                           m->tanh_c + u, h_new + u);
     break;
   case RNN_CELL_GRU: {
     float *hidden = m->hidden_gates + first;
     for (long j = 0; j < n; j++) hidden[j] = 0;
-    rnn_gemv_panels(k, n, h_old, layer->whh + k * first, hidden);
+    rnn_gemv_packed(&layer->whh, first, n, h_old, hidden, scratch);
     rnn_gru_forward_step(1, width, 0, width, gates, hidden, layer->bhh + first, h_old + u,
                          m->gru_gates + first, m->hn + u, h_new + u);
     break;
   }
   case RNN_CELL_TANH:
   case RNN_CELL_RELU:
-    rnn_gemv_panels(k, n, h_old, layer->whh + k * first, gates);
+    rnn_gemv_packed(&layer->whh, first, n, h_old, gates, scratch);
     rnn_simple_forward_step(1, width, gates, h_new + u, m->cell == RNN_CELL_RELU);
     break;
   }
@@ -40,7 +41,7 @@ static void decoder_part(const rnn_step_model *m, int part) {
   long first = m->classes[part], n = m->classes[part + 1] - first;
   for (long j = 0; j < n; j++) m->logits[first + j] = m->decoder_bias[first + j];
   const float *h = m->layer[m->layers - 1].h[!m->parity];
-  rnn_gemv_panels(m->hidden, n, h, m->decoder + m->hidden * first, m->logits + first);
+  rnn_gemv_packed(&m->decoder, first, n, h, m->logits + first, m->scratch[part]);
 }
 
 typedef struct {

@@ -27,6 +27,7 @@ struct Bench: ParsableCommand {
   @Flag(help: "Print one JSON object.")
   var json = false
   @OptionGroup var compute: ComputeOptions
+  @OptionGroup var weights: PrecisionOption
 
   func validate() throws {
     try requireWithin(CharLMConfig.layersRange, layers, "layers")
@@ -62,6 +63,8 @@ struct Bench: ParsableCommand {
       model: model, batches: try BatchIterator(tokens: tokens, batchSize: batchSize, seqLength: seqLength),
       config: trainConfig, dataParallel: try communicator.map { try DataParallel($0, batchSize: batchSize) })
 
+    // Training's products in bf16 with --precision bf16 (where the CPU can), else fp32.
+    let trainPrecision = BLAS.setProductPrecision(weights.precision == .bf16 ? .bf16 : .fp32)
     for _ in 0..<2 { try trainer.step() }
     var steps = 0
     let trainStart = now()
@@ -81,7 +84,7 @@ struct Bench: ParsableCommand {
     let ranks = communicator?.size ?? 1
     let trainRate = Double(steps * batchSize * seqLength) / trainSeconds
 
-    let sampler = Sampler(model: model)
+    let sampler = Sampler(model: model, precision: weights.precision)
     sampler.feed([0])
     for _ in 0..<10 { _ = sampler.next(SamplingOptions(), using: &generator) }
     var characters = 0
@@ -108,19 +111,24 @@ struct Bench: ParsableCommand {
         ("seq_length", "\(seqLength)"), ("batch_size", "\(batchSize)"), ("vocab", "\(vocab)"),
         ("train_tokens_per_s", "\(trainRate)"), ("train_steps", "\(steps)"), ("train_gflops", "\(flops / 1e9)"),
         ("sample_chars_per_s", "\(sampleRate)"), ("peak_rss_bytes", "\(peak)"),
+        ("precision", "\"\(weights.precision.rawValue)\""), ("sample_kernel", "\"\(weights.precision.kernel)\""),
+        ("train_precision", "\"\(trainPrecision.rawValue)\""),
+        ("train_kernel", "\"\(trainPrecision == .bf16 ? BLAS.bf16Kernel : BLAS.description)\""),
         ("blas", "\"\(BLAS.description)\""), ("threads", "\(BLAS.threads)"), ("ranks", "\(ranks)"),
         ("allreduce_s_per_step", "\(allreducePerStep)"),
       ]
       say("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
     } else {
       say("\(layers) x \(cell.kind.rawValue) \(hidden), E=\(e), T=\(seqLength), B=\(batchSize), V=\(vocab); \(BLAS.description)")
-      say("train:  \(thousands(trainRate)) tokens/s (\(steps) steps), \(fixed(flops / 1e9, 1)) GFLOP/s of model FLOPs")
+      say(
+        "train:  \(thousands(trainRate)) tokens/s (\(steps) steps), \(fixed(flops / 1e9, 1)) GFLOP/s of model FLOPs, "
+          + "\(trainPrecision.rawValue) products")
       if ranks > 1 {
         say(
           "        \(ranks) ranks; allreduce \(fixed(allreducePerStep * 1e3, 2)) ms per step "
             + "(\(fixed(100 * allreducePerStep * Double(steps) / trainSeconds, 1))% of a step)")
       }
-      say("sample: \(thousands(sampleRate)) chars/s (batch 1)")
+      say("sample: \(thousands(sampleRate)) chars/s (batch 1, \(weights.precision.kernel))")
       say("peak resident memory: \(fixed(Double(peak) / 1_048_576, 1)) MiB")
     }
   }

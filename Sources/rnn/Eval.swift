@@ -15,6 +15,7 @@ struct Eval: ParsableCommand {
   @Flag(help: "Print one JSON object: loss_nats_per_char, bits_per_char, characters (the number scored).")
   var json = false
   @OptionGroup var compute: ComputeOptions
+  @OptionGroup var weights: PrecisionOption
 
   func validate() throws {
     guard !paths.isEmpty else { throw ValidationError("--data needs at least one file") }
@@ -27,9 +28,14 @@ struct Eval: ParsableCommand {
     guard corpus.text.count >= 2 else { throw Failure("the text has \(corpus.text.count) character; at least 2 are needed to score one") }
     let status = TerminalStatus()
     let start = now()
-    let (nats, count) = loaded.model.loss(of: corpus.text, batch: 1, chunk: 1000) { done, total in
+    let report = { (done: Int, total: Int) in
       if done < total { status.update(TerminalStatus.progress("scoring", done: done, of: total, unit: "characters", since: start)) }
     }
+    // fp32 through the sequence model; bf16 and int8 through the step model that sampling runs.
+    let (nats, count) =
+      weights.precision == .fp32
+      ? loaded.model.loss(of: corpus.text, batch: 1, chunk: 1000, progress: report)
+      : loaded.model.stepLoss(of: corpus.text, precision: weights.precision, progress: report)
     status.clear()
     let mean = nats / Double(count)
     guard mean.isFinite else { throw Failure("the loss on this text is not finite: \(checkpoint)'s values overflow") }

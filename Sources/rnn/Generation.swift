@@ -2,14 +2,15 @@ import RNN
 
 /// Generates `length` characters (bytes, for a byte-level model) after `prime` (empty: after a
 /// newline, not printed), handing the bytes of each to `emit` as soon as it is chosen; after
-/// `stop` (emitted), it ends early; so it does when `emit` throws. Returns false if it stopped
-/// because the model's outputs are not finite (weights that overflow), true otherwise.
+/// `stop` (emitted), it ends early; so it does when `emit` throws. The model runs with its weights
+/// in `precision`. Returns false if it stopped because the model's outputs are not finite
+/// (weights that overflow), true otherwise.
 @discardableResult
 func generate(
   model: CharLM, vocabulary: Vocabulary, prime: [Int32], length: Int, options: SamplingOptions, stop: Int32? = nil,
-  using generator: inout RandomGenerator, emit: ([UInt8]) throws -> Void
+  precision: Precision = .fp32, using generator: inout RandomGenerator, emit: ([UInt8]) throws -> Void
 ) rethrows -> Bool {
-  let sampler = Sampler(model: model)
+  let sampler = Sampler(model: model, precision: precision)
   if prime.isEmpty {
     let start = vocabulary.id(of: "\n") ?? Int32(truncatingIfNeeded: generator.next() % UInt64(vocabulary.count))
     sampler.feed([start])

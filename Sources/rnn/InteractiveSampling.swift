@@ -8,6 +8,7 @@ struct InteractiveSampling {
   var options: SamplingOptions
   var length: Int
   let stop: Int32?
+  var precision: Precision = .fp32
 
   static let help =
     "Type a text to continue it. Commands: :temperature X (or :t X), :length N, :help, :quit (or end of input)."
@@ -32,7 +33,7 @@ struct InteractiveSampling {
       emit(line)
       let finite = generate(
         model: checkpoint.model, vocabulary: checkpoint.vocabulary, prime: prime, length: length, options: options,
-        stop: stop, using: &generator, emit: { emit(bytes: $0) })
+        stop: stop, precision: precision, using: &generator, emit: { emit(bytes: $0) })
       emit("\n")
       if !finite { say(Sample.overflow) }
     }

@@ -38,6 +38,7 @@ struct Sample: ParsableCommand {
   @Flag(help: "Prompt for prime texts and stream each continuation; :temperature X changes the temperature.")
   var interactive = false
   @OptionGroup var compute: ComputeOptions
+  @OptionGroup var weights: PrecisionOption
 
   func validate() throws {
     guard length >= 0 else { throw ValidationError("--length must be 0 or more, got \(length)") }
@@ -52,6 +53,9 @@ struct Sample: ParsableCommand {
       if let option = sampling.compactMap({ $0 }).first {
         throw ValidationError("--beam searches instead of sampling; it cannot be combined with \(option)")
       }
+    }
+    if beam != nil, weights.precision != .fp32 {
+      throw ValidationError("--beam runs the fp32 model; --precision \(weights.precision.rawValue) applies to sampling")
     }
     if interactive, beam != nil || prime != nil {
       throw ValidationError("--interactive asks for the prime at its prompt and samples; drop --\(beam != nil ? "beam" : "prime")")
@@ -83,7 +87,7 @@ struct Sample: ParsableCommand {
       var generator = RandomGenerator(seed: seed ?? UInt64.random(in: .min ... .max))
       var session = InteractiveSampling(
         checkpoint: loaded, options: SamplingOptions(temperature: temperature ?? 1, topK: topK, argmax: argmax),
-        length: length, stop: stopToken)
+        length: length, stop: stopToken, precision: weights.precision)
       session.run(using: &generator)
       return
     }
@@ -107,7 +111,7 @@ struct Sample: ParsableCommand {
       let finite = try generate(
         model: loaded.model, vocabulary: loaded.vocabulary, prime: primeTokens, length: length,
         options: SamplingOptions(temperature: temperature ?? 1, topK: topK, argmax: argmax), stop: stopToken,
-        using: &generator, emit: { emit(bytes: $0); try checkStandardOutput() })
+        precision: weights.precision, using: &generator, emit: { emit(bytes: $0); try checkStandardOutput() })
       guard finite else { throw Failure(Self.overflow) }
     }
     emit("\n")

@@ -91,6 +91,7 @@ struct Train: ParsableCommand {
   @Option(parsing: .unconditional, help: "Characters in the sample printed at each validation (0: none; at most 100000).")
   var sampleLength = 200
   @OptionGroup var compute: ComputeOptions
+  @OptionGroup var products: TrainingPrecisionOption
 
   /// The held-out fractions of a new run.
   static let defaultFractions = (validation: 0.05, test: 0.05)
@@ -150,6 +151,7 @@ struct Train: ParsableCommand {
 
   /// Trains alone, or as one rank of `communicator`'s job (rank 0 alone writes files).
   private func train(_ communicator: MPICommunicator?) throws {
+    products.configure()
     if (communicator?.rank ?? 0) == 0 {
       if let note = Distributed.stopGraceNote() { say(note) }
       try prepareCheckpointFolder()

@@ -43,7 +43,7 @@ struct TrainingRun {
       "Model: \(config.layers) x \(config.cell.rawValue) \(config.hidden), embedding \(config.embedding), "
         + "vocabulary \(config.vocabularySize), \(parameterCount(model)) parameters; "
         + "\(trainer.batches.batchesPerEpoch) batches of \(trainer.config.batchSize) x \(trainer.config.seqLength) per epoch; "
-        + "matrix products: \(BLAS.description).")
+        + "matrix products: \(BLAS.productDescription).")
     guard trainer.progress.step < lastStep else {
       output.log("Nothing to do: step \(trainer.progress.step) already reached the last step \(lastStep).")
       return

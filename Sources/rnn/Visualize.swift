@@ -30,6 +30,7 @@ struct Visualize: ParsableCommand {
   @Option(parsing: .unconditional, help: "Neurons listed per property.")
   var top = 5
   @OptionGroup var compute: ComputeOptions
+  @OptionGroup var weights: PrecisionOption
 
   /// The longest passage, and the most neuron values (characters x neurons) a page holds:
   /// about 4 bytes each in the page, 12 in memory while it is made.
@@ -68,7 +69,7 @@ struct Visualize: ParsableCommand {
     let scalars = corpus.text[..<end].map { loaded.vocabulary.scalar(for: $0) }
     let properties = TextProperties(scalars)
 
-    let trace = NeuronTrace(model: loaded.model, tokens: tokens)
+    let trace = NeuronTrace(model: loaded.model, tokens: tokens, precision: weights.precision)
     guard trace.isFinite else { throw Failure("the model's values are not finite on this passage: its weights overflow") }
     let neurons = trace.neurons
     let found = TextProperty.allCases.map { property in
@@ -103,8 +104,8 @@ struct NeuronTrace {
   var guesses: [[(token: Int32, p: Float)]]
   let count: Int
 
-  init(model: CharLM, tokens: [Int32], guessCount: Int = 5) {
-    let sampler = Sampler(model: model)
+  init(model: CharLM, tokens: [Int32], precision: Precision = .fp32, guessCount: Int = 5) {
+    let sampler = Sampler(model: model, precision: precision)
     layers = model.config.layers
     hidden = model.config.hidden
     hasCellState = sampler.state.first?.c != nil

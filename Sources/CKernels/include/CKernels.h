@@ -2,6 +2,8 @@
 //
 //   blas.c         matrix multiply through the fastest BLAS found at run time (oneDNN, OpenBLAS)
 //                  or a built-in vectorised fallback; no link-time dependency on any BLAS.
+//   gemm_bf16.c    the same products in bf16 (oneDNN, AMX / AVX512-BF16) for training.
+//   quantized.c    batch-1 matrix-vector products with weights in bf16 or int8 (sampling).
 //   recurrent.c    fused pointwise forward/backward of one LSTM, GRU or vanilla-RNN time step.
 //   vector.c       bias broadcast and reduction, softmax cross-entropy, norms, dropout masks.
 //   optimizers.c   Adam, RMSprop and SGD-with-momentum updates over flat parameter buffers.
@@ -30,6 +32,13 @@ typedef enum {
   RNN_BLAS_OPENBLAS = 2,  ///< OpenBLAS `cblas_sgemm` (libopenblas.so.0), core type forced to the CPU's
 } rnn_blas_backend;
 
+/// A precision of stored weights (rnn_packed) or of matrix products (rnn_blas_set_precision).
+typedef enum {
+  RNN_PRECISION_FP32 = 0,  ///< float32, as trained
+  RNN_PRECISION_BF16 = 1,  ///< bfloat16 (rounded to nearest even), products accumulated in fp32
+  RNN_PRECISION_INT8 = 2,  ///< int8, one symmetric scale per column (output), inputs quantised per call
+} rnn_precision;
+
 /// Loads a BLAS (always run single-threaded) and records how many threads callers split work
 /// over (`threads <= 0`: one per core). The first call wins; later calls return the backend
 /// already chosen. Returns the backend in use.
@@ -46,6 +55,33 @@ int rnn_blas_threads(void);
 /// (`trans_a`, `trans_b` non-zero). `lda`, `ldb`, `ldc` are the row strides of A, B, C as stored.
 void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, const float *A,
                long lda, const float *B, long ldb, float beta, float *C, long ldc);
+
+/// The width of the panel at column `n` of an N-column matrix packed in panels: 128 while at
+/// least 128 columns are left, then 64, then the rest rounded up to 16 (zero columns pad it).
+/// Panel `n` starts at element `K * n` (rows of its own width).
+long rnn_panel_width(long N, long n);
+
+/// Asks for rnn_sgemm's products in `precision`: fp32, or bf16 (both operands rounded to bf16,
+/// products accumulated in fp32, by oneDNN's `dnnl_gemm_bf16bf16f32` on AMX or AVX512-BF16).
+/// Returns the precision that runs: fp32 where bf16 is unavailable (`rnn_blas_bf16_kernel` says
+/// why). Call between products, not during them.
+rnn_precision rnn_blas_set_precision(rnn_precision precision);
+
+/// The precision rnn_sgemm's products run in.
+rnn_precision rnn_blas_precision(void);
+
+/// One line: the kernel that runs bf16 products, or why none can, e.g.
+/// "oneDNN dnnl_gemm_bf16bf16f32 (avx512_core_amx kernels), fp32 accumulation".
+const char *rnn_blas_bf16_kernel(void);
+
+/// With bf16 products: rounds `values [count]` to bf16 once; until `rnn_blas_release_constant`
+/// of the same `values`, products read an operand inside this buffer from that copy instead of
+/// rounding it each time. The values must not change meanwhile (training: the weights, during
+/// forward and backward). Holds nest, up to 8 at a time. With fp32 products: nothing to copy.
+void rnn_blas_hold_constant(const float *values, long count);
+
+/// Ends `rnn_blas_hold_constant(values, ...)`.
+void rnn_blas_release_constant(const float *values);
 
 /// Copies `src [K, N]` (rows `lds` floats apart) into panel order for `rnn_gemv_panels`: column
 /// panels of 128 columns, then one of 64, then the rest padded with zero columns to a multiple of
@@ -69,6 +105,57 @@ void rnn_free_streamed(float *buffer);
 /// never trimmed) instead of returning it to the system. Elsewhere: nothing.
 void rnn_keep_freed_memory(void);
 
+// MARK: - Weights for batch-1 products in fp32, bf16 or int8 (quantized.c)
+
+/// A matrix W [K, N] (a transposed weight: K inputs, N outputs) packed for `rnn_gemv_packed`, in
+/// column panels as `rnn_pack_panels` lays them out, each part of the columns (from column
+/// `first`, a multiple of 16) packed on its own from element `rnn_packed_rows(precision, K) * first`.
+/// - fp32: panels of floats, exactly as `rnn_pack_panels`.
+/// - bf16: K rounded up to 2; in a panel of width w, element (k, j) is at `(k / 2) * 2w + 2j + k % 2`
+///   (two consecutive inputs of a column side by side in one 32-bit word).
+/// - int8: K rounded up to 4 (zero rows pad it); in a panel of width w, element (k, j) is byte
+///   `(k / 4) * 4w + 4j + k % 4` (four consecutive inputs of a column side by side, the order of
+///   VNNI's `vpdpbusd`); W[k, j] ~ scale[j] * q[k, j], |q| <= 127, scale[j] = max_k |W[k, j]| / 127;
+///   sum[j] = sum_k q[k, j].
+typedef struct {
+  rnn_precision precision;
+  long K;          // inputs
+  void *panels;    // rnn_packed_rows(precision, K) * (N rounded up to 16 per part) elements
+  float *scale;    // int8: [N rounded up to 16], per column; else unused
+  int32_t *sum;    // int8: [N rounded up to 16], per column; else unused
+} rnn_packed;
+
+/// Rows stored per panel for K inputs: K; for bf16 K rounded up to 2, for int8 up to 4.
+long rnn_packed_rows(rnn_precision precision, long K);
+
+/// Bytes of scratch `rnn_gemv_packed` needs for K inputs (the input converted per call).
+long rnn_packed_scratch_bytes(rnn_precision precision, long K);
+
+/// Bytes per stored weight: 4, 2 or 1.
+long rnn_precision_bytes(rnn_precision precision);
+
+/// Packs `src [K, n]` (rows `lds` floats apart) as columns [first, first + n) of `w`, rounding to
+/// its precision (int8: computing those columns' scales and sums; padding columns get scale 0).
+void rnn_pack_part(const rnn_packed *w, long first, long n, const float *src, long lds);
+
+/// y[n] += x[K] * W[K, first : first + n] for the part of `w` packed from column `first` (its
+/// panels rounded up to 16 columns: `y` is written that far, the padding columns adding zero).
+/// int8 quantises x symmetrically (scale max|x| / 127) into `scratch` and multiplies in 32-bit
+/// integers; bf16 widens each weight to fp32 and accumulates in fp32. `scratch` holds
+/// `rnn_packed_scratch_bytes` bytes.
+void rnn_gemv_packed(const rnn_packed *w, long first, long n, const float *x, float *y,
+                     uint8_t *scratch);
+
+/// For tests: non-zero runs the portable int8 kernel even on a CPU with AVX512-VNNI.
+void rnn_packed_portable_only(int on);
+
+/// bf16 nearest-even rounding of x, as a float (NaN stays NaN).
+float rnn_round_bf16(float x);
+
+/// One line naming the kernel `rnn_gemv_packed` runs for `precision` on this CPU, e.g.
+/// "int8 avx512_vnni (inputs quantised per call)".
+const char *rnn_packed_kernel(rnn_precision precision);
+
 // MARK: - Two-thread regions
 
 /// A region in stages, each split in two: `part` 0 or 1 of `stage`.
@@ -89,10 +176,10 @@ typedef enum { RNN_CELL_LSTM, RNN_CELL_GRU, RNN_CELL_TANH, RNN_CELL_RELU } rnn_c
 /// One layer of an `rnn_step_model`. Weights are transposed, `[K, G*H]` with K the layer's input
 /// size, gate columns reordered so that each part's are contiguous (part p: columns
 /// `[G*units[p], G*units[p+1])`, gate blocks of its width), each part's columns packed by
-/// `rnn_pack_panels` at float `K * (its first column)`.
+/// `rnn_pack_part` from its first column.
 typedef struct {
-  const float *wih;  // layers after the first: W_ih^T, packed
-  const float *whh;  // W_hh^T, packed
+  rnn_packed wih;    // layers after the first: W_ih^T, packed
+  rnn_packed whh;    // W_hh^T, packed
   const float *bias; // [G*H]: b_ih + b_hh (GRU: b_ih)
   const float *bhh;  // [G*H]: GRU's b_hh
   float *h[2], *c[2]; // the state [H] (c: LSTM only), double-buffered: `parity` is current
@@ -107,11 +194,12 @@ typedef struct {
   long classes[3];      // part boundaries over the decoder's outputs (likewise)
   rnn_step_layer *layer;
   const float *table;   // [V, G*H]: layer 0's input projection of each token, biases included
-  const float *decoder; // W_dec^T [H, V], each part's columns packed
+  rnn_packed decoder;   // W_dec^T [H, V], each part's columns packed
   const float *decoder_bias;
   // Scratch, each padded to a multiple of 16 floats: gates, hidden_gates, gru_gates [G*H];
   // tanh_c, hn [H]; logits [V] (the output).
   float *gates, *hidden_gates, *gru_gates, *tanh_c, *hn, *logits;
+  uint8_t *scratch[2];  // each part's scratch for rnn_gemv_packed (rnn_packed_scratch_bytes for H)
   int parity;           // which of each layer's state buffers is current
 } rnn_step_model;
 

@@ -218,7 +218,11 @@ public struct RecurrentLayer: Sendable {
         }
       }
     }
-    return copy.withPointer { base in body(offsets.map { base + $0 }, transposed) }
+    return copy.withPointer { base in
+      BLAS.holdConstant(base, count: g * h * h)  // with bf16 products: rounded once for every step
+      defer { BLAS.releaseConstant(base) }
+      return body(offsets.map { base + $0 }, transposed)
+    }
   }
 
   /// `withForwardHiddenWeights` for one part of all the hidden units.

@@ -21,6 +21,8 @@ extension CharLM {
     var state = zeroState(batch: rows)
     var total = 0.0
     let base = tokens.startIndex
+    BLAS.holdConstant(parameters)  // with bf16 products: the weights rounded once for all chunks
+    defer { BLAS.releaseConstant(parameters) }
     for start in stride(from: 0, to: length, by: chunk) {
       let steps = min(chunk, length - start)
       var inputs = [Int32](repeating: 0, count: steps * rows)

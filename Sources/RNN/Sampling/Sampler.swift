@@ -25,10 +25,11 @@ public final class Sampler {
   private var scratch: [Float]
   private var order: [Int32]
 
-  /// A sampler from the zero state; it copies the model's weights, so later training of the
-  /// model does not affect it.
-  public init(model: CharLM) {
-    step = StepModel(model, threads: Parallel.width)
+  /// A sampler from the zero state; it copies the model's weights (rounded to `precision`), so
+  /// later training of the model does not affect it.
+  public init(model: CharLM, precision: Precision = .fp32) {
+    let threads = StepModel.threads(for: model.config, precision: precision, available: Parallel.width)
+    step = StepModel(model, threads: threads, precision: precision)
     scratch = [Float](repeating: 0, count: model.config.vocabularySize)
     order = [Int32](repeating: 0, count: model.config.vocabularySize)
   }
@@ -52,7 +53,7 @@ public final class Sampler {
   /// Chooses the next character from the current logits and feeds it; returns it.
   /// Requires at least one character fed before.
   public func next(_ options: SamplingOptions, using generator: inout RandomGenerator) -> Int32 {
-    precondition(fed, "feed at least one character before sampling")
+    require(fed, "feed at least one character before sampling")
     let token = scratch.withUnsafeMutableBufferPointer { scratch in
       order.withUnsafeMutableBufferPointer { order in
         Self.choose(from: step.logits, options, scratch: scratch, order: order, using: &generator)
@@ -95,7 +96,7 @@ public final class Sampler {
     if options.argmax { return Int32(logits.indices.max { logits[$0] < logits[$1] }!) }
     rnn_softmax(v, logits.baseAddress!, options.temperature, p.baseAddress!)
     if let k = options.topK {
-      precondition(k > 0, "top-k needs k > 0, got \(k)")
+      require(k > 0, "top-k needs k > 0, got \(k)")
       rnn_keep_top_k(v, p.baseAddress!, k, order.baseAddress!)
     }
     var total: Float = 0

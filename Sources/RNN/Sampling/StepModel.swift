@@ -19,12 +19,15 @@ import CKernels
 /// Everything lives in one allocation; a step allocates nothing.
 final class StepModel {
   let config: CharLMConfig
+  /// How the weights of the products are stored (see `Precision`).
+  let precision: Precision
   private let storage: UnsafeMutablePointer<Float>
   private let layers: UnsafeMutablePointer<rnn_step_layer>
   private let model: UnsafeMutablePointer<rnn_step_model>
 
-  init(_ charLM: CharLM, threads: Int) {
+  init(_ charLM: CharLM, threads: Int, precision: Precision = .fp32) {
     config = charLM.config
+    self.precision = precision
     let (v, h, e, g) = (config.vocabularySize, config.hidden, config.embedding, config.cell.gates)
     let split = threads >= 2 && h >= 64
     let units = split ? [0, (h / 2 + 15) / 16 * 16, h] : [0, h]
@@ -37,14 +40,24 @@ final class StepModel {
       defer { size += padded(n) }
       return size
     }
-    struct Offsets { var wih = 0, whh = 0, bias = 0, bhh = 0, h = [0, 0], c = [0, 0] }
+    /// A matrix `[K, N]` in `precision`: its panels, and for int8 its scales and sums (`[N]`).
+    struct Packed { var panels = 0, scale = 0, sum = 0 }
+    let kind = precision.kind
+    func reserve(inputs k: Int, columns n: Int) -> Packed {
+      let bytes = rnn_packed_rows(kind, k) * padded(n) * rnn_precision_bytes(kind)
+      let quantised = precision == .int8
+      return Packed(
+        panels: reserve((bytes + 3) / 4), scale: quantised ? reserve(n) : 0, sum: quantised ? reserve(n) : 0)
+    }
+    struct Offsets { var wih = Packed(), whh = Packed(), bias = 0, bhh = 0, h = [0, 0], c = [0, 0] }
     let offsets = (0..<config.layers).map { l in
       Offsets(
-        wih: reserve(l == 0 ? 0 : h * padded(g * h)), whh: reserve(h * padded(g * h)), bias: reserve(g * h),
-        bhh: reserve(g * h), h: [reserve(h), reserve(h)], c: [reserve(h), reserve(h)])
+        wih: l == 0 ? Packed() : reserve(inputs: h, columns: g * h), whh: reserve(inputs: h, columns: g * h),
+        bias: reserve(g * h), bhh: reserve(g * h), h: [reserve(h), reserve(h)], c: [reserve(h), reserve(h)])
     }
     let table = reserve(v * g * h)
-    let decoder = reserve(h * padded(v))
+    let decoder = reserve(inputs: h, columns: v)
+    let scratch = [0, 1].map { _ in reserve((rnn_packed_scratch_bytes(kind, h) + 3) / 4) }
     let decoderBias = reserve(v)
     let gates = reserve(g * h)
     let hiddenGates = reserve(g * h)
@@ -66,17 +79,24 @@ final class StepModel {
       let width = units[p + 1] - units[p]
       return g * units[p] + q * width + (j - units[p])
     }
-    /// Packs `transposed [K, N]`'s columns part by part (`bounds`) into panels at `offset`.
-    func pack(_ transposed: [Float], inputs: Int, columns n: Int, bounds: [Int], at offset: Int) {
+    /// The C view of the matrix `[K, N]` at `slot`.
+    func matrix(_ slot: Packed, inputs: Int) -> rnn_packed {
+      rnn_packed(
+        precision: kind, K: inputs, panels: UnsafeMutableRawPointer(s + slot.panels), scale: s + slot.scale,
+        sum: UnsafeMutableRawPointer(s + slot.sum).assumingMemoryBound(to: Int32.self))
+    }
+    /// Packs `transposed [K, N]`'s columns part by part (`bounds`) into the matrix at `slot`.
+    func pack(_ transposed: [Float], inputs: Int, columns n: Int, bounds: [Int], at slot: Packed) {
+      var packed = matrix(slot, inputs: inputs)
       transposed.withUnsafeBufferPointer { transposed in
         for part in 0..<bounds.count - 1 {
           let (first, count) = (bounds[part], bounds[part + 1] - bounds[part])
-          rnn_pack_panels(inputs, count, transposed.baseAddress! + first, n, s + offset + inputs * first)
+          rnn_pack_part(&packed, first, count, transposed.baseAddress! + first, n)
         }
       }
     }
     /// Stores `weight [G*H, K]` transposed, columns reordered, in panels.
-    func store(_ weight: UnsafePointer<Float>, inputs: Int, at offset: Int) {
+    func store(_ weight: UnsafePointer<Float>, inputs: Int, at offset: Packed) {
       var transposed = [Float](repeating: 0, count: inputs * g * h)
       for r in 0..<g * h { for k in 0..<inputs { transposed[k * g * h + column[r]] = weight[r * inputs + k] } }
       pack(transposed, inputs: inputs, columns: g * h, bounds: units.map { g * $0 }, at: offset)
@@ -93,15 +113,18 @@ final class StepModel {
         s[slot.bhh + column[r]] = bhh[r]
       }
     }
-    // Layer 0's projection of every character: embedding row times W_ih^T plus bias.
+    // Layer 0's projection of every character: embedding row times W_ih^T plus bias, in fp32
+    // (not through BLAS, whose products may be running in bf16 for training).
     let embedding = p.value(charLM.embedding.weight)
     let wih0 = p.value(charLM.layers[0].weightIH)
-    var row = [Float](repeating: 0, count: g * h)
     for token in 0..<v {
-      row.withUnsafeMutableBufferPointer { row in
-        BLAS.gemm(false, true, 1, g * h, e, embedding + token * e, wih0, beta: 0, row.baseAddress!)
+      let x = embedding + token * e
+      for r in 0..<g * h {
+        let w = wih0 + r * e
+        var sum: Float = 0
+        for k in 0..<e { sum += x[k] * w[k] }
+        s[table + token * g * h + column[r]] = sum + s[offsets[0].bias + column[r]]
       }
-      for r in 0..<g * h { s[table + token * g * h + column[r]] = row[r] + s[offsets[0].bias + column[r]] }
     }
     var decoderT = [Float](repeating: 0, count: h * v)
     for r in 0..<v { for k in 0..<h { decoderT[k * v + r] = p.value(charLM.decoder.weight)[r * h + k] } }
@@ -112,9 +135,12 @@ final class StepModel {
     for (l, slot) in offsets.enumerated() {
       (layers + l).initialize(
         to: rnn_step_layer(
-          wih: s + slot.wih, whh: s + slot.whh, bias: s + slot.bias, bhh: s + slot.bhh,
+          wih: matrix(slot.wih, inputs: h), whh: matrix(slot.whh, inputs: h), bias: s + slot.bias, bhh: s + slot.bhh,
           h: (s + slot.h[0], s + slot.h[1]),
           c: (s + slot.c[0], s + slot.c[1])))
+    }
+    func bytes(_ offset: Int) -> UnsafeMutablePointer<UInt8> {
+      UnsafeMutableRawPointer(s + offset).assumingMemoryBound(to: UInt8.self)
     }
     let cell: rnn_cell_kind =
       switch config.cell {
@@ -128,9 +154,20 @@ final class StepModel {
       to: rnn_step_model(
         cell: cell, layers: config.layers, hidden: h, gates_per_unit: g, parts: Int32(units.count - 1),
         units: (units[0], units[1], units.last!), classes: (classes[0], classes[1], classes.last!), layer: layers,
-        table: s + table, decoder: s + decoder, decoder_bias: s + decoderBias, gates: s + gates,
+        table: s + table, decoder: matrix(decoder, inputs: h), decoder_bias: s + decoderBias, gates: s + gates,
         hidden_gates: s + hiddenGates, gru_gates: s + gruGates, tanh_c: s + tanhC, hn: s + hn, logits: s + logits,
-        parity: 0))
+        scratch: (bytes(scratch[0]), bytes(scratch[1])), parity: 0))
+  }
+
+  /// The threads worth running a step on, of `available`: two only when the weights of the
+  /// products (in `precision`) are over 1 MiB. Below that they stay in one core's cache, a step
+  /// takes microseconds, and the two-thread region's synchronisation costs more than the second
+  /// core saves (measured, 2 x 128 LSTM: int8 223k chars/s on one thread, 110k on two; fp32 111k
+  /// and 106k).
+  static func threads(for config: CharLMConfig, precision: Precision, available: Int) -> Int {
+    let (h, g, v) = (config.hidden, config.cell.gates, config.vocabularySize)
+    let weights = g * h * h * config.layers + g * h * h * (config.layers - 1) + h * v
+    return weights * rnn_precision_bytes(precision.kind) > 1 << 20 ? available : 1
   }
 
   deinit {
@@ -158,7 +195,7 @@ final class StepModel {
 
   /// Runs one character through every layer and the decoder.
   func step(_ token: Int32) {
-    precondition(token >= 0 && Int(token) < config.vocabularySize, "token \(token) outside the vocabulary")
+    require(token >= 0 && Int(token) < config.vocabularySize, "token \(token) outside the vocabulary")
     rnn_step(model, token)
   }
 }

@@ -85,6 +85,7 @@ public final class Trainer {
       state: (progress.generator[0], progress.generator[1], progress.generator[2], progress.generator[3]))
 
     model.parameters.zeroGradients()
+    BLAS.holdConstant(model.parameters)  // with bf16 products: the weights rounded once for the step
     let tape = Tape()
     let initial = state.map { StateVariables($0, on: tape) }
     let (logits, final) = withUnsafeMutablePointer(to: &generator) {
@@ -96,6 +97,7 @@ public final class Trainer {
     // A rank's mean is over its B/N rows; weighted by (B/N)/B, the ranks' sum is the batch's mean.
     let weight = Float(share.streams.count) / Float(share.total)
     tape.backward(from: lossVariable, seed: weight)
+    BLAS.releaseConstant(model.parameters)
     if let communicator = dataParallel?.communicator {
       let start = ContinuousClock.now
       try communicator.sum(model.parameters.gradients)

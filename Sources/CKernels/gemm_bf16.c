@@ -1,0 +1,175 @@
+// Matrix products in bf16 for training (`rnn train --precision bf16`): rnn_sgemm's operands are
+// rounded to bf16 (nearest even) and multiplied by oneDNN's `dnnl_gemm_bf16bf16f32`, which
+// accumulates in fp32 and runs AMX tiles or AVX512-BF16 dot products where the CPU has them.
+// The master weights, their gradients (the products' fp32 outputs), the optimizer and the loss
+// stay fp32.
+//
+// Rounding the operands costs a pass over each; the weights, read by a product at every time
+// step, are rounded once per training step instead: between rnn_blas_hold_constant and
+// rnn_blas_release_constant, an operand inside a held buffer is read from its bf16 copy.
+#include "CKernels.h"
+#include "activations.h"
+#include "onednn.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int (*dnnl_bf16_gemm_fn)(char, char, long, long, long, float, const uint16_t *, long,
+                                 const uint16_t *, long, float, float *, long);
+
+static struct {
+  pthread_once_t once;
+  dnnl_bf16_gemm_fn gemm;  // NULL: bf16 products unavailable
+  char description[192];   // the kernel, or why there is none
+  int active;              // set by rnn_blas_set_precision (between products, from one thread)
+} bf16 = {.once = PTHREAD_ONCE_INIT};
+
+// The buffers held constant (rnn_blas_hold_constant), each with its bf16 copy. Holds may nest
+// (the weights for a training step, inside it a layer's re-laid-out W_hh) and come from several
+// threads, so the list is locked and a release names its buffer. Past MAX_HELD, a hold is
+// ignored (its products round their operands themselves).
+enum { MAX_HELD = 8 };
+static struct {
+  pthread_mutex_t lock;
+  int count;
+  struct {
+    const float *values;
+    long count;
+    int copied;  // 0 with fp32 products (nothing to read from) or when out of memory
+    uint16_t *copy;
+    long capacity;
+  } buffer[MAX_HELD];
+} held = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void load(void) {
+  void *lib = rnn_open_onednn();
+  dnnl_bf16_gemm_fn gemm = lib ? (dnnl_bf16_gemm_fn)dlsym(lib, "dnnl_gemm_bf16bf16f32") : NULL;
+  if (!gemm) {
+    snprintf(bf16.description, sizeof bf16.description,
+             "bf16 products need oneDNN (libdnnl.so.2 or .3 with dnnl_gemm_bf16bf16f32), not found");
+    return;
+  }
+  int (*isa)(void) = (int (*)(void))dlsym(lib, "dnnl_get_effective_cpu_isa");
+  int code = isa ? isa() : 0;
+  // dnnl_cpu_isa_t: avx512_core_bf16 is 0xe7, avx512_core_amx 0x3e7 (bits of the ones below).
+  if ((code & 0xe7) != 0xe7) {
+    snprintf(bf16.description, sizeof bf16.description,
+             "bf16 products need a CPU with AMX or AVX512-BF16; oneDNN finds %s",
+             rnn_onednn_isa_name(code));
+    return;
+  }
+  snprintf(bf16.description, sizeof bf16.description,
+           "oneDNN dnnl_gemm_bf16bf16f32 (%s kernels), fp32 accumulation", rnn_onednn_isa_name(code));
+  bf16.gemm = gemm;
+}
+
+rnn_precision rnn_blas_set_precision(rnn_precision precision) {
+  pthread_once(&bf16.once, load);
+  bf16.active = precision == RNN_PRECISION_BF16 && bf16.gemm != NULL;
+  return bf16.active ? RNN_PRECISION_BF16 : RNN_PRECISION_FP32;
+}
+
+const char *rnn_blas_bf16_kernel(void) {
+  pthread_once(&bf16.once, load);
+  return bf16.description;
+}
+
+int rnn_bf16_products(void) { return bf16.active; }
+
+rnn_precision rnn_blas_precision(void) { return bf16.active ? RNN_PRECISION_BF16 : RNN_PRECISION_FP32; }
+
+/// dst[i] = bf16(src[i]), nearest even.
+RNN_KERNEL static void round_to_bf16(long n, const float *restrict src, uint16_t *restrict dst) {
+  RNN_VECTORIZE
+  for (long i = 0; i < n; i++) dst[i] = rnn_bf16_bits(src[i]);
+}
+
+void rnn_blas_hold_constant(const float *values, long count) {
+  pthread_mutex_lock(&held.lock);
+  if (held.count < MAX_HELD) {
+    int slot = held.count++;
+    held.buffer[slot].values = values;
+    held.buffer[slot].count = count;
+    held.buffer[slot].copied = 0;
+    if (bf16.active && count > held.buffer[slot].capacity) {
+      uint16_t *copy = realloc(held.buffer[slot].copy, (size_t)count * sizeof *copy);
+      if (copy) held.buffer[slot].copy = copy, held.buffer[slot].capacity = count;
+    }
+    if (bf16.active && count <= held.buffer[slot].capacity) {
+      round_to_bf16(count, values, held.buffer[slot].copy);
+      held.buffer[slot].copied = 1;
+    }
+  }
+  pthread_mutex_unlock(&held.lock);
+}
+
+void rnn_blas_release_constant(const float *values) {
+  pthread_mutex_lock(&held.lock);
+  for (int i = held.count - 1; i >= 0; i--) {
+    if (held.buffer[i].values != values) continue;
+    // Close the gap, keeping each slot's copy buffer for reuse.
+    uint16_t *copy = held.buffer[i].copy;
+    long capacity = held.buffer[i].capacity;
+    for (int j = i; j + 1 < held.count; j++) held.buffer[j] = held.buffer[j + 1];
+    held.count--;
+    held.buffer[held.count].copy = copy;
+    held.buffer[held.count].capacity = capacity;
+    break;
+  }
+  pthread_mutex_unlock(&held.lock);
+}
+
+/// The bf16 copy of X [extent floats] if X lies in a held buffer, else NULL.
+static const uint16_t *held_copy(const float *X, long extent) {
+  const uint16_t *copy = NULL;
+  pthread_mutex_lock(&held.lock);
+  for (int i = 0; i < held.count && !copy; i++) {
+    const float *values = held.buffer[i].values;
+    if (held.buffer[i].copied && X >= values && X + extent <= values + held.buffer[i].count)
+      copy = held.buffer[i].copy + (X - values);
+  }
+  pthread_mutex_unlock(&held.lock);
+  return copy;
+}
+
+// Each thread's buffers for the operands it rounds (grown as needed, kept for the next product).
+static _Thread_local struct {
+  uint16_t *data;
+  size_t capacity;
+} scratch[2];
+
+/// X [rows, cols] (rows `ld` floats apart, as stored) in bf16: the held copy if X lies in the
+/// held buffer (same layout), else rounded into scratch[which] with rows `cols` apart (*ld_out).
+static const uint16_t *operand(int which, long rows, long cols, const float *X, long ld,
+                               long *ld_out) {
+  *ld_out = ld;
+  const uint16_t *copy = held_copy(X, (rows - 1) * ld + cols);
+  if (copy) return copy;
+  size_t need = (size_t)(rows * cols);
+  if (need > scratch[which].capacity) {
+    free(scratch[which].data);
+    scratch[which].data = malloc(need * sizeof(uint16_t));
+    if (!scratch[which].data) abort();  // as the built-in sgemm does when it cannot pack
+    scratch[which].capacity = need;
+  }
+  uint16_t *out = scratch[which].data;
+  if (ld == cols) round_to_bf16(rows * cols, X, out);
+  else for (long r = 0; r < rows; r++) round_to_bf16(cols, X + r * ld, out + r * cols);
+  *ld_out = cols;
+  return out;
+}
+
+void rnn_gemm_bf16(int trans_a, int trans_b, long M, long N, long K, float alpha, const float *A,
+                   long lda, const float *B, long ldb, float beta, float *C, long ldc) {
+  long lda16, ldb16;
+  const uint16_t *a = trans_a ? operand(0, K, M, A, lda, &lda16) : operand(0, M, K, A, lda, &lda16);
+  const uint16_t *b = trans_b ? operand(1, N, K, B, ldb, &ldb16) : operand(1, K, N, B, ldb, &ldb16);
+  sigset_t previous;
+  rnn_onednn_hold_signals(&previous);
+  bf16.gemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, a, lda16, b, ldb16, beta, C,
+            ldc);
+  rnn_onednn_release_signals(&previous);
+}
