@@ -221,11 +221,15 @@ static void builtin_sgemm(int trans_a, int trans_b, long M, long N, long K, floa
 // while they run (oneDNN issue 4845, fixed upstream in 2026 by PR 4855; Debian ships 2.6.3): a
 // signal handler that runs on that thread meanwhile has its frame pushed into the heap, which
 // corrupts it (`rnn train` aborted in 20-50% of Ctrl-Cs with "corrupted size vs. prev_size").
-// So the thread holds signals back for the duration of each oneDNN call: one that arrives
-// meanwhile is delivered to another thread or right after the product (two rt_sigprocmask calls,
-// about a microsecond here, against products of ten microseconds and more).
+// So a thread holds signals back while it runs oneDNN: one that arrives meanwhile is delivered
+// to another thread or when the hold ends. Each hold costs two rt_sigprocmask calls (about 2 us
+// in all on this VM, 5% of a 2 x 128 LSTM's training step when taken per product), so callers
+// that run many small products hold signals once around all of them (a training step), and
+// holds nest: only the outermost one calls the kernel.
 static sigset_t held_signals;
 static pthread_once_t held_signals_once = PTHREAD_ONCE_INIT;
+static _Thread_local int hold_depth;
+static _Thread_local sigset_t mask_before_hold;
 
 // Every signal a handler may catch, except those a fault raises in the faulting thread.
 static void choose_held_signals(void) {
@@ -234,20 +238,22 @@ static void choose_held_signals(void) {
   for (size_t f = 0; f < sizeof faults / sizeof *faults; f++) sigdelset(&held_signals, faults[f]);
 }
 
-void rnn_onednn_hold_signals(sigset_t *previous) {
+void rnn_hold_signals(void) {
+  if (hold_depth++ > 0) return;
   pthread_once(&held_signals_once, choose_held_signals);
-  pthread_sigmask(SIG_BLOCK, &held_signals, previous);
+  pthread_sigmask(SIG_BLOCK, &held_signals, &mask_before_hold);
 }
 
-void rnn_onednn_release_signals(const sigset_t *previous) { pthread_sigmask(SIG_SETMASK, previous, NULL); }
+void rnn_release_signals(void) {
+  if (--hold_depth == 0) pthread_sigmask(SIG_SETMASK, &mask_before_hold, NULL);
+}
 
 static void onednn_sgemm(char trans_a, char trans_b, long M, long N, long K, float alpha,
                          const float *A, long lda, const float *B, long ldb, float beta, float *C,
                          long ldc) {
-  sigset_t previous;
-  rnn_onednn_hold_signals(&previous);
+  rnn_hold_signals();
   blas.dnnl_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  rnn_onednn_release_signals(&previous);
+  rnn_release_signals();
 }
 
 void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, const float *A,

@@ -167,9 +167,8 @@ void rnn_gemm_bf16(int trans_a, int trans_b, long M, long N, long K, float alpha
   long lda16, ldb16;
   const uint16_t *a = trans_a ? operand(0, K, M, A, lda, &lda16) : operand(0, M, K, A, lda, &lda16);
   const uint16_t *b = trans_b ? operand(1, N, K, B, ldb, &ldb16) : operand(1, K, N, B, ldb, &ldb16);
-  sigset_t previous;
-  rnn_onednn_hold_signals(&previous);
+  rnn_hold_signals();  // oneDNN's kernels must not run a signal handler (see blas.c)
   bf16.gemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, a, lda16, b, ldb16, beta, C,
             ldc);
-  rnn_onednn_release_signals(&previous);
+  rnn_release_signals();
 }

@@ -2,19 +2,9 @@
 #ifndef RNN_ONEDNN_H
 #define RNN_ONEDNN_H
 
-#include <signal.h>
-
 /// oneDNN's library handle (libdnnl.so.3, .2 or .so, the first with `dnnl_sgemm`), loaded with
 /// OMP_NUM_THREADS=1 (the callers split work over threads themselves); NULL if none loads.
 void *rnn_open_onednn(void);
-
-/// Holds back (blocks) every signal a handler may catch on this thread, saving the previous mask
-/// in `previous`, for the duration of a oneDNN call: its generated gemm kernels point `rsp` into
-/// the heap while they run, so a handler run meanwhile would corrupt it (see blas.c).
-void rnn_onednn_hold_signals(sigset_t *previous);
-
-/// Restores the mask `rnn_onednn_hold_signals` saved; signals that arrived meanwhile are delivered.
-void rnn_onednn_release_signals(const sigset_t *previous);
 
 /// The name of one of oneDNN's `dnnl_cpu_isa_t` codes, e.g. "avx512_core_amx".
 const char *rnn_onednn_isa_name(int isa);

@@ -42,6 +42,7 @@ static _Thread_local int in_region;
 static void *helper(void *unused) {
   (void)unused;
   in_region = 1;
+  rnn_hold_signals();  // for good: signals go to the program's other threads, never to oneDNN here
   unsigned long seen = 0;
   for (;;) {
     // Spin about 100 microseconds for the next stage, then sleep until one is opened.

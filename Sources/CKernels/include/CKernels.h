@@ -56,6 +56,15 @@ int rnn_blas_threads(void);
 void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, const float *A,
                long lda, const float *B, long ldb, float beta, float *C, long ldc);
 
+/// Holds back on this thread every signal a handler may catch, until the matching
+/// `rnn_release_signals` (holds nest; only the outermost pair changes the signal mask). oneDNN
+/// calls hold signals themselves (its kernels would corrupt the heap under a handler: see
+/// blas.c); a caller that runs many products holds them once around all of them.
+void rnn_hold_signals(void);
+
+/// Ends the innermost `rnn_hold_signals`; the outermost delivers the signals that arrived.
+void rnn_release_signals(void);
+
 /// The width of the panel at column `n` of an N-column matrix packed in panels: 128 while at
 /// least 128 columns are left, then 64, then the rest rounded up to 16 (zero columns pad it).
 /// Panel `n` starts at element `K * n` (rows of its own width).

@@ -35,7 +35,9 @@ extension CharLM {
         }
       }
       let tape = Tape(recording: false)
-      let (logits, final) = self(inputs, time: steps, batch: rows, state: state.map { StateVariables($0, on: tape) }, on: tape)
+      let (logits, final) = BLAS.holdingSignals {  // one hold for the chunk's products
+        self(inputs, time: steps, batch: rows, state: state.map { StateVariables($0, on: tape) }, on: tape)
+      }
       let loss = tape.softmaxCrossEntropy(logits, targets: targets)
       total += Double(tape[loss].scalars[0]) * Double(steps * rows)
       state = final.map { $0.values(on: tape) }

@@ -160,14 +160,15 @@ final class StepModel {
   }
 
   /// The threads worth running a step on, of `available`: two only when the weights of the
-  /// products (in `precision`) are over 1 MiB. Below that they stay in one core's cache, a step
-  /// takes microseconds, and the two-thread region's synchronisation costs more than the second
-  /// core saves (measured, 2 x 128 LSTM: int8 223k chars/s on one thread, 110k on two; fp32 111k
-  /// and 106k).
+  /// products (in `precision`) are over 512 KiB. Below that a step takes a few microseconds and
+  /// the two-thread region's synchronisation costs more than the second core saves (2 x 128
+  /// LSTM, int8, 205 KiB: 223k chars/s on one thread, 110k on two); above it the second core
+  /// wins (the same model in fp32, 820 KiB: 117-130k on two threads, 83-99k on one, alternating
+  /// runs under `chrt -f 10` on a busy machine).
   static func threads(for config: CharLMConfig, precision: Precision, available: Int) -> Int {
     let (h, g, v) = (config.hidden, config.cell.gates, config.vocabularySize)
     let weights = g * h * h * config.layers + g * h * h * (config.layers - 1) + h * v
-    return weights * rnn_precision_bytes(precision.kind) > 1 << 20 ? available : 1
+    return weights * rnn_precision_bytes(precision.kind) > 1 << 19 ? available : 1
   }
 
   deinit {

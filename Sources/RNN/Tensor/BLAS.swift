@@ -34,6 +34,17 @@ public enum BLAS {
   /// The number of threads the matrix products use.
   public static var threads: Int { Int(rnn_blas_threads()) }
 
+  /// Runs `body` with this thread's signals held back (delivered when it returns): oneDNN's
+  /// kernels must not be interrupted by a signal handler, so each product holds them, and work
+  /// made of many small products (a training step, scoring a text) holds them once around all
+  /// of them instead, saving two system calls per product.
+  @inlinable
+  public static func holdingSignals<Result>(_ body: () throws -> Result) rethrows -> Result {
+    rnn_hold_signals()
+    defer { rnn_release_signals() }
+    return try body()
+  }
+
   /// `gemm` with the rows of `C` split across `Parallel.width` threads (for large products).
   @inlinable
   public static func parallelGemm(

@@ -88,15 +88,20 @@ public final class Trainer {
     BLAS.holdConstant(model.parameters)  // with bf16 products: the weights rounded once for the step
     let tape = Tape()
     let initial = state.map { StateVariables($0, on: tape) }
-    let (logits, final) = withUnsafeMutablePointer(to: &generator) {
-      model(
-        inputs, time: config.seqLength, batch: share.streams.count, state: initial, on: tape, dropout: $0, share: share)
-    }
-    let lossVariable = tape.softmaxCrossEntropy(logits, targets: targets)
-    var loss = tape[lossVariable].scalars[0]
     // A rank's mean is over its B/N rows; weighted by (B/N)/B, the ranks' sum is the batch's mean.
     let weight = Float(share.streams.count) / Float(share.total)
-    tape.backward(from: lossVariable, seed: weight)
+    // Signals wait for the end of forward and backward (one hold for all their products).
+    let (final, lossVariable) = BLAS.holdingSignals {
+      let (logits, final) = withUnsafeMutablePointer(to: &generator) {
+        model(
+          inputs, time: config.seqLength, batch: share.streams.count, state: initial, on: tape, dropout: $0,
+          share: share)
+      }
+      let lossVariable = tape.softmaxCrossEntropy(logits, targets: targets)
+      tape.backward(from: lossVariable, seed: weight)
+      return (final, lossVariable)
+    }
+    var loss = tape[lossVariable].scalars[0]
     BLAS.releaseConstant(model.parameters)
     if let communicator = dataParallel?.communicator {
       let start = ContinuousClock.now
