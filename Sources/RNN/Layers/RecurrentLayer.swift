@@ -220,13 +220,6 @@ public struct RecurrentLayer: Sendable {
     return copy.withPointer { base in body(offsets.map { base + $0 }, transposed) }
   }
 
-  /// `withForwardHiddenWeights` for one part of all the hidden units.
-  func withForwardHiddenWeight<R>(_ parameters: Parameters, _ body: (_ weight: UnsafePointer<Float>, _ transposed: Bool) -> R)
-    -> R
-  {
-    withForwardHiddenWeights(parameters, parts: [0..<hiddenSize]) { body($0[0], $1) }
-  }
-
   /// The biases every input projection starts from: `b_ih + b_hh`, or `b_ih` for a GRU.
   func fillProjectionBiases(_ rows: Int, _ out: UnsafeMutablePointer<Float>, _ parameters: Parameters) {
     Parallel.fillRows(
