@@ -7,9 +7,10 @@ import CKernels
 ///     h' = sigmoid(o) * tanh(c')
 ///
 /// with `weight_ih [4H, D]`, `weight_hh [4H, H]`, `bias_ih [4H]`, `bias_hh [4H]` (in
-/// `RecurrentLayer`). State `(h, c)`, each `[B, H]`. Per step: one GEMM with `W_hh` and one fused
-/// kernel (`rnn_lstm_forward_step`, `rnn_lstm_backward_step` in `CKernels/recurrent.c`); each
-/// thread runs a slice of the batch through all steps. Memory kept for backward, besides the
+/// `RecurrentLayer`). State `(h, c)`, each `[B, H]`. Per step: one GEMM with `W_hh` (forward: as
+/// `RecurrentLayer.withForwardHiddenWeights` lends it, a transposed copy from `H = 256`) and one
+/// fused kernel (`rnn_lstm_forward_step`, `rnn_lstm_backward_step` in `CKernels/recurrent.c`);
+/// each thread runs a slice of the batch through all steps. Memory kept for backward, besides the
 /// layer's input and outputs `y [T,B,H]`: the activated gates `[T,B,4H]`, `c_t` and `tanh(c_t)`,
 /// each `[T,B,H]`; `T*B*7*H` floats with `y`, so backward needs no transcendental functions.
 struct LSTMCell: RecurrentCell {
