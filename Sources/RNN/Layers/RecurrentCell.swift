@@ -64,7 +64,7 @@ extension RecurrentLayer {
   func run<Cell: RecurrentCell>(
     _ cell: Cell, _ xg: consuming Tensor, _ state: RecurrentState, _ lengths: [Int]?, _ parameters: Parameters
   ) -> RecurrentCache {
-    let (y, cellCache) = cell.forward(xg, state: state, lengths: lengths, parameters: parameters)
+    let (y, cellCache) = cell.forward(consume xg, state: state, lengths: lengths, parameters: parameters)
     return RecurrentCache(initial: state, y: y, cell: cellCache)
   }
 

@@ -131,9 +131,9 @@ public struct RecurrentLayer: Sendable {
     let state = cell.hasCellState ? RecurrentState(h: state.h, c: state.c ?? .zeros(state.h.shape)) : state
     var cache: RecurrentCache
     switch cell {
-    case .lstm: cache = run(LSTMCell(layer: self), xg, state, lengths, parameters)
-    case .gru: cache = run(GRUCell(layer: self), xg, state, lengths, parameters)
-    case .rnnTanh, .rnnRelu: cache = run(ElmanCell(layer: self), xg, state, lengths, parameters)
+    case .lstm: cache = run(LSTMCell(layer: self), consume xg, state, lengths, parameters)
+    case .gru: cache = run(GRUCell(layer: self), consume xg, state, lengths, parameters)
+    case .rnnTanh, .rnnRelu: cache = run(ElmanCell(layer: self), consume xg, state, lengths, parameters)
     }
     guard let lengths else { return (cache.y, finalState(cache), cache) }
     cache.lengths = lengths
