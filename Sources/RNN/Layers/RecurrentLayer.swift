@@ -48,14 +48,10 @@ public struct RecurrentCache: Sendable {
   var initial: RecurrentState
   /// Every step's output `h_t`, `[T,B,H]`.
   var y: Tensor
-  /// Activated gates `[T,B,G*H]` (LSTM `i,f,g,o`; GRU `r,z,n`); for a vanilla RNN, unused.
-  var gates: Tensor
-  /// LSTM: the cell states `c_t` `[T,B,H]`. GRU: the hidden side of the candidate, `W_hn h + b_hn`.
-  var cells: Tensor
-  /// LSTM: `tanh(c_t)` `[T,B,H]`.
-  var tanhCells: Tensor
+  /// The cell's own cache: an `LSTMCell.Cache`, `GRUCell.Cache` or `ElmanCell.Cache`.
+  var cell: any RecurrentCellCache
   /// Each row's number of valid steps, or nil when every row has all `T`. Past its length a row's
-  /// `y`, `cells` above hold its carried state, not zeros; the returned output has zeros there.
+  /// `y` and the cell states hold its carried state, not zeros; the returned output has zeros there.
   var lengths: [Int]? = nil
 }
 
@@ -64,7 +60,9 @@ public struct RecurrentCache: Sendable {
 ///
 /// The input projection of all steps is one GEMM before the time loop; each step is one GEMM with
 /// `weight_hh` and one fused pointwise kernel; the weight gradients are one GEMM each after the
-/// backward loop. Memory kept for backward per layer: `T*B*(G+3)*H` floats.
+/// backward loop. The time loops are the cell's (`LSTMCell`, `GRUCell`, `ElmanCell`), each of which
+/// writes its gate order and memory kept for backward in its header: at most `T*B*(G+3)*H` floats
+/// per layer (an LSTM's), besides the input.
 public struct RecurrentLayer: Sendable {
   public let cell: CellKind
   /// `D`, the features of each input step.
@@ -130,11 +128,12 @@ public struct RecurrentLayer: Sendable {
     require(xg.shape.count == 3 && xg.shape[2] == cell.gates * hiddenSize, "projection \(xg.shape) is not [T, B, G*H]")
     require(state.h.shape == [xg.shape[1], hiddenSize], "state \(state.h.shape) is not [B, H]")
     let lengths = Padding.effectiveLengths(lengths, time: xg.shape[0], batch: xg.shape[1])
+    let state = cell.hasCellState ? RecurrentState(h: state.h, c: state.c ?? .zeros(state.h.shape)) : state
     var cache: RecurrentCache
     switch cell {
-    case .lstm: cache = lstmForward(xg, state, lengths, parameters)
-    case .gru: cache = gruForward(xg, state, lengths, parameters)
-    case .rnnTanh, .rnnRelu: cache = simpleForward(xg, state, lengths, parameters)
+    case .lstm: cache = run(LSTMCell(layer: self), consume xg, state, lengths, parameters)
+    case .gru: cache = run(GRUCell(layer: self), consume xg, state, lengths, parameters)
+    case .rnnTanh, .rnnRelu: cache = run(ElmanCell(layer: self), consume xg, state, lengths, parameters)
     }
     guard let lengths else { return (cache.y, finalState(cache), cache) }
     cache.lengths = lengths
@@ -162,9 +161,9 @@ public struct RecurrentLayer: Sendable {
     require(dy.shape == [t, b, hiddenSize], "output gradient \(dy.shape) is not [T, B, H]")
     let dState = dState ?? .zeros(cell, batch: b, hidden: hiddenSize)
     switch cell {
-    case .lstm: return lstmBackward(dy, dState, cache, parameters)
-    case .gru: return gruBackward(dy, dState, cache, parameters)
-    case .rnnTanh, .rnnRelu: return simpleBackward(dy, dState, cache, parameters)
+    case .lstm: return runBackward(LSTMCell(layer: self), dy, dState, cache, parameters)
+    case .gru: return runBackward(GRUCell(layer: self), dy, dState, cache, parameters)
+    case .rnnTanh, .rnnRelu: return runBackward(ElmanCell(layer: self), dy, dState, cache, parameters)
     }
   }
 
@@ -175,7 +174,7 @@ public struct RecurrentLayer: Sendable {
     func last(_ sequence: Tensor) -> Tensor {
       Tensor(shape: [b, hiddenSize], scalars: Array(sequence.scalars[(t - 1) * size..<t * size]))
     }
-    return RecurrentState(h: last(cache.y), c: cell.hasCellState ? last(cache.cells) : nil)
+    return RecurrentState(h: last(cache.y), c: cache.cell.cellStates.map(last))
   }
 
   /// With two threads, the hidden units each computes when both share every step of a GRU's
@@ -223,13 +222,6 @@ public struct RecurrentLayer: Sendable {
       defer { BLAS.releaseConstant(base) }
       return body(offsets.map { base + $0 }, transposed)
     }
-  }
-
-  /// `withForwardHiddenWeights` for one part of all the hidden units.
-  func withForwardHiddenWeight<R>(_ parameters: Parameters, _ body: (_ weight: UnsafePointer<Float>, _ transposed: Bool) -> R)
-    -> R
-  {
-    withForwardHiddenWeights(parameters, parts: [0..<hiddenSize]) { body($0[0], $1) }
   }
 
   /// The biases every input projection starts from: `b_ih + b_hh`, or `b_ih` for a GRU.

@@ -1,0 +1,83 @@
+import CKernels
+
+/// The vanilla (Elman) cell, as `torch.nn.RNN` with `nonlinearity` `"tanh"` or `"relu"`:
+///
+///     h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh)         [B, H]
+///
+/// with `weight_ih [H, D]`, `weight_hh [H, H]`, `bias_ih [H]`, `bias_hh [H]` (in
+/// `RecurrentLayer`). State `h [B, H]`. Per step: one GEMM with `W_hh` and the activation
+/// (`rnn_simple_forward_step`, `rnn_simple_backward_step` in `CKernels/recurrent.c`); each
+/// thread runs a slice of the batch through all steps. Memory kept for backward, besides the
+/// layer's input: only the outputs `y [T,B,H]`, `T*B*H` floats (both activations' derivatives
+/// follow from `y`).
+struct ElmanCell: RecurrentCell {
+  let layer: RecurrentLayer
+
+  /// Nothing besides the layer's cache: backward reads only the outputs.
+  struct Cache: RecurrentCellCache {}
+
+  /// 1 for relu, 0 for tanh, as the kernels take it.
+  private var relu: Int32 { layer.cell == .rnnRelu ? 1 : 0 }
+
+  /// Forward from the input projections `xg = x W_ih^T + b_ih + b_hh` `[T,B,H]`, which the steps
+  /// overwrite with the pre-activations. With `lengths`, a padded row's `h_t` is its `h_{t-1}`.
+  func forward(_ xg: consuming Tensor, state: RecurrentState, lengths: [Int]?, parameters: Parameters)
+    -> (y: Tensor, cache: Cache)
+  {
+    let (t, b, h) = (xg.shape[0], xg.shape[1], layer.hiddenSize)
+    let relu = relu
+    var buffers = [consume xg, Tensor(uninitializedShape: [t, b, h])]  // pre-activations, y
+    layer.withForwardLoop(parameters, parts: [0..<h], mutating: &buffers, reading: [state.h]) { p in
+      let (whh, transposed) = (p.weights[0], p.transposed)
+      let (pre, y, h0) = (p.outputs[0], p.outputs[1], p.inputs[0])
+      Parallel.split(b) { slice in
+        let (r, n) = (slice.lowerBound, slice.count)
+        for step in 0..<t {
+          let now = (step * b + r) * h
+          let hPrev = step == 0 ? h0 + r * h : UnsafePointer(y + now - b * h)
+          BLAS.gemm(false, transposed, n, h, h, hPrev, whh, beta: 1, pre + now)
+          rnn_simple_forward_step(n, h, pre + now, y + now, relu)
+          if let lengths { Padding.copyPadded(lengths, slice, step: step, width: h, from: hPrev, to: y + now) }
+        }
+      }
+    }
+    return (buffers[1], Cache())
+  }
+
+  /// Backward through time: per step the activation's derivative and one GEMM
+  /// (`dh_{t-1} = dpre_t W_hh`), each slice of the batch on its own thread; then `W_hh`'s
+  /// gradients as whole-sequence GEMMs. Returns the gradient of the input projections, `[T,B,H]`.
+  /// A padded row gets a zero gradient and keeps its `dh` (saved around the kernel and the GEMM).
+  func backward(
+    _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, parameters: Parameters
+  ) -> (dxg: Tensor, dState: RecurrentState) {
+    let (t, b, h) = (sequence.y.shape[0], sequence.y.shape[1], layer.hiddenSize)
+    let relu = relu
+    let lengths = sequence.lengths
+    let whh = parameters.value(layer.weightHH)
+    var buffers = [
+      Tensor(uninitializedShape: [t, b, h]), dState.h, Tensor(uninitializedShape: [lengths == nil ? 0 : b, h]),
+    ]  // dpre, dh, the padded rows' dh
+    Tensor.withPointers(mutating: &buffers, reading: [dy, sequence.y]) { outputs, inputs in
+      let (dpre, dhNext, saved) = (outputs[0], outputs[1], outputs[2])
+      let (dy, y) = (inputs[0], inputs[1])
+      Parallel.split(b) { slice in
+        let (r, n) = (slice.lowerBound, slice.count)
+        for step in stride(from: t - 1, through: 0, by: -1) {
+          let now = (step * b + r) * h
+          if let lengths {
+            Padding.copyPadded(lengths, slice, step: step, width: h, from: dhNext + r * h, to: saved + r * h)
+          }
+          rnn_simple_backward_step(n, h, y + now, dy + now, dhNext + r * h, dpre + now, relu)
+          if let lengths { Padding.zeroPadded(lengths, slice, step: step, width: h, dpre + now) }
+          BLAS.gemm(false, false, n, h, h, dpre + now, whh, beta: 0, dhNext + r * h)
+          if let lengths {
+            Padding.copyPadded(lengths, slice, step: step, width: h, from: saved + r * h, to: dhNext + r * h)
+          }
+        }
+      }
+    }
+    buffers[0].withPointer { layer.accumulateHiddenGradients(dhg: $0, cache: sequence, parameters: parameters) }
+    return (buffers[0], RecurrentState(h: buffers[1]))
+  }
+}

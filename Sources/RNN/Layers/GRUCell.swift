@@ -1,0 +1,116 @@
+import CKernels
+
+/// The GRU cell, as `torch.nn.GRU`: gates in PyTorch's order `r, z, n`, the reset gate applied
+/// to the hidden product after it is taken,
+///
+///     xg = x W_ih^T + b_ih,  hg = h W_hh^T + b_hh       each [B, 3H], split r, z, n
+///     r = sigmoid(xg_r + hg_r);  z = sigmoid(xg_z + hg_z)
+///     n = tanh(xg_n + r * hg_n);  h' = (1 - z) * n + z * h
+///
+/// with `weight_ih [3H, D]`, `weight_hh [3H, H]`, `bias_ih [3H]`, `bias_hh [3H]` (in
+/// `RecurrentLayer`). State `h [B, H]`. Per step: one GEMM with `W_hh` and one fused kernel
+/// (`rnn_gru_forward_step`, `rnn_gru_backward_step` in `CKernels/recurrent.c`). Memory kept for
+/// backward, besides the layer's input and outputs `y [T,B,H]`: the gates `[T,B,3H]` and `hg_n`
+/// `[T,B,H]`; `T*B*5*H` floats with `y`.
+struct GRUCell: RecurrentCell {
+  let layer: RecurrentLayer
+
+  /// What backward reads besides the layer's cache.
+  struct Cache: RecurrentCellCache {
+    /// The gates `r, z, n` after their activations, `[T,B,3H]`.
+    var gates: Tensor
+    /// The hidden side of the candidate, `hg_n = W_hn h + b_hn`, `[T,B,H]`.
+    var hiddenCandidates: Tensor
+  }
+
+  /// Forward from the input projections `xg = x W_ih^T + b_ih` `[T,B,3H]` (`b_hh` stays inside
+  /// the reset gate): the threads share each step by hidden units (`unitParts`, each its half of
+  /// `W_hh` and its region of the staged product `hg`) or each run a slice of the batch. With
+  /// `lengths`, a padded row's `h_t` is its `h_{t-1}`.
+  func forward(_ xg: consuming Tensor, state: RecurrentState, lengths: [Int]?, parameters: Parameters)
+    -> (y: Tensor, cache: Cache)
+  {
+    let (t, b, h) = (xg.shape[0], xg.shape[1], layer.hiddenSize)
+    let g = 3 * h
+    let bhh = parameters.value(layer.biasHH)
+    let parts = layer.unitParts
+    var buffers = [
+      Tensor(uninitializedShape: [b, g]), Tensor(uninitializedShape: [t, b, g]),
+      Tensor(uninitializedShape: [t, b, h]), Tensor(uninitializedShape: [t, b, h]),
+    ]  // hg of one step, gates, hg_n, y
+    layer.withForwardLoop(parameters, parts: parts ?? [0..<h], mutating: &buffers, reading: [xg, state.h]) { p in
+      let (hg, gates, hn, y) = (p.outputs[0], p.outputs[1], p.outputs[2], p.outputs[3])
+      let (xg, h0, transposed) = (p.inputs[0], p.inputs[1], p.transposed)
+      /// `rows` x `units` at `step`: the product into `hg` (`[rows, 3 * units]`), then the cell.
+      func run(
+        _ step: Int, rows: Range<Int>, units: Range<Int>, weight: UnsafePointer<Float>, hg: UnsafeMutablePointer<Float>
+      ) {
+        let (r, now) = (rows.lowerBound, (step * b + rows.lowerBound) * h)
+        let hPrev = step == 0 ? h0 + r * h : UnsafePointer(y + now - b * h)
+        BLAS.gemm(false, transposed, rows.count, 3 * units.count, h, hPrev, weight, beta: 0, hg)
+        rnn_gru_forward_step(
+          rows.count, h, units.lowerBound, units.count, xg + (step * b + r) * g, hg, bhh, hPrev,
+          gates + (step * b + r) * g, hn + now, y + now)
+        if let lengths {
+          Padding.copyPadded(lengths, rows, step: step, width: h, columns: units, from: hPrev, to: y + now)
+        }
+      }
+      if let parts {
+        Parallel.pairStages(t) { step, part in
+          let units = parts[part]
+          run(step, rows: 0..<b, units: units, weight: p.weights[part], hg: hg + b * 3 * units.lowerBound)
+        }
+      } else {
+        Parallel.split(b) { rows in
+          for step in 0..<t {
+            run(step, rows: rows, units: 0..<h, weight: p.weights[0], hg: hg + rows.lowerBound * g)
+          }
+        }
+      }
+    }
+    return (buffers[3], Cache(gates: buffers[1], hiddenCandidates: buffers[2]))
+  }
+
+  /// Backward through time: per step one fused kernel and one GEMM (`dh_{t-1} += dhg_t W_hh`),
+  /// each slice of the batch on its own thread; then `W_hh`'s gradients as whole-sequence GEMMs.
+  /// Returns the gradient of the input projections, `[T,B,3H]`. A padded row gets zero gate
+  /// gradients and passes its `dh` through unchanged.
+  func backward(
+    _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, parameters: Parameters
+  ) -> (dxg: Tensor, dState: RecurrentState) {
+    let (t, b, h) = (sequence.y.shape[0], sequence.y.shape[1], layer.hiddenSize)
+    let g = 3 * h
+    let whh = parameters.value(layer.weightHH)
+    let lengths = sequence.lengths
+    var buffers = [
+      Tensor(uninitializedShape: [t, b, g]), Tensor(uninitializedShape: [t, b, g]), dState.h,
+      Tensor(uninitializedShape: [b, h]),
+    ]  // dxg, dhg, dh_t and dh_{t-1} (swapped each step)
+    let inputs = [dy, cache.gates, cache.hiddenCandidates, sequence.y, sequence.initial.h]
+    Tensor.withPointers(mutating: &buffers, reading: inputs) { outputs, inputs in
+      let (dxg, dhg, dhNext, dhPrev) = (outputs[0], outputs[1], outputs[2], outputs[3])
+      let (dy, gates, hn, y, h0) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4])
+      Parallel.split(b) { slice in
+        let (r, n) = (slice.lowerBound, slice.count)
+        var (next, prev) = (dhNext + r * h, dhPrev + r * h)
+        for step in stride(from: t - 1, through: 0, by: -1) {
+          let now = (step * b + r) * h
+          let hPrev = step == 0 ? h0 + r * h : y + now - b * h
+          let (dxgT, dhgT) = (dxg + (step * b + r) * g, dhg + (step * b + r) * g)
+          rnn_gru_backward_step(n, h, gates + (step * b + r) * g, hn + now, hPrev, dy + now, next, dxgT, dhgT, prev)
+          if let lengths {
+            Padding.zeroPadded(lengths, slice, step: step, width: g, dxgT)
+            Padding.zeroPadded(lengths, slice, step: step, width: g, dhgT)
+            Padding.copyPadded(lengths, slice, step: step, width: h, from: next, to: prev)
+          }
+          BLAS.gemm(false, false, n, h, g, dhgT, whh, beta: 1, prev)
+          swap(&next, &prev)
+        }
+        // The gradient of h_0 ends in `next`; make sure it is in dhNext.
+        if next != dhNext + r * h { (dhNext + r * h).update(from: next, count: n * h) }
+      }
+    }
+    buffers[1].withPointer { layer.accumulateHiddenGradients(dhg: $0, cache: sequence, parameters: parameters) }
+    return (buffers[0], RecurrentState(h: buffers[2]))
+  }
+}
