@@ -14,16 +14,25 @@ final class ProgressOutput {
   /// Whether standard output is a terminal that understands carriage return and erase-line.
   let live: Bool
   private var statusShown = false
+  /// When the status line was last drawn (`now()`).
+  private var drawn = -Double.infinity
+
+  /// The status line is redrawn at most this often, in seconds: a person reads a few a second,
+  /// and output read slowly (`mpirun`'s, once it passes on a Ctrl-C) must not fill up.
+  static let redrawInterval = 0.1
 
   init(verbosity: Verbosity, environment: [String: String]) {
     self.verbosity = verbosity
     live = isatty(STDOUT_FILENO) == 1 && environment["TERM"] != "dumb"
   }
 
-  /// A progress report: redrawn in place on a terminal, a log line otherwise, nothing when quiet.
+  /// A progress report: redrawn in place on a terminal (at most every `redrawInterval`), a log
+  /// line otherwise, nothing when quiet.
   func status(_ line: String) {
     guard verbosity != .quiet else { return }
     if live {
+      guard now() - drawn >= Self.redrawInterval else { return }
+      drawn = now()
       emit("\r\u{1B}[K" + line)
       statusShown = true
     } else {

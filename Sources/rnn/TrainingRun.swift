@@ -73,9 +73,14 @@ struct TrainingRun {
           let details =
             output.verbosity == .verbose
             ? "| grad norm \(fixed(Double(report.gradientNorm), 2)) | lr \(report.learningRate) " : ""
-          output.status(
-            "step \(step)/\(lastStep) | epoch \(fixed(epoch, 2)) | loss \(fixed(loss, 4)) " + details
-              + "| \(thousands(tokensPerSecond)) tok/s | \(formatDuration(secondsPerStep * Double(lastStep - step))) left")
+          // Once a stop is asked for, the terminal gets only the stop message: `mpirun` stops
+          // reading its ranks' output when it passes on a Ctrl-C, and a status line written into
+          // the full pipe would block rank 0 (and the others, in the next sum) until it kills them.
+          if StopRequest.received == nil {
+            output.status(
+              "step \(step)/\(lastStep) | epoch \(fixed(epoch, 2)) | loss \(fixed(loss, 4)) " + details
+                + "| \(thousands(tokensPerSecond)) tok/s | \(formatDuration(secondsPerStep * Double(lastStep - step))) left")
+          }
           try metrics?.progress(
             step: step, epoch: epoch, trainLoss: loss, learningRate: report.learningRate,
             gradNorm: report.gradientNorm, tokensPerSecond: tokensPerSecond)

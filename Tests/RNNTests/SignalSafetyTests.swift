@@ -12,6 +12,20 @@ import XCTest
 final class SignalSafetyTests: CommandLineTestCase {
   override var commandTimeout: Double { 60 }
 
+  /// Sends `signal` to `command` `delay` seconds after its output first contains `marker`, and
+  /// returns what it did (a run still going 30 s after it started is terminated).
+  private func interrupt(_ command: RunningCommand, once marker: String, delay: Double = 0, with signal: Int32) throws
+    -> CommandResult
+  {
+    let deadline = Date().addingTimeInterval(30)
+    while command.process.isRunning, Date() < deadline, !command.stdoutSoFar.contains(marker) { usleep(2_000) }
+    usleep(UInt32(delay * 1e6))
+    kill(command.process.processIdentifier, signal)
+    while command.process.isRunning, Date() < deadline { usleep(5_000) }
+    if command.process.isRunning { command.process.terminate() }
+    return try finishCommand(command)
+  }
+
   /// A thread sends a signal to the computing thread every few microseconds, with a handler
   /// installed, while it runs 1,500 products of the shape of one LSTM time step ([16, 512] x
   /// [512, 2048]): every result equals the one computed without signals, the heap stays intact
@@ -65,13 +79,8 @@ final class SignalSafetyTests: CommandLineTestCase {
         "--seq-length", "50", "--batch-size", "32", "--eval-every", "100000", "--checkpoint-every", "2",
         "--print-every", "1", "--sample-length", "0",
       ])
-      let deadline = Date().addingTimeInterval(30)
-      while command.process.isRunning, Date() < deadline, !command.stdoutSoFar.contains("\nstep ") { usleep(2_000) }
-      usleep(UInt32(50_000 + 90_000 * run))  // 0.05 to 0.7 s into training
-      kill(command.process.processIdentifier, SIGINT)
-      while command.process.isRunning, Date() < deadline { usleep(5_000) }
-      if command.process.isRunning { command.process.terminate() }
-      let result = try finishCommand(command)
+      // 0.05 to 0.7 s into training
+      let result = try interrupt(command, once: "\nstep ", delay: 0.05 + 0.09 * Double(run), with: SIGINT)
       XCTAssertFalse(result.signaled, "run \(run): \(result.transcript)")
       XCTAssertEqual(result.status, 130, "run \(run): \(result.transcript)")
       XCTAssertNoThrow(try Checkpoint(contentsOf: folder + "/\(dir)/latest.safetensors"), "run \(run)")
@@ -86,12 +95,7 @@ final class SignalSafetyTests: CommandLineTestCase {
       "--seq-length", "10", "--batch-size", "4", "--max-steps", "1000000", "--eval-every", "1000000",
       "--checkpoint-every", "1000000", "--print-every", "5", "--sample-length", "0", "--threads", "1",
     ])
-    let deadline = Date().addingTimeInterval(30)
-    while command.process.isRunning, Date() < deadline, !command.stdoutSoFar.contains("\nstep ") { usleep(2_000) }
-    kill(command.process.processIdentifier, SIGHUP)
-    while command.process.isRunning, Date() < deadline { usleep(5_000) }
-    if command.process.isRunning { command.process.terminate() }
-    let result = try finishCommand(command)
+    let result = try interrupt(command, once: "\nstep ", with: SIGHUP)
     XCTAssertFalse(result.signaled, result.transcript)
     XCTAssertEqual(result.status, 129, result.transcript)
     XCTAssertTrue(result.stdout.contains("Stopped by SIGHUP after step "), result.transcript)
@@ -107,12 +111,7 @@ final class SignalSafetyTests: CommandLineTestCase {
       "--seq-length", "10", "--batch-size", "4", "--max-steps", "1000", "--eval-every", "1", "--val-fraction", "0.1",
       "--test-fraction", "0", "--sample-length", "100000", "--threads", "1",
     ])
-    let deadline = Date().addingTimeInterval(30)
-    while command.process.isRunning, Date() < deadline, !command.stdoutSoFar.contains("validation loss") { usleep(2_000) }
-    kill(command.process.processIdentifier, SIGINT)
-    while command.process.isRunning, Date() < deadline { usleep(5_000) }
-    if command.process.isRunning { command.process.terminate() }
-    let result = try finishCommand(command)
+    let result = try interrupt(command, once: "validation loss", with: SIGINT)
     XCTAssertEqual(result.status, 130, result.transcript)
     XCTAssertTrue(result.stdout.contains("Stopped by SIGINT after step 1:"), result.transcript)
     let sample = try Data(contentsOf: URL(fileURLWithPath: folder + "/sampling/samples/step-1.txt"))
