@@ -31,8 +31,9 @@ final class ProgressOutput {
   func status(_ line: String) {
     guard verbosity != .quiet else { return }
     if live {
-      guard now() - drawn >= Self.redrawInterval else { return }
-      drawn = now()
+      let time = now()
+      guard time - drawn >= Self.redrawInterval else { return }
+      drawn = time
       emit("\r\u{1B}[K" + line)
       statusShown = true
     } else {

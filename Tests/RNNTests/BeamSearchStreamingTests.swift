@@ -158,11 +158,7 @@ final class BeamSearchStreamingTests: XCTestCase {
 final class BeamSearchStreamingCommandLineTests: CommandLineTestCase {
   func testEndlessBeamSearchPrintsAsItGoes() throws {
     let data = try write("letters.txt", String(repeating: "abcdefghij", count: 500))
-    try rnnSucceeding([
-      "train", "--data", data, "--checkpoint-dir", "letters", "--max-steps", "60", "--layers", "1", "--hidden", "32",
-      "--embedding", "16", "--seq-length", "25", "--batch-size", "8", "--learning-rate", "1e-2", "--val-fraction",
-      "0.1", "--test-fraction", "0", "--threads", "1", "--sample-length", "0", "--eval-every", "60",
-    ])
+    try trainLetterModel(data)
     let command = try startRNN([
       "sample", "--checkpoint", "letters/latest.safetensors", "--beam", "2", "--prime", "abc", "--length",
       "9223372036854775807", "--threads", "1",

@@ -202,16 +202,25 @@ final class BeamSearchTests: XCTestCase {
   }
 }
 
+extension CommandLineTestCase {
+  /// Trains a 1 x LSTM 32 on `data` (repeated letters) for 60 steps into `letters/`, the model
+  /// the `rnn sample --beam` tests search; `extra` adds options.
+  func trainLetterModel(_ data: String, _ extra: [String] = []) throws {
+    try rnnSucceeding(
+      [
+        "train", "--data", data, "--checkpoint-dir", "letters", "--max-steps", "60", "--layers", "1", "--hidden",
+        "32", "--embedding", "16", "--seq-length", "25", "--batch-size", "8", "--learning-rate", "1e-2",
+        "--val-fraction", "0.1", "--test-fraction", "0", "--threads", "1", "--sample-length", "0", "--eval-every",
+        "60",
+      ] + extra)
+  }
+}
+
 /// `rnn sample --beam`.
 final class BeamSearchCommandLineTests: CommandLineTestCase {
   func testSampleWithBeamContinuesPrime() throws {
     let data = try write("letters.txt", String(repeating: "abcdefghij", count: 500))
-    try rnnSucceeding([
-      "train", "--data", data, "--checkpoint-dir", "letters", "--max-steps", "60", "--layers", "1", "--hidden", "32",
-      "--embedding", "16", "--seq-length", "25", "--batch-size", "8", "--learning-rate", "1e-2", "--val-fraction",
-      "0.1", "--test-fraction", "0", "--threads", "1", "--print-every", "50", "--sample-length", "0",
-      "--eval-every", "60",
-    ])
+    try trainLetterModel(data, ["--print-every", "50"])
     let checkpoint = "letters/latest.safetensors"
     let beam = try rnnSucceeding([
       "sample", "--checkpoint", checkpoint, "--beam", "3", "--prime", "abc", "--length", "10", "--threads", "1",
