@@ -9,6 +9,8 @@ extension Train {
   func claimCheckpointFolder(continuing resumed: Checkpoint?) throws {
     let latest = checkpointDir + "/latest.safetensors"
     guard FileManager.default.fileExists(atPath: latest) else { return }
+    // Resuming `latest` itself (the usual case): it is the run, and is not read a second time.
+    if resumed != nil, let resume, Self.sameFile(resume, latest) { return }
     let other = try? Checkpoint(contentsOf: latest)
     if let resumed, let other, other.run == resumed.run { return }
     guard overwrite else {
@@ -29,5 +31,12 @@ extension Train {
       }
     }
     say("Replaced the checkpoints of another run in \(checkpointDir) (--overwrite).")
+  }
+
+  /// Whether two paths name the same file (device and inode).
+  private static func sameFile(_ a: String, _ b: String) -> Bool {
+    var first = stat(), second = stat()
+    return stat(a, &first) == 0 && stat(b, &second) == 0 && first.st_dev == second.st_dev
+      && first.st_ino == second.st_ino
   }
 }
