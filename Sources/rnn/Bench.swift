@@ -28,8 +28,10 @@ struct Bench: ParsableCommand {
   var json = false
   @OptionGroup var compute: ComputeOptions
   @OptionGroup var weights: PrecisionOption
+  @OptionGroup var device: DeviceOption
 
   func validate() throws {
+    try device.check(weights.precision)
     try requireWithin(CharLMConfig.layersRange, layers, "layers")
     try requireWithin(CharLMConfig.hiddenRange, hidden, "hidden")
     try requireWithin(CharLMConfig.embeddingRange, embedding ?? hidden, "embedding")
@@ -43,13 +45,16 @@ struct Bench: ParsableCommand {
 
   func run() throws {
     compute.configure()
+    let gpu = try device.open()
     let communicator = try Distributed.join(batchSize: batchSize)
-    try Distributed.run(communicator) { try measure(communicator) }
+    if gpu != nil, communicator != nil { throw Failure("--device cuda runs one process; several ranks train on CPUs") }
+    try Distributed.run(communicator) { try measure(communicator, gpu: gpu) }
   }
 
   /// Measures alone, or as one rank of `communicator`'s job: training then counts the whole
-  /// batch's tokens, and the time the ranks spend summing gradients is reported.
-  private func measure(_ communicator: MPICommunicator?) throws {
+  /// batch's tokens, and the time the ranks spend summing gradients is reported. On `gpu`, both
+  /// run there.
+  private func measure(_ communicator: MPICommunicator?, gpu: CUDADevice?) throws {
     let e = embedding ?? hidden
     let config = CharLMConfig(cell: cell.kind, layers: layers, hidden: hidden, embedding: e, vocabularySize: vocab)
     try requireFits(config, optimizer: TrainConfig().optimizer, batchSize: batchSize, seqLength: seqLength)
@@ -63,6 +68,7 @@ struct Bench: ParsableCommand {
       model: model, batches: try BatchIterator(tokens: tokens, batchSize: batchSize, seqLength: seqLength),
       config: trainConfig, dataParallel: try communicator.map { try DataParallel($0, batchSize: batchSize) })
 
+    if let gpu { try onGPU { () throws(CUDAError) in try trainer.move(to: gpu) } }
     // Training's products in bf16 with --precision bf16 (where the CPU can), else fp32.
     let trainPrecision = BLAS.setProductPrecision(weights.precision == .bf16 ? .bf16 : .fp32)
     for _ in 0..<2 { try trainer.step() }
@@ -84,14 +90,17 @@ struct Bench: ParsableCommand {
     let ranks = communicator?.size ?? 1
     let trainRate = Double(steps * batchSize * seqLength) / trainSeconds
 
-    let sampler = Sampler(model: model, precision: weights.precision)
-    sampler.feed([0])
-    for _ in 0..<10 { _ = sampler.next(SamplingOptions(), using: &generator) }
+    try trainer.synchronize()
+    let sampler = try makeSampler(model, precision: weights.precision, gpu: gpu)
+    try sampler.feed([0])
+    // Characters per call: on the GPU as `rnn sample` asks for them (one launch each).
+    let chunk = gpu == nil ? 10 : 256
+    _ = try sampler.next(count: chunk, SamplingOptions(), using: &generator)
     var characters = 0
     let sampleStart = now()
     while characters < 10 || now() - sampleStart < seconds {
-      for _ in 0..<10 { _ = sampler.next(SamplingOptions(temperature: 0.8), using: &generator) }
-      characters += 10
+      _ = try sampler.next(count: chunk, SamplingOptions(temperature: 0.8), using: &generator)
+      characters += chunk
     }
     let sampleRate = Double(characters) / (now() - sampleStart)
 
@@ -115,11 +124,13 @@ struct Bench: ParsableCommand {
         ("train_precision", "\"\(trainPrecision.rawValue)\""),
         ("train_kernel", "\"\(trainPrecision == .bf16 ? BLAS.bf16Kernel : BLAS.description)\""),
         ("blas", "\"\(BLAS.description)\""), ("threads", "\(BLAS.threads)"), ("ranks", "\(ranks)"),
-        ("allreduce_s_per_step", "\(allreducePerStep)"),
+        ("allreduce_s_per_step", "\(allreducePerStep)"), ("device", jsonStringLiteral(gpu?.description ?? "cpu")),
       ]
       say("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
     } else {
-      say("\(layers) x \(cell.kind.rawValue) \(hidden), E=\(e), T=\(seqLength), B=\(batchSize), V=\(vocab); \(BLAS.description)")
+      say(
+        "\(layers) x \(cell.kind.rawValue) \(hidden), E=\(e), T=\(seqLength), B=\(batchSize), V=\(vocab); "
+          + (gpu?.description ?? BLAS.description))
       say(
         "train:  \(thousands(trainRate)) tokens/s (\(steps) steps), \(fixed(flops / 1e9, 1)) GFLOP/s of model FLOPs, "
           + "\(trainPrecision.rawValue) products")

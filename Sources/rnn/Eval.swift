@@ -16,13 +16,16 @@ struct Eval: ParsableCommand {
   var json = false
   @OptionGroup var compute: ComputeOptions
   @OptionGroup var weights: PrecisionOption
+  @OptionGroup var device: DeviceOption
 
   func validate() throws {
     guard !paths.isEmpty else { throw ValidationError("--data needs at least one file") }
+    try device.check(weights.precision)
   }
 
   func run() throws {
     compute.configure()
+    let gpu = try device.open()
     let loaded = try Checkpoint(contentsOf: checkpoint)
     let corpus = try Corpus.load(paths: paths, vocabulary: loaded.vocabulary)
     guard corpus.text.count >= 2 else { throw Failure("the text has \(corpus.text.count) character; at least 2 are needed to score one") }
@@ -31,11 +34,18 @@ struct Eval: ParsableCommand {
     let report = { (done: Int, total: Int) in
       if done < total { status.update(TerminalStatus.progress("scoring", done: done, of: total, unit: "characters", since: start)) }
     }
-    // fp32 through the sequence model; bf16 and int8 through the step model that sampling runs.
+    // fp32 through the sequence model (on the GPU or the CPU); bf16 and int8 through the step
+    // model that sampling runs.
     let (nats, count) =
-      weights.precision == .fp32
-      ? loaded.model.loss(of: corpus.text, batch: 1, chunk: 1000, progress: report)
-      : loaded.model.stepLoss(of: corpus.text, precision: weights.precision, progress: report)
+      if let gpu {
+        try onGPU { () throws(CUDAError) in
+          try CUDALanguageModel(loaded.model, on: gpu).loss(of: corpus.text, batch: 1, chunk: 1000, progress: report)
+        }
+      } else if weights.precision == .fp32 {
+        loaded.model.loss(of: corpus.text, batch: 1, chunk: 1000, progress: report)
+      } else {
+        loaded.model.stepLoss(of: corpus.text, precision: weights.precision, progress: report)
+      }
     status.clear()
     let mean = nats / Double(count)
     guard mean.isFinite else { throw Failure("the loss on this text is not finite: \(checkpoint)'s values overflow") }

@@ -31,7 +31,8 @@ struct InteractiveSampling {
         continue
       }
       emit(line)
-      let finite = generate(
+      // On the CPU (no `gpu`) generating cannot fail.
+      let finite = try! generate(
         model: checkpoint.model, vocabulary: checkpoint.vocabulary, prime: prime, length: length, options: options,
         stop: stop, precision: precision, using: &generator, emit: { emit(bytes: $0) })
       emit("\n")

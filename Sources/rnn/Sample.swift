@@ -39,8 +39,13 @@ struct Sample: ParsableCommand {
   var interactive = false
   @OptionGroup var compute: ComputeOptions
   @OptionGroup var weights: PrecisionOption
+  @OptionGroup var device: DeviceOption
 
   func validate() throws {
+    try device.check(weights.precision)
+    if device.device == .cuda, beam != nil || interactive {
+      throw ValidationError("--\(beam != nil ? "beam" : "interactive") runs on the CPU; drop --device cuda")
+    }
     guard length >= 0 else { throw ValidationError("--length must be 0 or more, got \(length)") }
     if let temperature, !(temperature > 0 && temperature.isFinite) {
       throw ValidationError("--temperature must be positive, got \(temperature)")
@@ -67,6 +72,7 @@ struct Sample: ParsableCommand {
 
   func run() throws {
     compute.configure()
+    let gpu = try device.open()
     let loaded = try Checkpoint(contentsOf: checkpoint)
     let primeTokens: [Int32]
     do { primeTokens = try loaded.vocabulary.encode(prime ?? "") } catch let error as VocabularyError {
@@ -111,7 +117,7 @@ struct Sample: ParsableCommand {
       let finite = try generate(
         model: loaded.model, vocabulary: loaded.vocabulary, prime: primeTokens, length: length,
         options: SamplingOptions(temperature: temperature ?? 1, topK: topK, argmax: argmax), stop: stopToken,
-        precision: weights.precision, using: &generator, emit: { emit(bytes: $0); try checkStandardOutput() })
+        precision: weights.precision, gpu: gpu, using: &generator, emit: { emit(bytes: $0); try checkStandardOutput() })
       guard finite else { throw Failure(Self.overflow) }
     }
     emit("\n")

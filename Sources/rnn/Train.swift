@@ -92,6 +92,7 @@ struct Train: ParsableCommand {
   var sampleLength = 200
   @OptionGroup var compute: ComputeOptions
   @OptionGroup var products: TrainingPrecisionOption
+  @OptionGroup var device: DeviceOption
 
   /// The held-out fractions of a new run.
   static let defaultFractions = (validation: 0.05, test: 0.05)
@@ -105,6 +106,9 @@ struct Train: ParsableCommand {
   }
 
   func validate() throws {
+    if device.device == .cuda, products.precision == .bf16 {
+      throw ValidationError("--precision bf16 is for CPU training; on --device cuda training runs in fp32 (TF32 products)")
+    }
     if let layers { try requireWithin(CharLMConfig.layersRange, layers, "layers") }
     if let hidden { try requireWithin(CharLMConfig.hiddenRange, hidden, "hidden") }
     if let embedding { try requireWithin(CharLMConfig.embeddingRange, embedding, "embedding") }
@@ -145,12 +149,15 @@ struct Train: ParsableCommand {
 
   func run() throws {
     compute.configure()
+    let gpu = try device.open()
     let communicator = try Distributed.join(batchSize: resume == nil ? batchSize ?? TrainConfig().batchSize : nil)
-    try Distributed.run(communicator) { try train(communicator) }
+    if gpu != nil, communicator != nil { throw Failure("--device cuda trains in one process; several ranks train on CPUs") }
+    try Distributed.run(communicator) { try train(communicator, gpu: gpu) }
   }
 
-  /// Trains alone, or as one rank of `communicator`'s job (rank 0 alone writes files).
-  private func train(_ communicator: MPICommunicator?) throws {
+  /// Trains alone (on `gpu` when given), or as one rank of `communicator`'s job (rank 0 alone
+  /// writes files).
+  private func train(_ communicator: MPICommunicator?, gpu: CUDADevice?) throws {
     products.configure()
     if (communicator?.rank ?? 0) == 0 {
       if let note = Distributed.stopGraceNote() { say(note) }
@@ -235,6 +242,7 @@ struct Train: ParsableCommand {
         model: model, batches: batches, config: config,
         dataParallel: try communicator.map { try DataParallel($0, batchSize: config.batchSize) })
     }
+    if let gpu { try onGPU { () throws(CUDAError) in try trainer.move(to: gpu) } }
     try TrainingRun(
       trainer: trainer, vocabulary: corpus.vocabulary, validation: corpus.text[splits.validation],
       test: corpus.text[splits.test], options: self, resumed: resumed != nil,

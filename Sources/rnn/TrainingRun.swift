@@ -89,7 +89,7 @@ struct TrainingRun {
           windowLoss = 0
         }
       } catch TrainingError.diverged(let step, let loss) where options.onNonfinite == .skip {
-        trainer.skipBatch()
+        try trainer.skipBatch()
         skippedInARow += 1
         output.log("step \(step) | loss \(loss) or a gradient is not finite: batch skipped (\(skippedInARow) in a row)")
         guard skippedInARow < Self.maxConsecutiveSkips else {
@@ -122,6 +122,7 @@ struct TrainingRun {
   private func validate(_ metrics: MetricsLog?) throws {
     let step = trainer.progress.step
     guard !validation.isEmpty else { return }
+    try onGPU { () throws(CUDAError) in try trainer.synchronize() }
     let loss = try meanLoss(validation)
     try metrics?.validation(step: step, loss: loss)
     var line = "step \(step) | validation loss \(fixed(loss, 4)) (\(fixed(loss / log(2), 3)) bits/char)"
@@ -140,7 +141,7 @@ struct TrainingRun {
     struct Stopped: Error {}
     _ = try? generate(
       model: trainer.model, vocabulary: vocabulary, prime: [], length: options.sampleLength, options: SamplingOptions(),
-      using: &generator
+      gpu: trainer.gpu?.device, using: &generator
     ) { bytes in
       sample += bytes
       if StopRequest.received != nil { throw Stopped() }
@@ -162,8 +163,12 @@ struct TrainingRun {
     let batch = max(1, min(trainer.config.batchSize, tokens.count / (trainer.config.seqLength + 1)))
     let chunk = trainer.config.seqLength
     let (nats, count) =
-      try trainer.dataParallel?.communicator.loss(of: trainer.model, tokens, batch: batch, chunk: chunk)
-      ?? trainer.model.loss(of: tokens, batch: batch, chunk: chunk)
+      if let gpu = trainer.gpu {
+        try onGPU { () throws(CUDAError) in try gpu.loss(of: tokens, batch: batch, chunk: chunk) }
+      } else {
+        try trainer.dataParallel?.communicator.loss(of: trainer.model, tokens, batch: batch, chunk: chunk)
+          ?? trainer.model.loss(of: tokens, batch: batch, chunk: chunk)
+      }
     return count > 0 ? nats / Double(count) : .nan
   }
 
@@ -175,6 +180,7 @@ struct TrainingRun {
   /// write anything that is not finite.
   private func saveLatest() throws {
     let step = trainer.progress.step
+    try onGPU { () throws(CUDAError) in try trainer.synchronize() }
     let wholeState = try trainer.wholeState()  // every rank takes part; rank 0 writes
     guard isWriter else { return }
     guard trainer.isFinite else { throw TrainingError.nonFiniteState(step: step) }

@@ -31,6 +31,7 @@ struct Visualize: ParsableCommand {
   var top = 5
   @OptionGroup var compute: ComputeOptions
   @OptionGroup var weights: PrecisionOption
+  @OptionGroup var device: DeviceOption
 
   /// The longest passage, and the most neuron values (characters x neurons) a page holds:
   /// about 4 bytes each in the page, 12 in memory while it is made.
@@ -43,10 +44,12 @@ struct Visualize: ParsableCommand {
     }
     guard offset >= 0 else { throw ValidationError("--offset must be 0 or more, got \(offset)") }
     try requirePositive(top, "top")
+    try device.check(weights.precision)
   }
 
   func run() throws {
     compute.configure()
+    let gpu = try device.open()
     let output = try OutputFile(out)
     let loaded = try Checkpoint(contentsOf: checkpoint)
     let corpus = try Corpus.load(paths: [data], vocabulary: loaded.vocabulary)
@@ -69,7 +72,7 @@ struct Visualize: ParsableCommand {
     let scalars = corpus.text[..<end].map { loaded.vocabulary.scalar(for: $0) }
     let properties = TextProperties(scalars)
 
-    let trace = NeuronTrace(model: loaded.model, tokens: tokens, precision: weights.precision)
+    let trace = try NeuronTrace(model: loaded.model, tokens: tokens, precision: weights.precision, gpu: gpu)
     guard trace.isFinite else { throw Failure("the model's values are not finite on this passage: its weights overflow") }
     let neurons = trace.neurons
     let found = TextProperty.allCases.map { property in
@@ -104,11 +107,12 @@ struct NeuronTrace {
   var guesses: [[(token: Int32, p: Float)]]
   let count: Int
 
-  init(model: CharLM, tokens: [Int32], precision: Precision = .fp32, guessCount: Int = 5) {
-    let sampler = Sampler(model: model, precision: precision)
+  /// Runs `model` over `tokens` on `gpu` when given, else on the CPU in `precision`.
+  init(model: CharLM, tokens: [Int32], precision: Precision = .fp32, gpu: CUDADevice? = nil, guessCount: Int = 5) throws {
+    let sampler = try makeSampler(model, precision: precision, gpu: gpu)
     layers = model.config.layers
     hidden = model.config.hidden
-    hasCellState = sampler.state.first?.c != nil
+    hasCellState = model.config.cell.hasCellState
     count = tokens.count
     let kinds = hasCellState ? 2 : 1
     values = Array(repeating: Array(repeating: [], count: kinds), count: layers)
@@ -116,12 +120,12 @@ struct NeuronTrace {
     guesses = []
     guesses.reserveCapacity(tokens.count)
     for token in tokens {
-      sampler.feed([token])
-      for (l, state) in sampler.state.enumerated() {
+      try sampler.feed([token])
+      for (l, state) in try sampler.state.enumerated() {
         values[l][0] += state.h.scalars
         if let c = state.c { values[l][1] += c.scalars }
       }
-      let p = sampler.probabilities()
+      let p = try sampler.probabilities(temperature: 1)
       let order = p.withUnsafeBufferPointer { Sampler.mostProbable($0, guessCount) }
       guesses.append(order.map { (Int32($0), p[$0]) })
     }

@@ -8,6 +8,7 @@
 //   vector.c       bias broadcast and reduction, softmax cross-entropy, norms, dropout masks.
 //   optimizers.c   Adam, RMSprop and SGD-with-momentum updates over flat parameter buffers.
 //   mpi.c          Open MPI, loaded at run time under mpirun: init, allreduce sums, abort.
+//   cuda_*.c       the CUDA backend (rnn_cuda.h): loader, language model, sampler; kernels in cuda/.
 //
 // Every array is float32, row-major and contiguous unless a leading dimension says otherwise.
 // Shape legend: T time, B batch, D input features, H hidden, V vocabulary, N rows.
@@ -17,6 +18,8 @@
 #define CKERNELS_H
 
 #include <stdint.h>
+
+#include "rnn_cuda.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -18,7 +18,7 @@ public struct SamplingOptions: Equatable, Sendable {
 
 /// Generates text from a `CharLM` one character at a time (batch 1, no dropout), carrying the
 /// recurrent state from character to character. A step allocates nothing (see `StepModel`).
-public final class Sampler {
+public final class Sampler: TextSampler {
   private let step: StepModel
   private var fed = false
   /// Scratch `[V]` for the distribution `next` draws from, and for top-k's ranking.
@@ -33,6 +33,8 @@ public final class Sampler {
     scratch = [Float](repeating: 0, count: model.config.vocabularySize)
     order = [Int32](repeating: 0, count: model.config.vocabularySize)
   }
+
+  public var config: CharLMConfig { step.config }
 
   /// Each layer's state after the characters fed so far (`[1,H]` each).
   public var state: [RecurrentState] { step.state }
@@ -61,6 +63,11 @@ public final class Sampler {
     }
     step.step(token)
     return token
+  }
+
+  /// Chooses and feeds `count` characters, each after the one before.
+  public func next(count: Int, _ options: SamplingOptions, using generator: inout RandomGenerator) -> [Int32] {
+    (0..<count).map { _ in next(options, using: &generator) }
   }
 
   /// The probabilities `[V]` of the next character: the softmax of the logits at `temperature`.

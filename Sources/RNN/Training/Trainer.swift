@@ -22,6 +22,12 @@ public final class Trainer {
   public private(set) var state: [RecurrentState]
   /// Seconds spent summing gradients and losses across ranks, over all steps so far.
   public private(set) var communicationSeconds = 0.0
+  /// The GPU this trainer trains on (after `move(to:)`), or nil on the CPU. There the model's
+  /// parameters, the optimizer and the carried state live on the GPU; `synchronize()` copies
+  /// them back to `model`, `optimizer` and `state`.
+  public private(set) var gpu: CUDALanguageModel?
+  /// Updates the optimizer has made, counting those on the GPU.
+  private var updates = 0
 
   /// The rows of each batch this trainer trains.
   public var share: BatchShare { dataParallel?.share ?? BatchShare(whole: config.batchSize) }
@@ -62,6 +68,28 @@ public final class Trainer {
     self.optimizer = optimizer
     self.progress = progress
     self.state = dataParallel.map { part in state.map { $0.rows(part.share.streams) } } ?? state
+    updates = optimizer.steps
+  }
+
+  /// Moves training to `device`: the parameters, optimizer buffers and carried state are copied
+  /// there, and every later step runs there. Not with several ranks.
+  public func move(to device: CUDADevice) throws(CUDAError) {
+    require(dataParallel == nil, "GPU training with several ranks")
+    let gpu = try CUDALanguageModel(model, optimizer: optimizer.kind, on: device)
+    try gpu.upload(optimizer)
+    try gpu.setTrainingState(state, time: config.seqLength)
+    self.gpu = gpu
+  }
+
+  /// Copies the GPU's parameters, optimizer buffers and carried state back into `model`,
+  /// `optimizer` and `state` (before validating on the CPU, sampling or saving). Nothing to do on
+  /// the CPU.
+  public func synchronize() throws(CUDAError) {
+    guard let gpu else { return }
+    try gpu.download(into: model.parameters)
+    let buffers = try gpu.downloadOptimizerBuffers()
+    optimizer = try! Optimizer(optimizer.kind, steps: updates, buffers: buffers, parameterCount: model.parameters.count)
+    state = try gpu.trainingState(batch: config.batchSize)
   }
 
   /// The carried state of the whole batch, `[B,H]` per layer, as a checkpoint records it: with
@@ -78,6 +106,7 @@ public final class Trainer {
   /// a gradient is not finite, throws `TrainingError.diverged` and changes nothing.
   @discardableResult
   public func step() throws -> StepReport {
+    if let gpu { return try step(on: gpu) }
     let share = share
     if progress.batch == 0 { state = model.zeroState(batch: share.streams.count) }
     let (inputs, targets) = batches.batch(progress.batch, streams: share.streams)
@@ -117,30 +146,53 @@ public final class Trainer {
     let norm = config.gradClip > 0 ? model.parameters.clipGradientNorm(config.gradClip) : model.parameters.gradientNorm()
     let rate = learningRate
     optimizer.step(model.parameters, learningRate: rate)
+    updates += 1
 
     state = final.map { $0.values(on: tape) }
     progress.generator = [generator.state.0, generator.state.1, generator.state.2, generator.state.3]
+    advance()
+    return StepReport(loss: loss, gradientNorm: norm, learningRate: rate)
+  }
+
+  /// `step()` on the GPU: the same update, with dropout masks drawn there from a seed that this
+  /// run's generator gives.
+  private func step(on gpu: CUDALanguageModel) throws -> StepReport {
+    if progress.batch == 0 { try gpu.setTrainingState(model.zeroState(batch: config.batchSize), time: config.seqLength) }
+    let (inputs, targets) = batches.batch(progress.batch, streams: share.streams)
+    var generator = RandomGenerator(
+      state: (progress.generator[0], progress.generator[1], progress.generator[2], progress.generator[3]))
+    let t = Double(updates + 1)
+    let bias2 = 1 - Float(_exp(t * _log(0.999)))
+    let rate = learningRate
+    let settings = rnn_gpu_step_settings(
+      learning_rate: rate, bias1: 1 - Float(_exp(t * _log(0.9))), root2: bias2.squareRoot(), clip_norm: config.gradClip,
+      clip_value: config.gradClipValue, seed: generator.next())
+    let result = try gpu.trainStep(inputs: inputs, targets: targets, settings: settings)
+    guard result.finite != 0 else { throw TrainingError.diverged(step: progress.step + 1, loss: result.loss) }
+    updates += 1
+    progress.generator = [generator.state.0, generator.state.1, generator.state.2, generator.state.3]
+    advance()
+    return StepReport(loss: result.loss, gradientNorm: result.norm, learningRate: rate)
+  }
+
+  /// Counts a step, and an epoch after its last batch.
+  private func advance() {
     progress.step += 1
     progress.batch += 1
     if progress.batch == batches.batchesPerEpoch {
       progress.batch = 0
       progress.epoch += 1
     }
-    return StepReport(loss: loss, gradientNorm: norm, learningRate: rate)
   }
 
   /// Moves past the current batch without an update, after `step()` threw `TrainingError.diverged`
   /// for it. The batch counts as a step (so step counts and epochs keep their meaning) but the
   /// optimizer does not move; the carried state restarts at zero for every row of the batch, as
   /// the state it ended in may not be finite. The dropout generator is left as it was.
-  public func skipBatch() {
+  public func skipBatch() throws(CUDAError) {
     state = model.zeroState(batch: share.streams.count)
-    progress.step += 1
-    progress.batch += 1
-    if progress.batch == batches.batchesPerEpoch {
-      progress.batch = 0
-      progress.epoch += 1
-    }
+    try gpu?.setTrainingState(state, time: config.seqLength)
+    advance()
   }
 
   /// Whether everything a checkpoint of this run would hold is finite: parameters, optimizer
