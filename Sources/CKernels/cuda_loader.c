@@ -1,8 +1,9 @@
 // Finding and opening the GPU at run time: the driver (libcuda.so.1), NVRTC and cuBLAS through
 // dlopen, searched in the folder the caller names ($RNN_CUDA_PATH from the command line), the
-// system library path, and the `nvidia/*/lib` folders of Python environments (the PyPI wheels
+// system library path, the `nvidia/*/lib` folders of Python environments (the PyPI wheels
 // nvidia-cuda-nvrtc and nvidia-cublas: the active virtual environment, each `python3` on PATH,
-// ~/.local, /usr/local and /usr). Then the kernels, compiled by NVRTC for this GPU and cached.
+// ~/.local, /usr/local and /usr), and /usr/local/cuda and /usr/local/nvidia. Then the kernels,
+// compiled by NVRTC for this GPU and cached.
 #define _GNU_SOURCE
 #include "cuda_internal.h"
 
@@ -99,7 +100,10 @@ static void *open_library(const char *folder, const char *const *names, int name
   }
   int system_index = count;
   snprintf(folders[count++], PATH_MAX, "%s", "");  // the system's search
-  count += python_folders(folders + count, MAX_FOLDERS - count);
+  count += python_folders(folders + count, MAX_FOLDERS - 3 - count);
+  // Where the toolkit and container drivers usually are, when not on the library path.
+  const char *usual[] = {"/usr/local/cuda/lib64", "/usr/local/nvidia/lib64", "/usr/local/nvidia/lib"};
+  for (int i = 0; i < 3; i++) snprintf(folders[count++], PATH_MAX, "%s", usual[i]);
   for (int f = 0; f < count; f++) {
     for (int n = 0; n < name_count; n++) {
       char path[PATH_MAX + 64];

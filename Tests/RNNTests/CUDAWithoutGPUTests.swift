@@ -6,28 +6,28 @@ import XCTest
 /// wheel `nvidia-cuda-nvrtc` needs no GPU), and `--device cuda` fails at once, in one line,
 /// naming what is missing. The GPU's own checks are `Scripts/gpu-check`.
 final class CUDAKernelCompilationTests: XCTestCase {
+  /// NVRTC's result for `architecture`; skips the test where NVRTC is not installed.
+  private func compile(for architecture: String) throws -> Result<Int, CUDAError> {
+    let result = Result { () throws(CUDAError) in try CUDADevice.compileKernels(for: architecture) }
+    if case .failure(let error) = result, error.description.contains("not found") {
+      throw XCTSkip("NVRTC is not installed here (pip install nvidia-cuda-nvrtc): \(error)")
+    }
+    return result
+  }
+
   func testEveryKernelCompilesForAmpereAndHopper() throws {
     for architecture in ["sm_80", "sm_90"] {
-      let bytes: Int
-      do {
-        bytes = try CUDADevice.compileKernels(for: architecture)
-      } catch let error where error.description.contains("not found") {
-        throw XCTSkip("NVRTC is not installed here (pip install nvidia-cuda-nvrtc): \(error)")
-      }
+      let bytes = try compile(for: architecture).get()
       XCTAssertGreaterThan(bytes, 100_000, "a cubin of every kernel for \(architecture)")
     }
   }
 
   func testACompilationErrorIsOneLineWithNVRTCsLog() throws {
-    do {
-      _ = try CUDADevice.compileKernels(for: "sm_1")
-      XCTFail("NVRTC compiled for an architecture that does not exist")
-    } catch let error where error.description.contains("not found") {
-      throw XCTSkip("NVRTC is not installed here (pip install nvidia-cuda-nvrtc): \(error)")
-    } catch {
-      XCTAssertTrue(error.description.contains("could not compile the kernels for sm_1"), error.description)
-      XCTAssertFalse(error.description.contains("\n"))
+    guard case .failure(let error) = try compile(for: "sm_1") else {
+      return XCTFail("NVRTC compiled for an architecture that does not exist")
     }
+    XCTAssertTrue(error.description.contains("could not compile the kernels for sm_1"), error.description)
+    XCTAssertFalse(error.description.contains("\n"))
   }
 }
 
