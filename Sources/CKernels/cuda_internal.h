@@ -13,7 +13,8 @@ typedef int CUresult;
 typedef unsigned long long CUdeviceptr;
 typedef void *CUcontext, *CUmodule, *CUfunction, *CUstream, *CUgraph, *CUgraphExec;
 
-/// The driver API calls used, by their exported (versioned) names.
+/// The driver API calls used (loaded by the exported, versioned names in cuda_loader.c's
+/// `driver_symbols`, in this order).
 typedef struct {
   CUresult (*cuInit)(unsigned);
   CUresult (*cuDriverGetVersion)(int *);

@@ -147,27 +147,29 @@ typedef struct {
   int (*nvrtcDestroyProgram)(void **);
 } rnn_nvrtc;
 
-#define LOAD(table, library, name, symbol)                                 \
-  do {                                                                     \
-    *(void **)&(table).name = dlsym(library, symbol);                      \
-    if (!(table).name) return rnn_cuda_fail(error, size, "%s lacks %s", what, symbol); \
-  } while (0)
+/// Fills `table`, a struct of function pointers in the order of `names`, from `library`.
+static int load_symbols(void *library, const char *const *names, size_t count, void *table, const char *what,
+                        char *error, size_t size) {
+  void **slots = table;
+  for (size_t i = 0; i < count; i++)
+    if (!(slots[i] = dlsym(library, names[i]))) return rnn_cuda_fail(error, size, "%s lacks %s", what, names[i]);
+  return 0;
+}
+
+#define LOAD_ALL(library, names, table, what)                                                   \
+  _Static_assert(sizeof(names) / sizeof *(names) * sizeof(void *) == sizeof(table), "names"); \
+  return load_symbols(library, names, sizeof(names) / sizeof *(names), &(table), what, error, size)
+
+static const char *const nvrtc_symbols[] = {
+    "nvrtcVersion",       "nvrtcCreateProgram", "nvrtcCompileProgram", "nvrtcGetProgramLogSize",
+    "nvrtcGetProgramLog", "nvrtcGetCUBINSize",  "nvrtcGetCUBIN",       "nvrtcDestroyProgram"};
 
 static int load_nvrtc(const char *folder, rnn_nvrtc *nvrtc, char *error, size_t size) {
   void *library = open_library(folder, nvrtc_names, 3, "libnvrtc-builtins.so*");
   if (!library)
     return rnn_cuda_fail(error, size, "NVRTC (libnvrtc.so.13 or .12) not found in " WHERE
                                       " (pip install nvidia-cuda-nvrtc)");
-  const char *what = "NVRTC";
-  LOAD(*nvrtc, library, nvrtcVersion, "nvrtcVersion");
-  LOAD(*nvrtc, library, nvrtcCreateProgram, "nvrtcCreateProgram");
-  LOAD(*nvrtc, library, nvrtcCompileProgram, "nvrtcCompileProgram");
-  LOAD(*nvrtc, library, nvrtcGetProgramLogSize, "nvrtcGetProgramLogSize");
-  LOAD(*nvrtc, library, nvrtcGetProgramLog, "nvrtcGetProgramLog");
-  LOAD(*nvrtc, library, nvrtcGetCUBINSize, "nvrtcGetCUBINSize");
-  LOAD(*nvrtc, library, nvrtcGetCUBIN, "nvrtcGetCUBIN");
-  LOAD(*nvrtc, library, nvrtcDestroyProgram, "nvrtcDestroyProgram");
-  return 0;
+  LOAD_ALL(library, nvrtc_symbols, *nvrtc, "NVRTC");
 }
 
 static uint64_t fnv1a(uint64_t hash, const void *data, size_t n) {
@@ -282,58 +284,34 @@ int rnn_cuda_check(const rnn_gpu *gpu, CUresult result, const char *what, char *
   return rnn_cuda_fail(error, size, "%s failed: %s (CUDA error %d)", what, message ? message : "unknown error", result);
 }
 
+/// In the order of `rnn_cuda_driver`'s fields (the exported, versioned names).
+static const char *const driver_symbols[] = {
+    "cuInit", "cuDriverGetVersion", "cuDeviceGetCount", "cuDeviceGet", "cuDeviceGetName", "cuDeviceGetAttribute",
+    "cuDevicePrimaryCtxRetain", "cuCtxSetCurrent", "cuGetErrorString", "cuModuleLoadData", "cuModuleGetFunction",
+    "cuFuncSetAttribute", "cuOccupancyMaxActiveBlocksPerMultiprocessor", "cuLaunchKernel",
+    "cuLaunchCooperativeKernel", "cuMemAlloc_v2", "cuMemFree_v2", "cuMemcpyHtoDAsync_v2", "cuMemcpyDtoHAsync_v2",
+    "cuMemcpyDtoDAsync_v2", "cuMemsetD8Async", "cuStreamCreate", "cuStreamSynchronize", "cuStreamBeginCapture_v2",
+    "cuStreamEndCapture", "cuGraphInstantiateWithFlags", "cuGraphLaunch", "cuGraphDestroy", "cuGraphExecDestroy"};
+
 static int load_driver(const char *folder, rnn_cuda_driver *cu, char *error, size_t size) {
   void *library = open_library(folder, driver_names, 2, NULL);
   if (!library)
     return rnn_cuda_fail(error, size, "no CUDA driver: libcuda.so.1 not found in the system library path or "
                                       "RNN_CUDA_PATH (is there an NVIDIA GPU with its driver?)");
-  const char *what = "the CUDA driver";
-  LOAD(*cu, library, cuInit, "cuInit");
-  LOAD(*cu, library, cuDriverGetVersion, "cuDriverGetVersion");
-  LOAD(*cu, library, cuDeviceGetCount, "cuDeviceGetCount");
-  LOAD(*cu, library, cuDeviceGet, "cuDeviceGet");
-  LOAD(*cu, library, cuDeviceGetName, "cuDeviceGetName");
-  LOAD(*cu, library, cuDeviceGetAttribute, "cuDeviceGetAttribute");
-  LOAD(*cu, library, cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain");
-  LOAD(*cu, library, cuCtxSetCurrent, "cuCtxSetCurrent");
-  LOAD(*cu, library, cuGetErrorString, "cuGetErrorString");
-  LOAD(*cu, library, cuModuleLoadData, "cuModuleLoadData");
-  LOAD(*cu, library, cuModuleGetFunction, "cuModuleGetFunction");
-  LOAD(*cu, library, cuFuncSetAttribute, "cuFuncSetAttribute");
-  LOAD(*cu, library, cuOccupancyMaxActiveBlocksPerMultiprocessor, "cuOccupancyMaxActiveBlocksPerMultiprocessor");
-  LOAD(*cu, library, cuLaunchKernel, "cuLaunchKernel");
-  LOAD(*cu, library, cuLaunchCooperativeKernel, "cuLaunchCooperativeKernel");
-  LOAD(*cu, library, cuMemAlloc, "cuMemAlloc_v2");
-  LOAD(*cu, library, cuMemFree, "cuMemFree_v2");
-  LOAD(*cu, library, cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
-  LOAD(*cu, library, cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2");
-  LOAD(*cu, library, cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2");
-  LOAD(*cu, library, cuMemsetD8Async, "cuMemsetD8Async");
-  LOAD(*cu, library, cuStreamCreate, "cuStreamCreate");
-  LOAD(*cu, library, cuStreamSynchronize, "cuStreamSynchronize");
-  LOAD(*cu, library, cuStreamBeginCapture, "cuStreamBeginCapture_v2");
-  LOAD(*cu, library, cuStreamEndCapture, "cuStreamEndCapture");
-  LOAD(*cu, library, cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags");
-  LOAD(*cu, library, cuGraphLaunch, "cuGraphLaunch");
-  LOAD(*cu, library, cuGraphDestroy, "cuGraphDestroy");
-  LOAD(*cu, library, cuGraphExecDestroy, "cuGraphExecDestroy");
-  return 0;
+  LOAD_ALL(library, driver_symbols, *cu, "the CUDA driver");
 }
+
+/// In the order of `rnn_cublas`'s fields.
+static const char *const cublas_symbols[] = {
+    "cublasCreate_v2", "cublasGetVersion_v2", "cublasSetStream_v2", "cublasSetMathMode", "cublasSetWorkspace_v2",
+    "cublasSgemm_v2", "cublasSgemv_v2"};
 
 static int load_cublas(const char *folder, rnn_cublas *blas, char *error, size_t size) {
   void *library = open_library(folder, cublas_names, 3, "libcublasLt.so*");
   if (!library)
     return rnn_cuda_fail(error, size, "cuBLAS (libcublas.so.13 or .12) not found in " WHERE
                                       " (pip install nvidia-cublas)");
-  const char *what = "cuBLAS";
-  LOAD(*blas, library, cublasCreate, "cublasCreate_v2");
-  LOAD(*blas, library, cublasGetVersion, "cublasGetVersion_v2");
-  LOAD(*blas, library, cublasSetStream, "cublasSetStream_v2");
-  LOAD(*blas, library, cublasSetMathMode, "cublasSetMathMode");
-  LOAD(*blas, library, cublasSetWorkspace, "cublasSetWorkspace_v2");
-  LOAD(*blas, library, cublasSgemm, "cublasSgemm_v2");
-  LOAD(*blas, library, cublasSgemv, "cublasSgemv_v2");
-  return 0;
+  LOAD_ALL(library, cublas_symbols, *blas, "cuBLAS");
 }
 
 enum {

@@ -16,36 +16,31 @@ __device__ __forceinline__ float uniform01(u64 seed, u64 index) {
   return (float)(z >> 40) * (1.f / 16777216.f);
 }
 
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+struct Add {
+  template <typename T> __device__ T operator()(T a, T b) const { return a + b; }
+};
+struct Max {
+  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+template <typename T, typename Op> __device__ __forceinline__ T warp_reduce(T v, Op op) {
+  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
 }
 
-__device__ __forceinline__ float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-
-/// The sum of `v` over the block (every thread gets it). `scratch` holds 32 floats; the block's
-/// size is a multiple of 32.
-__device__ float block_sum(float v, float *scratch) {
+/// `v` reduced by `op` over the block (every thread gets it). `scratch` holds 32 values; the
+/// block's size is a multiple of 32; `identity` is `op`'s neutral value.
+template <typename T, typename Op> __device__ T block_reduce(T v, T *scratch, T identity, Op op) {
   int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-  v = warp_sum(v);
+  v = warp_reduce(v, op);
   __syncthreads();
   if (lane == 0) scratch[warp] = v;
   __syncthreads();
-  v = lane < warps ? scratch[lane] : 0.f;
-  return warp_sum(v);
+  return warp_reduce(lane < warps ? scratch[lane] : identity, op);
 }
 
-__device__ float block_max(float v, float *scratch) {
-  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-  v = warp_max(v);
-  __syncthreads();
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  v = lane < warps ? scratch[lane] : NEG_INF;
-  return warp_max(v);
-}
+__device__ __forceinline__ float warp_sum(float v) { return warp_reduce(v, Add()); }
+__device__ __forceinline__ float block_sum(float v, float *scratch) { return block_reduce(v, scratch, 0.f, Add()); }
+__device__ __forceinline__ float block_max(float v, float *scratch) { return block_reduce(v, scratch, NEG_INF, Max()); }
 
 #define GRID_STRIDE(i, n) for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < (n); i += (long)gridDim.x * blockDim.x)

@@ -73,17 +73,6 @@ extern "C" __global__ void softmax_cross_entropy(long rows, int V, float *logits
   }
 }
 
-__device__ double block_sum_double(double v, double *scratch) {
-  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  __syncthreads();
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  v = lane < warps ? scratch[lane] : 0.0;
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-
 /// `partials [PARTIALS]`: block sums of `x [n]` (of its squares with `squares`), in a fixed
 /// order, so the total does not depend on timing. Launched with PARTIALS blocks.
 extern "C" __global__ void partial_sums(long n, const float *x, int squares, double *partials) {
@@ -93,7 +82,7 @@ extern "C" __global__ void partial_sums(long n, const float *x, int squares, dou
     double v = x[i];
     acc += squares ? v * v : v;
   }
-  acc = block_sum_double(acc, scratch);
+  acc = block_reduce(acc, scratch, 0.0, Add());
   if (threadIdx.x == 0) partials[blockIdx.x] = acc;
 }
 
@@ -104,8 +93,8 @@ extern "C" __global__ void partial_sums(long n, const float *x, int squares, dou
 extern "C" __global__ void finish_step(const double *loss_partials, const double *norm_partials, long rows, int keep,
                                        struct StepScalars *s) {
   __shared__ double scratch[32];
-  double loss = block_sum_double(threadIdx.x < PARTIALS ? loss_partials[threadIdx.x] : 0.0, scratch);
-  double squares = block_sum_double(threadIdx.x < PARTIALS ? norm_partials[threadIdx.x] : 0.0, scratch);
+  double loss = block_reduce(threadIdx.x < PARTIALS ? loss_partials[threadIdx.x] : 0.0, scratch, 0.0, Add());
+  double squares = block_reduce(threadIdx.x < PARTIALS ? norm_partials[threadIdx.x] : 0.0, scratch, 0.0, Add());
   if (threadIdx.x == 0) {
     float mean = (float)(loss / (double)rows);
     float norm = (float)sqrt(squares);
