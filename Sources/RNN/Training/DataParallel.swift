@@ -25,32 +25,6 @@ extension Communicator {
   }
 }
 
-/// The streams (rows) of a batch of `total` that one rank of a data-parallel run trains: rank
-/// `r` of `N` takes rows `[r*B/N, (r+1)*B/N)`, so the ranks' shares, in rank order, make up the
-/// batch. A single process's share is the whole batch.
-public struct BatchShare: Equatable, Sendable {
-  /// This rank's rows of the batch.
-  public let streams: Range<Int>
-  /// `B`, the rows of the whole batch.
-  public let total: Int
-
-  /// The whole batch of `total` rows.
-  public init(whole total: Int) {
-    streams = 0..<total
-    self.total = total
-  }
-
-  /// Rank `rank`'s share of `total` rows among `ranks` ranks: equal shares when `ranks` divides
-  /// `total` (training), else shares differing by at most one row, some possibly empty (scoring).
-  public init(rank: Int, of ranks: Int, total: Int) {
-    streams = rank * total / ranks..<(rank + 1) * total / ranks
-    self.total = total
-  }
-
-  /// Whether this is the whole batch.
-  public var isWhole: Bool { streams.count == total }
-}
-
 /// One rank's part in a data-parallel run: the ranks to sum gradients with and the streams of
 /// each batch this rank trains.
 public struct DataParallel {
