@@ -163,10 +163,11 @@ struct Train: ParsableCommand {
       if let note = Distributed.stopGraceNote() { say(note) }
       try prepareCheckpointFolder()
       try RunFolderLock.acquire(checkpointDir)
-      if let step = TrainingState.completeInterruptedSave(of: checkpointDir + "/latest.safetensors") {
-        say("Completed the save of step \(step) in \(checkpointDir)/latest.safetensors, which was killed midway.")
+      let folder = RunFolder(checkpointDir)
+      let (completed, abandoned) = folder.recover()
+      if let completed {
+        say("Completed the save of step \(completed) in \(folder.latest), which was killed midway.")
       }
-      let abandoned = SafeTensors.removeAbandonedTemporaryFiles(in: checkpointDir)
       if !abandoned.isEmpty {
         say("Removed \(abandoned.count) temporary file\(abandoned.count == 1 ? "" : "s") of a save that was killed midway.")
       }

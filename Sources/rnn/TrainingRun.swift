@@ -21,9 +21,9 @@ struct TrainingRun {
   let output: ProgressOutput
 
   private var checkpointEvery: Int { options.checkpointEvery ?? options.evalEvery }
-  private var latestPath: String { options.checkpointDir + "/latest.safetensors" }
-  private var bestPath: String { options.checkpointDir + "/best.safetensors" }
-  private var samplesFolder: String { options.checkpointDir + "/samples" }
+  private var folder: RunFolder { RunFolder(options.checkpointDir, keep: options.keepCheckpoints) }
+  private var latestPath: String { folder.latest }
+  private var bestPath: String { folder.best }
   /// Whether this process writes files: rank 0 of a data-parallel run, or a run alone.
   private var isWriter: Bool { (trainer.dataParallel?.communicator.rank ?? 0) == 0 }
 
@@ -130,7 +130,7 @@ struct TrainingRun {
     guard isWriter else { return }
     if best {
       guard trainer.isFinite else { throw TrainingError.nonFiniteState(step: step) }
-      try Checkpoint(model: trainer.model, vocabulary: vocabulary, step: step, run: record.id).write(to: bestPath)
+      try folder.saveBest(Checkpoint(model: trainer.model, vocabulary: vocabulary, step: step, run: record.id))
       line += " | best so far, saved \(bestPath)"
     }
     output.log(line)
@@ -148,13 +148,7 @@ struct TrainingRun {
     }
     // The file gets the bytes as sampled; the log, text (a byte-level model's ill-formed UTF-8 as U+FFFD).
     output.detail("---- sample at step \(step) ----\n\(String(decoding: sample, as: UTF8.self))\n----")
-    let samplePath = samplesFolder + "/step-\(step).txt"
-    do {
-      try FileManager.default.createDirectory(atPath: samplesFolder, withIntermediateDirectories: true)
-      try Data(sample).write(to: URL(fileURLWithPath: samplePath), options: .atomic)
-    } catch {
-      throw Failure("cannot write \(samplePath): \(error.localizedDescription)")
-    }
+    try folder.saveSample(sample, step: step)
   }
 
   /// Mean loss (nats/char) of held-out text, read as `B` streams like training batches.
@@ -172,12 +166,8 @@ struct TrainingRun {
     return count > 0 ? nats / Double(count) : .nan
   }
 
-  /// Writes the training state and the model as `latest` and, with `--keep-checkpoints K` above 1,
-  /// as `step-<N>`, deleting step files beyond the last K. Each pair is written to temporary files
-  /// first and then renamed into place, the training state first: a kill leaves the previous pair,
-  /// the new one, or (between the two renames) the new state with the new model complete in its
-  /// temporary file, which the next run renames into place (`completeInterruptedSave`). Refuses to
-  /// write anything that is not finite.
+  /// Saves the run as `latest` (and `step-<N>` with `--keep-checkpoints` above 1; see
+  /// `RunFolder.save`). Refuses to write anything that is not finite.
   private func saveLatest() throws {
     let step = trainer.progress.step
     try onGPU { () throws(CUDAError) in try trainer.synchronize() }
@@ -186,37 +176,8 @@ struct TrainingRun {
     guard trainer.isFinite else { throw TrainingError.nonFiniteState(step: step) }
     let state = TrainingState(
       config: trainer.config, progress: trainer.progress, optimizer: trainer.optimizer, state: wholeState,
-      data: TrainingState.fingerprint(trainer.batches.tokens), run: record
-    ).encoded()
-    let checkpoint = Checkpoint(model: trainer.model, vocabulary: vocabulary, step: step, run: record.id).encoded()
-    var paths = [latestPath]
-    if options.keepCheckpoints > 1 { paths.append(stepPath(step)) }
-    for path in paths {
-      try SafeTensors.write([(state, TrainingState.path(besides: path)), (checkpoint, path)])
-    }
-    if options.keepCheckpoints > 1 { try pruneStepCheckpoints(after: step) }
-  }
-
-  private func stepPath(_ step: Int) -> String { options.checkpointDir + "/step-\(step).safetensors" }
-
-  /// Deletes `step-<N>` files (model and training state) with `N` at most `step` but the newest
-  /// `--keep-checkpoints`. Files of later steps (left by a run this one resumed from an earlier
-  /// point) are left alone; this run overwrites them as it reaches their steps.
-  private func pruneStepCheckpoints(after step: Int) throws {
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: options.checkpointDir)) ?? []
-    let steps = names.compactMap { name -> Int? in
-      guard name.hasPrefix("step-"), name.hasSuffix(".safetensors"), !name.hasSuffix(".training.safetensors") else {
-        return nil
-      }
-      return Int(name.dropFirst("step-".count).dropLast(".safetensors".count))
-    }
-    for old in steps.filter({ $0 <= step }).sorted().dropLast(options.keepCheckpoints) {
-      for path in [stepPath(old), TrainingState.path(besides: stepPath(old))] {
-        do { try FileManager.default.removeItem(atPath: path) } catch CocoaError.fileNoSuchFile {} catch {
-          throw Failure("cannot delete old checkpoint \(path): \(error.localizedDescription)")
-        }
-      }
-    }
+      data: TrainingState.fingerprint(trainer.batches.tokens), run: record)
+    try folder.save(Checkpoint(model: trainer.model, vocabulary: vocabulary, step: step, run: record.id), state: state, step: step)
   }
 
   /// The command that continues this run: the arguments it was started with, with `--resume`
