@@ -9,11 +9,13 @@ struct InteractiveSampling {
   var length: Int
   let stop: Int32?
   var precision: Precision = .fp32
+  /// The GPU the model runs on, or nil for the CPU.
+  var gpu: CUDADevice? = nil
 
   static let help =
     "Type a text to continue it. Commands: :temperature X (or :t X), :length N, :help, :quit (or end of input)."
 
-  mutating func run(using generator: inout RandomGenerator) {
+  mutating func run(using generator: inout RandomGenerator) throws {
     say(Self.help)
     while true {
       emit("> ")
@@ -31,10 +33,9 @@ struct InteractiveSampling {
         continue
       }
       emit(line)
-      // On the CPU (no `gpu`) generating cannot fail.
-      let finite = try! generate(
+      let finite = try generate(
         model: checkpoint.model, vocabulary: checkpoint.vocabulary, prime: prime, length: length, options: options,
-        stop: stop, precision: precision, using: &generator, emit: { emit(bytes: $0) })
+        stop: stop, precision: precision, gpu: gpu, using: &generator, emit: { emit(bytes: $0) })
       emit("\n")
       if !finite { say(Sample.overflow) }
     }

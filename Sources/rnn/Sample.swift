@@ -43,8 +43,8 @@ struct Sample: ParsableCommand {
 
   func validate() throws {
     try device.check(weights.precision)
-    if device.device == .cuda, beam != nil || interactive {
-      throw ValidationError("--\(beam != nil ? "beam" : "interactive") runs on the CPU; drop --device cuda")
+    if device.device == .cuda, beam != nil {
+      throw ValidationError("--beam runs on the CPU; drop --device cuda")
     }
     guard length >= 0 else { throw ValidationError("--length must be 0 or more, got \(length)") }
     if let temperature, !(temperature > 0 && temperature.isFinite) {
@@ -93,8 +93,8 @@ struct Sample: ParsableCommand {
       var generator = RandomGenerator(seed: seed ?? UInt64.random(in: .min ... .max))
       var session = InteractiveSampling(
         checkpoint: loaded, options: SamplingOptions(temperature: temperature ?? 1, topK: topK, argmax: argmax),
-        length: length, stop: stopToken, precision: weights.precision)
-      session.run(using: &generator)
+        length: length, stop: stopToken, precision: weights.precision, gpu: gpu)
+      try session.run(using: &generator)
       return
     }
     if let prime { emit(prime) }
