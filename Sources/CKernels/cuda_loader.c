@@ -377,6 +377,8 @@ static rnn_gpu *open_gpu(const char *folder, char *error, size_t size) {
   if (!(gpu->workspace = rnn_cuda_alloc(gpu, workspace, error, size))) goto fail;
   gpu->blas.cublasSetWorkspace(gpu->cublas, (void *)gpu->workspace, workspace);
   gpu->blas.cublasSetMathMode(gpu->cublas, 0);
+  const char *tf32 = getenv("RNN_CUDA_TF32");
+  gpu->tf32 = !(tf32 && tf32[0] == '0');
 
   int driver = 0, cublas_version = 0;
   cu->cuDriverGetVersion(&driver);

@@ -1,10 +1,6 @@
 import ArgumentParser
 import RNN
 
-#if canImport(Glibc)
-  import Glibc
-#endif
-
 extension ComputeDevice: ExpressibleByArgument {}
 
 /// `--device` of the commands that run a model (train, sample, eval, visualize, bench).
@@ -17,13 +13,10 @@ struct DeviceOption: ParsableArguments {
       """)
   var device: ComputeDevice = .cpu
 
-  /// The GPU with `--device cuda` (training's products in TF32 unless RNN_CUDA_TF32=0), nil on
-  /// the CPU. Throws one line naming what is missing.
+  /// The GPU with `--device cuda`, nil on the CPU. Throws one line naming what is missing.
   func open() throws -> CUDADevice? {
     guard device == .cuda else { return nil }
-    let gpu = try onGPU { () throws(CUDAError) in try CUDADevice.open() }
-    gpu.allowTF32(getenvString("RNN_CUDA_TF32") != "0")
-    return gpu
+    return try onGPU { () throws(CUDAError) in try CUDADevice.open() }
   }
 
   /// Refuses `--precision` other than fp32 on the GPU, which runs in float32.
@@ -37,8 +30,6 @@ struct DeviceOption: ParsableArguments {
 func onGPU<T>(_ body: () throws(CUDAError) -> T) throws -> T {
   do { return try body() } catch { throw Failure("--device cuda: \(error)") }
 }
-
-private func getenvString(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
 
 /// A batch-1 sampler of `model`: on `gpu` when given (fp32), else on the CPU in `precision`.
 func makeSampler(_ model: CharLM, precision: Precision, gpu: CUDADevice?) throws -> any TextSampler {

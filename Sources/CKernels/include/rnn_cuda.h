@@ -32,7 +32,8 @@ const char *rnn_gpu_description(const rnn_gpu *gpu);
 int rnn_gpu_compile_kernels(const char *folder, const char *arch, size_t *bytes, char *error, size_t error_size);
 
 /// Whether matrix products in training may use TF32 tensor cores (as PyTorch's cuDNN RNNs do by
-/// default). Scoring and sampling always compute in full float32.
+/// default; the default unless the environment has RNN_CUDA_TF32=0). Scoring and sampling always
+/// compute in full float32.
 void rnn_gpu_set_tf32(rnn_gpu *gpu, int allowed);
 
 /// A character language model on the GPU (`Embedding -> L x cell -> Linear`): its flat

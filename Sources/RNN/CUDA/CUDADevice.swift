@@ -50,8 +50,9 @@ public final class CUDADevice: @unchecked Sendable {
   /// "NVIDIA H200 (sm_90, 132 multiprocessors), CUDA driver 13.0, cuBLAS 13.1.0".
   public var description: String { String(cString: rnn_gpu_description(handle)) }
 
-  /// Whether training's matrix products may use TF32 tensor cores (as PyTorch's cuDNN RNNs do by
-  /// default; `RNN_CUDA_TF32=0` turns it off). Scoring and sampling always use full float32.
+  /// Whether training's matrix products may use TF32 tensor cores, as PyTorch's cuDNN RNNs do by
+  /// default (and so does this unless the environment has `RNN_CUDA_TF32=0`). Scoring and
+  /// sampling always use full float32.
   public func allowTF32(_ allowed: Bool) { rnn_gpu_set_tf32(handle, allowed ? 1 : 0) }
 
   /// Compiles every kernel with NVRTC for `architecture` (e.g. "sm_90"), without a GPU; returns
