@@ -48,7 +48,7 @@ public enum CodeTagging {
         let batch = pieces[first..<min(first + 64, pieces.count)]
         let targets = PaddedBatch(batch.map { Array($0.labels) }, padding: -1).tokens
         let tape = Tape(recording: false)
-        let guesses = argmaxRows(tape[logits(PaddedBatch(batch.map { Array($0.tokens) }), on: tape)])
+        let guesses = tape[logits(PaddedBatch(batch.map { Array($0.tokens) }), on: tape)].argmaxRows()
         for (guess, target) in zip(guesses, targets) where target >= 0 {
           predictions.append(guess)
           answers.append(target)

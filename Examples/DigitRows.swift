@@ -31,7 +31,7 @@ public enum DigitRows {
     /// The most probable class of each image at `indices`.
     func classify(_ images: LabeledImages, _ indices: [Int]) -> [Int32] {
       let tape = Tape(recording: false)
-      return argmaxRows(tape[logits(images.rows(of: indices), on: tape)])
+      return tape[logits(images.rows(of: indices), on: tape)].argmaxRows()
     }
   }
 

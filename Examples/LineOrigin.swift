@@ -50,7 +50,7 @@ public enum LineOrigin {
     func classify(_ lines: [[Int32]]) -> [Int32] {
       stride(from: 0, to: lines.count, by: 256).flatMap { first in
         let tape = Tape(recording: false)
-        return argmaxRows(tape[logits(PaddedBatch(Array(lines[first..<min(first + 256, lines.count)])), on: tape)])
+        return tape[logits(PaddedBatch(Array(lines[first..<min(first + 256, lines.count)])), on: tape)].argmaxRows()
       }
     }
   }

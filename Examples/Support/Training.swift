@@ -31,21 +31,6 @@ func seconds(since start: ContinuousClock.Instant) -> Double {
   return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
 }
 
-/// The fraction of `predictions` equal to `answers`.
-func accuracy<T: Equatable>(_ predictions: [T], _ answers: [T]) -> Double {
-  require(predictions.count == answers.count && !answers.isEmpty, "\(predictions.count) predictions for \(answers.count) answers")
-  return Double(zip(predictions, answers).filter { $0 == $1 }.count) / Double(answers.count)
-}
-
-/// The index of the largest of each row of `logits [N, C]`.
-func argmaxRows(_ logits: Tensor) -> [Int32] {
-  let c = logits.shape.last!
-  return (0..<logits.count / c).map { row in
-    let values = logits.scalars[row * c..<(row + 1) * c]
-    return Int32(values.indices.max { values[$0] < values[$1] }! - row * c)
-  }
-}
-
 /// Trains `parameters` with Adam for `steps` updates, at `learningRate` for the first three
 /// quarters and a third of it after; `loss` records the loss of the next batch on a tape. Logs
 /// the loss (a running average) every `logEvery` steps and at the end.
@@ -54,10 +39,10 @@ func train(
   loss: (Tape) -> Variable
 ) {
   var adam = Optimizer(.adam, parameterCount: parameters.count)
+  let schedule = LearningRateSchedule.milestones(learningRate, at: [steps * 3 / 4], gamma: 1 / 3)
   var average = 0.0
   for step in 1...steps {
-    let rate = step > steps * 3 / 4 ? learningRate / 3 : learningRate
-    let value = Double(adam.minimize(parameters, learningRate: rate, loss: loss))
+    let value = Double(adam.minimize(parameters, learningRate: schedule(step - 1), loss: loss))
     average = step == 1 ? value : 0.98 * average + 0.02 * value
     if step % logEvery == 0 || step == steps { log("step \(step)/\(steps)  loss " + String(format: "%.4f", average)) }
   }
