@@ -8,7 +8,9 @@ let package = Package(
     .executable(name: "rnn", targets: ["rnn"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    // `swift package generate-documentation`: the library's DocC documentation.
+    .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
   ],
   targets: [
     // MARK: C shim: BLAS binding (loaded at run time) and vectorised pointwise kernels
