@@ -45,12 +45,7 @@ public enum Addition {
       answerEmbedding = Embedding(vocabularySize: 12, size: embedding, layout: &layout, name: "answer_embedding")
       decoder = RecurrentLayer(.lstm, inputSize: embedding, hiddenSize: hidden, layout: &layout, prefix: "decoder.")
       output = Linear(inputSize: hidden, outputSize: 11, layout: &layout, name: "output")
-      parameters = Parameters(layout)
-      questionEmbedding.initialize(parameters, using: &generator)
-      encoder.initialize(parameters, using: &generator)
-      answerEmbedding.initialize(parameters, using: &generator)
-      decoder.initialize(parameters, using: &generator)
-      output.initialize(parameters, using: &generator)
+      parameters = Parameters(layout, using: &generator)
     }
 
     /// Reads the questions (`[T,B]`, each of its own length) and returns the encoder's final

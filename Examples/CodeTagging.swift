@@ -23,10 +23,7 @@ public enum CodeTagging {
       tagger = Bidirectional(
         .lstm, inputSize: size, hiddenSize: hidden, layout: &layout, prefix: "tagger.", suffix: "_l0")
       output = Linear(inputSize: 2 * hidden, outputSize: Label.allCases.count, layout: &layout, name: "output")
-      parameters = Parameters(layout)
-      embedding.initialize(parameters, using: &generator)
-      tagger.initialize(parameters, using: &generator)
-      output.initialize(parameters, using: &generator)
+      parameters = Parameters(layout, using: &generator)
     }
 
     /// The label logits `[T,B,3]` of the characters `windows.tokens [T,B]`, each row read for its

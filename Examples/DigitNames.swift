@@ -29,11 +29,7 @@ public enum DigitNames {
       embedding = Embedding(vocabularySize: Int(go) + 1, size: 16, layout: &layout)
       decoder = RecurrentLayer(.gru, inputSize: 16, hiddenSize: hidden, layout: &layout, prefix: "decoder.")
       output = Linear(inputSize: hidden, outputSize: Int(stop) + 1, layout: &layout, name: "output")
-      parameters = Parameters(layout)
-      imageToState.initialize(parameters, using: &generator)
-      embedding.initialize(parameters, using: &generator)
-      decoder.initialize(parameters, using: &generator)
-      output.initialize(parameters, using: &generator)
+      parameters = Parameters(layout, using: &generator)
     }
 
     /// Runs the decoder over `tokens [T,B]` from `state`: logits `[T,B,letters+1]` and the final state.

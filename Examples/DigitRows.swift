@@ -16,9 +16,7 @@ public enum DigitRows {
       var layout = ParameterLayout()
       reader = RecurrentLayer(.lstm, inputSize: columns, hiddenSize: hidden, layout: &layout, prefix: "reader.")
       classifier = Linear(inputSize: hidden, outputSize: classes, layout: &layout, name: "classifier")
-      parameters = Parameters(layout)
-      reader.initialize(parameters, using: &generator)
-      classifier.initialize(parameters, using: &generator)
+      parameters = Parameters(layout, using: &generator)
     }
 
     /// Records the classifier's logits `[B, classes]` for `rows [R,B,C]`.

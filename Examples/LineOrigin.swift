@@ -30,10 +30,7 @@ public enum LineOrigin {
       encoder = RecurrentLayer(
         .lstm, inputSize: size, hiddenSize: hidden, layout: &layout, prefix: "encoder.", suffix: "_l0")
       output = Linear(inputSize: hidden, outputSize: Source.allCases.count, layout: &layout, name: "output")
-      parameters = Parameters(layout)
-      embedding.initialize(parameters, using: &generator)
-      encoder.initialize(parameters, using: &generator)
-      output.initialize(parameters, using: &generator)
+      parameters = Parameters(layout, using: &generator)
     }
 
     /// The source logits `[B,2]` of the lines `lines.tokens [T,B]`: from the state `h [B,H]`

@@ -16,8 +16,7 @@ final class TaxonomyTests: XCTestCase {
     // README: one-to-one
     var layout = ParameterLayout()
     let classifier = Linear(inputSize: 64, outputSize: 10, layout: &layout, name: "classifier")
-    let parameters = Parameters(layout)
-    classifier.initialize(parameters, using: &generator)
+    let parameters = Parameters(layout, using: &generator)  // as PyTorch initialises them
     let tape = Tape()
     let logits = classifier(tape.input(images), parameters: parameters, on: tape)  // [B,64] -> [B,10]
     let loss = tape.softmaxCrossEntropy(logits, targets: labels)
@@ -36,11 +35,7 @@ final class TaxonomyTests: XCTestCase {
     let letters = Embedding(vocabularySize: 28, size: 16, layout: &layout, name: "letters")
     let decoder = RecurrentLayer(.gru, inputSize: 16, hiddenSize: 128, layout: &layout, prefix: "decoder.")
     let output = Linear(inputSize: 128, outputSize: 27, layout: &layout, name: "output")
-    let parameters = Parameters(layout)
-    toState.initialize(parameters, using: &generator)
-    letters.initialize(parameters, using: &generator)
-    decoder.initialize(parameters, using: &generator)
-    output.initialize(parameters, using: &generator)
+    let parameters = Parameters(layout, using: &generator)  // as PyTorch initialises them
     let tape = Tape()
     let image = tape.input(images)                                     // [B,64]
     let start = StateVariables(h: toState(image, parameters: parameters, on: tape))   // [B,H]
@@ -77,9 +72,7 @@ final class TaxonomyTests: XCTestCase {
     var layout = ParameterLayout()
     let reader = RecurrentLayer(.lstm, inputSize: 8, hiddenSize: 128, layout: &layout, prefix: "reader.")
     let classifier = Linear(inputSize: 128, outputSize: 10, layout: &layout, name: "classifier")
-    let parameters = Parameters(layout)
-    reader.initialize(parameters, using: &generator)
-    classifier.initialize(parameters, using: &generator)
+    let parameters = Parameters(layout, using: &generator)  // as PyTorch initialises them
     let tape = Tape()
     let (_, final) = reader(
       tape.input(rows), state: StateVariables(reader.zeroState(batch: b), on: tape), lengths: lengths,
@@ -104,11 +97,7 @@ final class TaxonomyTests: XCTestCase {
     let encoder = RecurrentLayer(.lstm, inputSize: 16, hiddenSize: 128, layout: &layout, prefix: "encoder.")
     let decoder = RecurrentLayer(.lstm, inputSize: 16, hiddenSize: 128, layout: &layout, prefix: "decoder.")
     let output = Linear(inputSize: 128, outputSize: 11, layout: &layout, name: "output")
-    let parameters = Parameters(layout)
-    symbols.initialize(parameters, using: &generator)
-    encoder.initialize(parameters, using: &generator)
-    decoder.initialize(parameters, using: &generator)
-    output.initialize(parameters, using: &generator)
+    let parameters = Parameters(layout, using: &generator)  // as PyTorch initialises them
     let tape = Tape()
     let (_, thought) = encoder(
       questions.tokens, time: questions.time, batch: questions.batch, embedding: symbols,
@@ -132,10 +121,7 @@ final class TaxonomyTests: XCTestCase {
     let characters = Embedding(vocabularySize: 96, size: 32, layout: &layout, name: "characters")
     let tagger = Bidirectional(.lstm, inputSize: 32, hiddenSize: 64, layout: &layout, prefix: "tagger.")
     let classify = Linear(inputSize: 128, outputSize: 3, layout: &layout, name: "classify")
-    let parameters = Parameters(layout)
-    characters.initialize(parameters, using: &generator)
-    tagger.initialize(parameters, using: &generator)
-    classify.initialize(parameters, using: &generator)
+    let parameters = Parameters(layout, using: &generator)  // as PyTorch initialises them
     let tape = Tape()
     let x = characters(text.tokens, shape: [text.time, text.batch], parameters: parameters, on: tape)  // [T,B,32]
     let (y, _) = tagger(

@@ -10,13 +10,12 @@ public struct Embedding: Sendable {
   public init(vocabularySize: Int, size: Int, layout: inout ParameterLayout, name: String = "embedding") {
     self.vocabularySize = vocabularySize
     self.size = size
-    weight = layout.declare("\(name).weight", shape: [vocabularySize, size])
+    weight = layout.declare("\(name).weight", shape: [vocabularySize, size], initialization: .normal)
   }
 
   /// PyTorch's initialisation: standard normal.
   public func initialize(_ parameters: Parameters, using generator: inout RandomGenerator) {
-    let w = parameters.value(weight)
-    for i in 0..<weight.count { w[i] = generator.normal() }
+    parameters.initialize([weight], using: &generator)
   }
 
   /// The rows of `tokens` (any shape `S`, ids in `0..<V`): `[S..., E]`.

@@ -29,17 +29,14 @@ public struct Linear: Sendable {
   public init(inputSize: Int, outputSize: Int, layout: inout ParameterLayout, name: String) {
     self.inputSize = inputSize
     self.outputSize = outputSize
-    weight = layout.declare("\(name).weight", shape: [outputSize, inputSize])
-    bias = layout.declare("\(name).bias", shape: [outputSize])
+    let bound = ParameterInitialization.uniform(bound: 1 / Float(inputSize).squareRoot())
+    weight = layout.declare("\(name).weight", shape: [outputSize, inputSize], initialization: bound)
+    bias = layout.declare("\(name).bias", shape: [outputSize], initialization: bound)
   }
 
   /// PyTorch's initialisation: weight and bias uniform in `[-1/sqrt(I), 1/sqrt(I)]`.
   public func initialize(_ parameters: Parameters, using generator: inout RandomGenerator) {
-    let bound = 1 / Float(inputSize).squareRoot()
-    for ref in [weight, bias] {
-      let p = parameters.value(ref)
-      for i in 0..<ref.count { p[i] = generator.uniform(-bound, bound) }
-    }
+    parameters.initialize([weight, bias], using: &generator)
   }
 
   /// `x [N..., I] -> [N..., O]`: one GEMM over all rows.

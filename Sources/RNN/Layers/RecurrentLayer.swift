@@ -83,19 +83,16 @@ public struct RecurrentLayer: Sendable {
     self.cell = cell
     self.inputSize = inputSize
     self.hiddenSize = hiddenSize
-    weightIH = layout.declare("\(prefix)weight_ih\(suffix)", shape: [rows, inputSize])
-    weightHH = layout.declare("\(prefix)weight_hh\(suffix)", shape: [rows, hiddenSize])
-    biasIH = layout.declare("\(prefix)bias_ih\(suffix)", shape: [rows])
-    biasHH = layout.declare("\(prefix)bias_hh\(suffix)", shape: [rows])
+    let bound = ParameterInitialization.uniform(bound: 1 / Float(hiddenSize).squareRoot())
+    weightIH = layout.declare("\(prefix)weight_ih\(suffix)", shape: [rows, inputSize], initialization: bound)
+    weightHH = layout.declare("\(prefix)weight_hh\(suffix)", shape: [rows, hiddenSize], initialization: bound)
+    biasIH = layout.declare("\(prefix)bias_ih\(suffix)", shape: [rows], initialization: bound)
+    biasHH = layout.declare("\(prefix)bias_hh\(suffix)", shape: [rows], initialization: bound)
   }
 
   /// PyTorch's initialisation: every parameter uniform in `[-1/sqrt(H), 1/sqrt(H)]`.
   public func initialize(_ parameters: Parameters, using generator: inout RandomGenerator) {
-    let bound = 1 / Float(hiddenSize).squareRoot()
-    for ref in [weightIH, weightHH, biasIH, biasHH] {
-      let p = parameters.value(ref)
-      for i in 0..<ref.count { p[i] = generator.uniform(-bound, bound) }
-    }
+    parameters.initialize([weightIH, weightHH, biasIH, biasHH], using: &generator)
   }
 
   /// The zero state `[B,H]` (and `c` for an LSTM) for `batch` sequences.

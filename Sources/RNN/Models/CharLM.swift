@@ -48,9 +48,7 @@ public final class CharLM: @unchecked Sendable {
   /// A model initialised as PyTorch initialises the module, from `generator`.
   public convenience init(_ config: CharLMConfig, using generator: inout RandomGenerator) {
     self.init(config)
-    embedding.initialize(parameters, using: &generator)
-    for layer in layers { layer.initialize(parameters, using: &generator) }
-    decoder.initialize(parameters, using: &generator)
+    parameters.initialize(parameters.layout.entries.map(\.ref), using: &generator)
   }
 
   /// The zero state of every layer for `batch` sequences.

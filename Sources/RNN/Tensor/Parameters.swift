@@ -8,6 +8,15 @@ public struct ParameterRef: Hashable, Sendable {
   public var count: Int { shape.reduce(1, *) }
 }
 
+/// How a parameter starts, as PyTorch's modules initialise theirs.
+public enum ParameterInitialization: Equatable, Sendable {
+  /// Uniform in `[-bound, bound]`: `nn.Linear`'s weight and bias and every recurrent weight and
+  /// bias, with `bound = 1 / sqrt(fan)` (the layer's input size, or a recurrent layer's hidden size).
+  case uniform(bound: Float)
+  /// Standard normal: `nn.Embedding`'s weight.
+  case normal
+}
+
 /// The list of named parameters of a model, in order, before any memory is allocated.
 ///
 /// Layers declare their parameters here while they are built; `Parameters(layout)` then
@@ -17,6 +26,7 @@ public struct ParameterLayout: Sendable {
   public struct Entry: Sendable {
     public let name: String
     public let ref: ParameterRef
+    public let initialization: ParameterInitialization
   }
 
   public private(set) var entries: [Entry] = []
@@ -25,11 +35,15 @@ public struct ParameterLayout: Sendable {
 
   public init() {}
 
-  /// Declares a parameter; `name` is its PyTorch `state_dict` name.
-  public mutating func declare(_ name: String, shape: [Int]) -> ParameterRef {
+  /// Declares a parameter; `name` is its PyTorch `state_dict` name. By default it starts as a
+  /// weight `[out, in]` of `nn.Linear` does: uniform within `1 / sqrt(in)`.
+  public mutating func declare(
+    _ name: String, shape: [Int], initialization: ParameterInitialization? = nil
+  ) -> ParameterRef {
     require(!entries.contains { $0.name == name }, "duplicate parameter \(name)")
     let ref = ParameterRef(offset: count, shape: shape)
-    entries.append(Entry(name: name, ref: ref))
+    let fan = max(shape.last ?? 1, 1)
+    entries.append(Entry(name: name, ref: ref, initialization: initialization ?? .uniform(bound: 1 / Float(fan).squareRoot())))
     // Keep every parameter 64-byte aligned so vector kernels see aligned rows.
     count += (ref.count + 15) / 16 * 16
     return ref
@@ -48,10 +62,31 @@ public final class Parameters: @unchecked Sendable {
   /// All gradients, in the same places as `values`.
   public let gradients: UnsafeMutableBufferPointer<Float>
 
+  /// Parameters of `layout`, all zero (to be loaded, or initialised).
   public init(_ layout: ParameterLayout) {
     self.layout = layout
     values = Parameters.allocate(layout.count)
     gradients = Parameters.allocate(layout.count)
+  }
+
+  /// Parameters of `layout` initialised as PyTorch initialises the same modules: each by its
+  /// declared `ParameterInitialization`, in declaration order, from `generator`.
+  public convenience init(_ layout: ParameterLayout, using generator: inout RandomGenerator) {
+    self.init(layout)
+    initialize(layout.entries.map(\.ref), using: &generator)
+  }
+
+  /// Initialises `refs`, in this order, each by its declared `ParameterInitialization`.
+  public func initialize(_ refs: [ParameterRef], using generator: inout RandomGenerator) {
+    for ref in refs {
+      let entry = layout.entries.first { $0.ref == ref }
+      require(entry != nil, "the parameter at \(ref.offset) is not in this model's layout")
+      let p = value(ref)
+      switch entry!.initialization {
+      case .uniform(let bound): for i in 0..<ref.count { p[i] = generator.uniform(-bound, bound) }
+      case .normal: for i in 0..<ref.count { p[i] = generator.normal() }
+      }
+    }
   }
 
   deinit {
