@@ -41,9 +41,7 @@ final class TaxonomyTests: XCTestCase {
     let start = StateVariables(h: toState(image, parameters: parameters, on: tape))   // [B,H]
     let read = PaddedBatch(names.map { [go] + $0 }, padding: go)       // [T,B] letters read
     let written = PaddedBatch(names.map { $0 + [stop] }, padding: -1)  // [T,B] to write; -1 not scored
-    let (y, _) = decoder(
-      read.tokens, time: read.time, batch: read.batch, embedding: letters, state: start,
-      parameters: parameters, on: tape)                                // [T,B,H]
+    let (y, _) = decoder(read, embedding: letters, state: start, parameters: parameters, on: tape)  // [T,B,H]
     let loss = tape.softmaxCrossEntropy(output(y, parameters: parameters, on: tape), targets: written.tokens)
     // end
     tape.backward(from: loss)
@@ -74,9 +72,7 @@ final class TaxonomyTests: XCTestCase {
     let classifier = Linear(inputSize: 128, outputSize: 10, layout: &layout, name: "classifier")
     let parameters = Parameters(layout, using: &generator)  // as PyTorch initialises them
     let tape = Tape()
-    let (_, final) = reader(
-      tape.input(rows), state: StateVariables(reader.zeroState(batch: b), on: tape), lengths: lengths,
-      parameters: parameters, on: tape)                                // [T,B,D] -> final h [B,H]
+    let (_, final) = reader(tape.input(rows), lengths: lengths, parameters: parameters, on: tape)  // final h [B,H]
     let logits = classifier(final.h, parameters: parameters, on: tape) // [B,10]: one per sequence
     let loss = tape.softmaxCrossEntropy(logits, targets: labels)
     // end
@@ -99,13 +95,8 @@ final class TaxonomyTests: XCTestCase {
     let output = Linear(inputSize: 128, outputSize: 11, layout: &layout, name: "output")
     let parameters = Parameters(layout, using: &generator)  // as PyTorch initialises them
     let tape = Tape()
-    let (_, thought) = encoder(
-      questions.tokens, time: questions.time, batch: questions.batch, embedding: symbols,
-      state: StateVariables(encoder.zeroState(batch: questions.batch), on: tape), lengths: questions.lengths,
-      parameters: parameters, on: tape)                                // each question's final state
-    let (y, _) = decoder(
-      answersIn.tokens, time: answersIn.time, batch: answersIn.batch, embedding: symbols, state: thought,
-      parameters: parameters, on: tape)                                // [T',B,H], T' != T
+    let (_, thought) = encoder(questions, embedding: symbols, parameters: parameters, on: tape)  // final states
+    let (y, _) = decoder(answersIn, embedding: symbols, state: thought, parameters: parameters, on: tape)  // [T',B,H]
     let loss = tape.softmaxCrossEntropy(output(y, parameters: parameters, on: tape), targets: answersOut.tokens)
     // end
     tape.backward(from: loss)
@@ -123,10 +114,8 @@ final class TaxonomyTests: XCTestCase {
     let classify = Linear(inputSize: 128, outputSize: 3, layout: &layout, name: "classify")
     let parameters = Parameters(layout, using: &generator)  // as PyTorch initialises them
     let tape = Tape()
-    let x = characters(text.tokens, shape: [text.time, text.batch], parameters: parameters, on: tape)  // [T,B,32]
-    let (y, _) = tagger(
-      x, state: StateVariables(tagger.zeroState(batch: text.batch), on: tape), lengths: text.lengths,
-      parameters: parameters, on: tape)                                // [T,B,2H]: both directions
+    let x = characters(text, parameters: parameters, on: tape)                       // [T,B,32]
+    let (y, _) = tagger(x, lengths: text.lengths, parameters: parameters, on: tape)  // [T,B,2H]: both directions
     let loss = tape.softmaxCrossEntropy(classify(y, parameters: parameters, on: tape), targets: tags.tokens)
     // end
     tape.backward(from: loss)

@@ -167,12 +167,13 @@ public struct Bidirectional: Sendable {
 
 extension Bidirectional {
   /// Records both directions over a whole sequence on `tape`: `x [T,B,D] -> y [T,B,2H]` and the
-  /// final state `[2,B,H]`. Gradients flow from `y` and the final state back to `x` and the
-  /// initial state. `lengths` as in `forward`.
+  /// final state `[2,B,H]`, from `state` (nil: the zero state). Gradients flow from `y` and the
+  /// final state back to `x` and the initial state. `lengths` as in `forward`.
   public func callAsFunction(
-    _ x: Variable, state: StateVariables, lengths: [Int]? = nil, parameters: Parameters, on tape: Tape
+    _ x: Variable, state: StateVariables? = nil, lengths: [Int]? = nil, parameters: Parameters, on tape: Tape
   ) -> (y: Variable, state: StateVariables) {
-    forwardLayer.record(x, state: state, on: tape) {
+    let state = state ?? StateVariables(zeroState(batch: tape[x].shape[1]), on: tape)
+    return forwardLayer.record(x, state: state, on: tape) {
       forward($0, state: $1, lengths: lengths, parameters: parameters)
     } pullback: {
       backward($0, dState: $1, cache: $2, parameters: parameters)

@@ -46,4 +46,9 @@ public struct Embedding: Sendable {
     }
     return y
   }
+
+  /// The rows of a padded batch's token ids: `[T,B,E]`.
+  public func callAsFunction(_ batch: PaddedBatch, parameters: Parameters, on tape: Tape) -> Variable {
+    self(batch.tokens, shape: [batch.time, batch.batch], parameters: parameters, on: tape)
+  }
 }

@@ -22,12 +22,13 @@ public struct StateVariables: Sendable {
 
 extension RecurrentLayer {
   /// Records the layer over a whole sequence on `tape`: `x [T,B,D] -> y [T,B,H]` and the final
-  /// state. Gradients flow from `y` and from the final state back to `x` and the initial state.
-  /// `lengths` as in `forward(_:state:lengths:parameters:)`.
+  /// state, from `state` (nil: the zero state). Gradients flow from `y` and from the final state
+  /// back to `x` and the initial state. `lengths` as in `forward(_:state:lengths:parameters:)`.
   public func callAsFunction(
-    _ x: Variable, state: StateVariables, lengths: [Int]? = nil, parameters: Parameters, on tape: Tape
+    _ x: Variable, state: StateVariables? = nil, lengths: [Int]? = nil, parameters: Parameters, on tape: Tape
   ) -> (y: Variable, state: StateVariables) {
-    record(x, state: state, on: tape) {
+    let state = state ?? StateVariables(zeroState(batch: tape[x].shape[1]), on: tape)
+    return record(x, state: state, on: tape) {
       forward($0, state: $1, lengths: lengths, parameters: parameters)
     } pullback: {
       backward($0, dState: $1, cache: $2, parameters: parameters)
@@ -37,12 +38,14 @@ extension RecurrentLayer {
   /// Records `embedding` followed by this layer on `tape`, for token ids `[T,B]`: the input
   /// projection comes from a per-character table (`projectionTable`), so neither the embedded
   /// sequence nor its `[T*B, D] x [D, G*H]` products are ever formed. Same results as
-  /// `embedding` then the layer. `lengths` as in `forward(_:state:lengths:parameters:)`.
+  /// `embedding` then the layer. From `state` (nil: the zero state); `lengths` as in
+  /// `forward(_:state:lengths:parameters:)`.
   public func callAsFunction(
-    _ tokens: [Int32], time: Int, batch: Int, embedding: Embedding, state: StateVariables, lengths: [Int]? = nil,
-    parameters: Parameters, on tape: Tape
+    _ tokens: [Int32], time: Int, batch: Int, embedding: Embedding, state: StateVariables? = nil,
+    lengths: [Int]? = nil, parameters: Parameters, on tape: Tape
   ) -> (y: Variable, state: StateVariables) {
     require(tokens.count == time * batch, "\(tokens.count) tokens for [\(time), \(batch)]")
+    let state = state ?? StateVariables(zeroState(batch: batch), on: tape)
     let table = projectionTable(embedding, parameters)
     let xg = gatherProjections(table, tokens: tokens, time: time, batch: batch)
     let (yValue, finalValue, cache) = forward(
@@ -56,6 +59,18 @@ extension RecurrentLayer {
       accumulateStateGradients(grads.dState, into: state, on: tape)
     }
     return (y, final)
+  }
+
+  /// Records `embedding` followed by this layer over the sequences of `batch` (`[T,B]` token ids
+  /// with their lengths: a sequence's padded steps change neither its state nor any gradient),
+  /// from `state` (nil: the zero state). Returns every step's output `[T,B,H]` and each sequence's
+  /// state after its own last step.
+  public func callAsFunction(
+    _ batch: PaddedBatch, embedding: Embedding, state: StateVariables? = nil, parameters: Parameters, on tape: Tape
+  ) -> (y: Variable, state: StateVariables) {
+    self(
+      batch.tokens, time: batch.time, batch: batch.batch, embedding: embedding, state: state, lengths: batch.lengths,
+      parameters: parameters, on: tape)
   }
 
   /// Records a call over a whole sequence on `tape`, with this layer's cell: `run` maps the values
