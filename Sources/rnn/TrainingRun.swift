@@ -41,7 +41,7 @@ struct TrainingRun {
     let tokensPerStep = trainer.config.batchSize * trainer.config.seqLength
     output.log(
       "Model: \(config.layers) x \(config.cell.rawValue) \(config.hidden), embedding \(config.embedding), "
-        + "vocabulary \(config.vocabularySize), \(parameterCount(model)) parameters; "
+        + "vocabulary \(config.vocabularySize), \(model.parameters.layout.parameterCount) parameters; "
         + "\(trainer.batches.batchesPerEpoch) batches of \(trainer.config.batchSize) x \(trainer.config.seqLength) per epoch; "
         + "matrix products: \(BLAS.productDescription).")
     guard trainer.progress.step < lastStep else {
@@ -204,9 +204,5 @@ struct TrainingRun {
     let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=+:,@%")
     guard word.isEmpty || !word.allSatisfy(safe.contains) else { return word }
     return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
-  }
-
-  private func parameterCount(_ model: CharLM) -> Int {
-    model.parameters.layout.entries.reduce(0) { $0 + $1.ref.count }
   }
 }

@@ -50,12 +50,7 @@ public struct Checkpoint {
   /// Reads and validates a checkpoint: metadata, vocabulary, config, and every tensor's shape and
   /// finiteness.
   public init(contentsOf path: String) throws {
-    let file: SafeTensors
-    do { file = try SafeTensors(contentsOf: path) } catch let error as SafeTensorsError {
-      if case .unreadable(_, let reason) = error { throw CheckpointError.unreadable(path: path, reason: reason) }
-      throw CheckpointError.format(path: path, error)
-    }
-    try self.init(file, path: path)
+    try self.init(SafeTensors.checkpointFile(at: path), path: path)
   }
 
   /// Validates decoded contents; `path` names the source in errors.
@@ -105,21 +100,9 @@ public struct Checkpoint {
     // Every tensor must be in the file with the shape the config implies before anything is
     // allocated: the file's own size then bounds the model's.
     let layout = CharLM.parameterLayout(config)
-    for entry in layout.entries {
-      guard let tensor = file[entry.name] else { throw CheckpointError.missingTensor(path: path, name: entry.name) }
-      guard tensor.shape == entry.ref.shape else {
-        throw CheckpointError.shapeMismatch(path: path, name: entry.name, expected: entry.ref.shape, actual: tensor.shape)
-      }
-      let nonFinite = tensor.nonFiniteCount
-      guard nonFinite == 0 else {
-        throw CheckpointError.nonFinite(path: path, name: entry.name, count: nonFinite, total: tensor.count)
-      }
-    }
+    try layout.check(file, path: path)
     let model = CharLM(config)
     for entry in layout.entries { model.parameters.assign(file[entry.name]!, to: entry.ref) }
-    let known = Set(layout.entries.map(\.name))
-    let extra = file.tensors.map(\.name).filter { !known.contains($0) }
-    guard extra.isEmpty else { throw CheckpointError.unexpectedTensors(path: path, names: extra) }
     self.model = model
     self.vocabulary = vocabulary
     self.step = file.metadata["step"].flatMap { Int($0) } ?? 0

@@ -12,9 +12,9 @@
 /// during a step's parts and the copies a checkpoint save makes come on top: real peaks are
 /// higher.
 public struct TrainingFootprint: Equatable, Sendable {
-  /// `P`, the model's parameters (with the padding that aligns each to 64 bytes).
+  /// `P`, the model's parameters, as PyTorch counts them.
   public let parameterCount: Int
-  /// The parameters' values, `4*P`.
+  /// The parameters' values, `4*P` and the padding that aligns each to 64 bytes.
   public let parameterBytes: Double
   /// Their gradients, `4*P`.
   public let gradientBytes: Double
@@ -27,9 +27,10 @@ public struct TrainingFootprint: Equatable, Sendable {
   /// `seqLength` steps. Throws if a size of the model is outside its range (`checkSizes()`).
   public init(model: CharLMConfig, optimizer: OptimizerKind, batchSize: Int, seqLength: Int) throws(ModelSizeError) {
     try model.checkSizes()
-    parameterCount = CharLM.parameterLayout(model).count
+    let layout = CharLM.parameterLayout(model)
+    parameterCount = layout.parameterCount
     let float = Double(MemoryLayout<Float>.size)
-    parameterBytes = float * Double(parameterCount)
+    parameterBytes = float * Double(layout.count)
     gradientBytes = parameterBytes
     optimizerBytes = Double(optimizer.bufferNames.count) * parameterBytes
     let tokens = Double(batchSize) * Double(seqLength)

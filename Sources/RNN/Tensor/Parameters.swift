@@ -30,8 +30,12 @@ public struct ParameterLayout: Sendable {
   }
 
   public private(set) var entries: [Entry] = []
-  /// Total number of scalars.
+  /// Total number of scalars, with the padding that aligns each parameter.
   public private(set) var count = 0
+
+  /// The number of parameters as PyTorch counts them (`sum(p.numel() for p in
+  /// model.parameters())`): without the padding.
+  public var parameterCount: Int { entries.reduce(0) { $0 + $1.ref.count } }
 
   public init() {}
 
