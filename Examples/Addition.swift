@@ -82,7 +82,7 @@ public enum Addition {
     func answer(_ sum: Sum) -> [Int32] {
       let tape = Tape(recording: false)
       let state = encode(PaddedBatch([sum.reversedQuestion]), on: tape).values(on: tape)
-      let best = BeamSearch(width: 1, maxLength: 6, stop: stop)(vocabularySize: 11, prime: [go], state: [state]) {
+      let best = BeamSearch(width: 1, maxLength: 6, stop: stop)(prime: [go], state: [state]) {
         tokens, time, batch, state in
         let tape = Tape(recording: false)
         let (logits, final) = decode(tokens, time: time, batch: batch, state: StateVariables(state[0], on: tape), on: tape)

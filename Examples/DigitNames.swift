@@ -54,9 +54,8 @@ public enum DigitNames {
     /// The name the decoder writes for one image `[1, R*C]`, decoded greedily up to `stop`.
     func describe(_ image: Tensor) -> [Int32] {
       let state = imageToState.forward(image, parameters: parameters)
-      let best = BeamSearch(width: 1, maxLength: 8, stop: stop)(
-        vocabularySize: Int(stop) + 1, prime: [go], state: [RecurrentState(h: state)]
-      ) { tokens, time, batch, state in
+      let best = BeamSearch(width: 1, maxLength: 8, stop: stop)(prime: [go], state: [RecurrentState(h: state)]) {
+        tokens, time, batch, state in
         let tape = Tape(recording: false)
         let (logits, final) = decode(tokens, time: time, batch: batch, state: StateVariables(state[0], on: tape), on: tape)
         return (tape[logits], [final.values(on: tape)])

@@ -96,7 +96,7 @@ final class BeamSearchStreamingTests: XCTestCase {
         var streamed: [Int32] = []
         var steps = 0
         var firstSettledAt: Int? = nil
-        let rest = search(vocabularySize: 11, prime: [1], state: model.zeroState(batch: 1), settled: {
+        let rest = search(prime: [1], state: model.zeroState(batch: 1), settled: {
           streamed += $0
           firstSettledAt = firstSettledAt ?? steps
         }) {

@@ -84,7 +84,7 @@ final class BeamSearchTests: XCTestCase {
     let (_, final) = model(
       [3, 1, 4], time: 3, batch: 1, state: model.zeroState(batch: 1).map { StateVariables($0, on: tape) }, on: tape)
     let search = BeamSearch(width: 4, maxLength: 10, stop: 7)
-    let fromState = search(vocabularySize: 9, prime: [1, 5], state: final.map { $0.values(on: tape) }) {
+    let fromState = search(prime: [1, 5], state: final.map { $0.values(on: tape) }) {
       BeamSearch.run(model, $0, time: $1, batch: $2, state: $3)
     }
     let fromText = search(model, prime: [3, 1, 4, 1, 5])
@@ -158,6 +158,14 @@ final class BeamSearchTests: XCTestCase {
       }
     }
     XCTAssertEqual(kinds, [true, false], "both stopped and full-length hypotheses")
+
+    // Dropping the stop token changes the tokens only: the same hypotheses, scores and order.
+    for stop in 0..<Int32(6) {
+      let kept = BeamSearch(width: 5, maxLength: 12, stop: stop)(model, prime: prime)
+      let dropped = BeamSearch(width: 5, maxLength: 12, stop: stop, includesStop: false)(model, prime: prime)
+      XCTAssertEqual(dropped.map(\.score), kept.map(\.score))
+      XCTAssertEqual(dropped.map(\.tokens), kept.map { $0.isStopped ? Array($0.tokens.dropLast()) : $0.tokens })
+    }
   }
 
   /// With a stop token, a beam wide enough keeps everything until the last step, which ranks

@@ -50,7 +50,7 @@ final class TaxonomyTests: XCTestCase {
     let oneImage = images.rowsSlice(0)
     // README: one-to-many decoding
     let first = RecurrentState(h: toState.forward(oneImage, parameters: parameters))  // [1,H]
-    let name = BeamSearch(width: 1, maxLength: 8, stop: stop)(vocabularySize: 27, prime: [go], state: [first]) {
+    let name = BeamSearch(width: 1, maxLength: 8, stop: stop)(prime: [go], state: [first]) {
       tokens, time, batch, state in
       let tape = Tape(recording: false)
       let (y, final) = decoder(

@@ -20,7 +20,8 @@ public enum LengthNormalization: Equatable, Sendable {
 /// One decoded continuation.
 public struct BeamHypothesis: Equatable, Sendable {
   /// The generated tokens, after the prime. When the hypothesis ended with the stop token, the
-  /// stop token is the last of them (and counts in the length and the log-probability).
+  /// stop token is the last of them unless the search drops it (`BeamSearch.includesStop`); it
+  /// counts in the length and the log-probability either way.
   public var tokens: [Int32]
   /// The sum of the natural log-probabilities of `tokens` under the model, given the prime.
   public var logProbability: Double
@@ -57,17 +58,23 @@ public struct BeamSearch: Equatable, Sendable {
   /// ends with the best finished hypothesis if there is one, else keeps only the best live one
   /// and settles its tokens, so that output and memory keep moving.
   public var horizon = 1000
+  /// Whether a hypothesis that ended with the stop token keeps it as its last token.
+  public var includesStop: Bool
 
-  public init(width: Int, maxLength: Int, stop: Int32? = nil, lengthNormalization: LengthNormalization = .none) {
+  public init(
+    width: Int, maxLength: Int, stop: Int32? = nil, includesStop: Bool = true,
+    lengthNormalization: LengthNormalization = .none
+  ) {
     self.width = width
     self.maxLength = maxLength
     self.stop = stop
+    self.includesStop = includesStop
     self.lengthNormalization = lengthNormalization
   }
 
   /// The best hypotheses after `prime` (at most `width`), best first. With an empty prime, the
   /// search starts from `start` (fed to the model, not part of the result), for instance a newline.
-  /// With `settled`, see `callAsFunction(vocabularySize:prime:state:settled:step:)`.
+  /// With `settled`, see `callAsFunction(prime:state:settled:step:)`.
   public func callAsFunction(
     _ model: CharLM, prime: [Int32], start: Int32 = 0, settled: (([Int32]) -> Void)? = nil
   ) -> [BeamHypothesis] {
@@ -75,7 +82,7 @@ public struct BeamSearch: Equatable, Sendable {
       require(token >= 0 && Int(token) < model.config.vocabularySize, "token \(token) outside the vocabulary")
     }
     let first = prime.isEmpty ? [start] : prime
-    return self(vocabularySize: model.config.vocabularySize, prime: first, state: model.zeroState(batch: 1), settled: settled) {
+    return self(prime: first, state: model.zeroState(batch: 1), settled: settled) {
       Self.run(model, $0, time: $1, batch: $2, state: $3)
     }
   }
@@ -83,8 +90,8 @@ public struct BeamSearch: Equatable, Sendable {
   /// The best continuations of `prime` (at least one token, fed to the model, not part of the
   /// result; its ids need not be output ids, e.g. a decoder's start token) from the batch-1
   /// `state`, under any model that `step` runs: given tokens `[T,B]` and a state (one `[B,H]` per
-  /// layer), it returns logits `[T,B,V]` (or any shape ending in the last step's `[B,V]`) and the
-  /// final state. This decodes the decoder of an encoder-decoder, started from the encoder's
+  /// layer), it returns logits `[T,B,V]` (or any shape ending in the last step's `[B,V]`; `V`, the
+  /// vocabulary, is read from them) and the final state. This decodes the decoder of an encoder-decoder, started from the encoder's
   /// final state.
   ///
   /// With `settled`, the search streams: as soon as every hypothesis that can still become the
@@ -96,7 +103,7 @@ public struct BeamSearch: Equatable, Sendable {
   /// Each step keeps the best `width + 1` tokens of each live hypothesis (enough, as at most one
   /// of them is the stop token) and ranks those `N * (N + 1)` candidates, never all `N * V`.
   public func callAsFunction(
-    vocabularySize v: Int, prime first: [Int32], state initial: [RecurrentState], settled: (([Int32]) -> Void)? = nil,
+    prime first: [Int32], state initial: [RecurrentState], settled: (([Int32]) -> Void)? = nil,
     step: (_ tokens: [Int32], _ time: Int, _ batch: Int, _ state: [RecurrentState]) -> (
       logits: Tensor, state: [RecurrentState]
     )
@@ -104,11 +111,13 @@ public struct BeamSearch: Equatable, Sendable {
     require(width > 0, "beam width must be positive, got \(width)")
     require(maxLength >= 0, "maximum length must be 0 or more, got \(maxLength)")
     require(!first.isEmpty, "beam search needs at least one token to start from")
-    if let stop { require(stop >= 0 && Int(stop) < v, "stop token \(stop) outside the vocabulary") }
     guard maxLength > 0 else { return [BeamHypothesis(tokens: [], logProbability: 0, score: 0, isStopped: false)] }
 
-    // The prime as one sequence of batch 1: its final state and the logits after it.
+    // The prime as one sequence of batch 1: its final state and the logits after it, whose
+    // length is the vocabulary's.
     var (logProbabilities, state) = Self.lastStep(step(first, first.count, 1, initial), batch: 1)
+    let v = logProbabilities.count
+    if let stop { require(stop >= 0 && Int(stop) < v, "stop token \(stop) outside the vocabulary of \(v)") }
     let failed = [BeamHypothesis(tokens: [], logProbability: .nan, score: .nan, isStopped: false)]
     var history = History()
     var live = [0.0]  // the log-probability of each live hypothesis; at first the empty one
@@ -185,8 +194,9 @@ public struct BeamSearch: Equatable, Sendable {
     }
     return ranked.prefix(settled == nil ? width : 1).map { index in
       let hypothesis = finished[index]
+      let last = hypothesis.isStopped && !includesStop ? [] : [hypothesis.token]
       return BeamHypothesis(
-        tokens: history.tokens(to: hypothesis.parent, at: hypothesis.length - 1) + [hypothesis.token],
+        tokens: history.tokens(to: hypothesis.parent, at: hypothesis.length - 1) + last,
         logProbability: hypothesis.logProbability, score: hypothesis.score, isStopped: hypothesis.isStopped)
     }
   }
