@@ -11,7 +11,9 @@ final class RunFolderSaveTests: FolderTestCase {
       CharLMConfig(cell: .gru, layers: 1, hidden: 4, embedding: 3, vocabularySize: vocabulary.count), using: &generator)
     let state = TrainingState(
       config: TrainConfig(), progress: TrainingProgress(seed: 0),
-      optimizer: Optimizer(.adam, parameterCount: model.parameters.count), state: model.zeroState(batch: TrainConfig().batchSize), data: "x")
+      optimizer: Optimizer(
+        .adam, parameterCount: model.parameters.count, hyperparameters: .init(beta2: 0.98, weightDecay: 0.01)),
+      state: model.zeroState(batch: TrainConfig().batchSize), data: "x")
     return (RunFolder(folder + "/run", keep: keep), Checkpoint(model: model, vocabulary: vocabulary), state)
   }
 
@@ -26,7 +28,9 @@ final class RunFolderSaveTests: FolderTestCase {
     XCTAssertEqual(try names(folder), ["latest.safetensors", "latest.training.safetensors"])
     let loaded = try Checkpoint(contentsOf: folder.latest)
     XCTAssertEqual(loaded.model.config, checkpoint.model.config)
-    XCTAssertEqual(try TrainingState(besides: loaded, at: folder.latest).data, "x")
+    let restored = try TrainingState(besides: loaded, at: folder.latest)
+    XCTAssertEqual(restored.data, "x")
+    XCTAssertEqual(restored.optimizer.hyperparameters, .init(beta2: 0.98, weightDecay: 0.01), "kept with the run")
   }
 
   func testStepFilesBeyondTheLastKeepAreDeleted() throws {

@@ -22,7 +22,7 @@ public final class CUDALanguageModel {
         return made
       }
       throw CUDAError(message)
-    }) else { throw CUDAError(Array("the model could not be created on the GPU".utf8CString)) }
+    }) else { throw CUDAError("the model could not be created on the GPU") }
     self.handle = handle
     try upload(model.parameters)
   }

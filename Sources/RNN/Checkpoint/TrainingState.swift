@@ -64,10 +64,35 @@ public struct TrainingState {
       "format": Self.format, "step": String(progress.step), "data": data,
       "train_config": String(decoding: try! encoder.encode(config), as: UTF8.self),
       "progress": String(decoding: try! encoder.encode(progress), as: UTF8.self),
-      "optimizer": String(decoding: try! encoder.encode(["kind": optimizer.kind.rawValue, "steps": String(optimizer.steps)]), as: UTF8.self),
+      "optimizer": String(decoding: try! encoder.encode(Self.describe(optimizer)), as: UTF8.self),
     ]
     if let run { metadata["run"] = String(decoding: try! encoder.encode(run), as: UTF8.self) }
     return SafeTensors(tensors: tensors, metadata: metadata)
+  }
+
+  /// The `"optimizer"` entry: kind, updates and hyperparameters, as strings.
+  private static func describe(_ optimizer: Optimizer) -> [String: String] {
+    let h = optimizer.hyperparameters
+    return [
+      "kind": optimizer.kind.rawValue, "steps": String(optimizer.steps), "beta1": "\(h.beta1)", "beta2": "\(h.beta2)",
+      "epsilon": "\(h.epsilon)", "weight_decay": "\(h.weightDecay)", "alpha": "\(h.alpha)", "momentum": "\(h.momentum)",
+    ]
+  }
+
+  /// The hyperparameters of an `"optimizer"` entry; those it lacks (states saved before they were
+  /// kept) take the defaults; nil if one is not a finite number.
+  private static func hyperparameters(_ entry: [String: String]) -> Optimizer.Hyperparameters? {
+    var h = Optimizer.Hyperparameters()
+    let fields: [(String, WritableKeyPath<Optimizer.Hyperparameters, Double>)] = [
+      ("beta1", \.beta1), ("beta2", \.beta2), ("epsilon", \.epsilon), ("weight_decay", \.weightDecay),
+      ("alpha", \.alpha), ("momentum", \.momentum),
+    ]
+    for (key, path) in fields {
+      guard let text = entry[key] else { continue }
+      guard let value = Double(text), value.isFinite else { return nil }
+      h[keyPath: path] = value
+    }
+    return h
   }
 
   /// Writes the file atomically.
@@ -118,7 +143,7 @@ public struct TrainingState {
     }
     let optimizerInfo = try decode([String: String].self, "optimizer")
     guard let kind = optimizerInfo["kind"].flatMap(OptimizerKind.init(rawValue:)), kind == config.optimizer,
-      let steps = optimizerInfo["steps"].flatMap({ Int($0) })
+      let steps = optimizerInfo["steps"].flatMap({ Int($0) }), let hyperparameters = Self.hyperparameters(optimizerInfo)
     else { throw fail("invalid optimizer entry") }
     var buffers: [String: [Float]] = [:]
     for name in kind.bufferNames {
@@ -128,7 +153,8 @@ public struct TrainingState {
     }
     let model = checkpoint.model
     do {
-      optimizer = try Optimizer(kind, steps: steps, buffers: buffers, parameterCount: model.parameters.count)
+      optimizer = try Optimizer(
+        kind, steps: steps, buffers: buffers, parameterCount: model.parameters.count, hyperparameters: hyperparameters)
     } catch { throw fail("\(error)") }
     let shape = [config.batchSize, model.config.hidden]
     state = try (0..<model.config.layers).map { l in

@@ -2,11 +2,12 @@ import CKernels
 
 /// The optimizers `rnn train --optimizer` offers.
 public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
-  /// Adam (`torch.optim.Adam`): betas 0.9, 0.999, eps 1e-8. The default.
+  /// Adam (`torch.optim.Adam`; `AdamW` with a `weightDecay`), by default betas 0.9, 0.999 and
+  /// eps 1e-8. The default.
   case adam
-  /// RMSprop as char-rnn uses it: decay 0.95, eps 1e-8 (`torch.optim.RMSprop(alpha: 0.95)`).
+  /// RMSprop (`torch.optim.RMSprop`), by default as char-rnn uses it: alpha 0.95, eps 1e-8.
   case rmsprop
-  /// SGD with momentum 0.9 (`torch.optim.SGD(momentum: 0.9)`).
+  /// SGD with momentum (`torch.optim.SGD`), by default 0.9.
   case sgd
 
   /// The names of the per-parameter buffers it keeps, as in PyTorch's optimizer state.
@@ -23,21 +24,27 @@ public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
 /// travels with a checkpoint.
 public struct Optimizer: Sendable {
   public let kind: OptimizerKind
+  /// The numbers of the update (those of `kind` apply).
+  public let hyperparameters: Hyperparameters
   /// Updates taken so far (Adam's bias correction depends on it).
   public private(set) var steps: Int = 0
   /// First moments and squared averages (Adam), squared averages (RMSprop) or momentum buffers
   /// (SGD), `[P]` each, named as `kind.bufferNames`.
   public private(set) var buffers: [String: [Float]]
 
-  public init(_ kind: OptimizerKind, parameterCount: Int) {
+  public init(_ kind: OptimizerKind, parameterCount: Int, hyperparameters: Hyperparameters = .init()) {
     self.kind = kind
+    self.hyperparameters = hyperparameters
     buffers = Dictionary(
       uniqueKeysWithValues: kind.bufferNames.map { ($0, [Float](repeating: 0, count: parameterCount)) })
   }
 
   /// Restores saved state; the buffers must be the ones `kind` uses, of `parameterCount` each.
-  public init(_ kind: OptimizerKind, steps: Int, buffers: [String: [Float]], parameterCount: Int) throws {
-    self.init(kind, parameterCount: parameterCount)
+  public init(
+    _ kind: OptimizerKind, steps: Int, buffers: [String: [Float]], parameterCount: Int,
+    hyperparameters: Hyperparameters = .init()
+  ) throws {
+    self.init(kind, parameterCount: parameterCount, hyperparameters: hyperparameters)
     guard Set(buffers.keys) == Set(self.buffers.keys), buffers.values.allSatisfy({ $0.count == parameterCount }),
       steps >= 0
     else { throw OptimizerError.stateMismatch(kind: kind) }
@@ -56,22 +63,52 @@ public struct Optimizer: Sendable {
     var second = kind == .adam ? buffers.removeValue(forKey: kind.bufferNames[1])! : []
     first.withUnsafeMutableBufferPointer { a in
       second.withUnsafeMutableBufferPointer { b in
+        let h = hyperparameters
         switch kind {
         case .adam:
-          let bias1 = 1 - Float(_exp(Double(steps) * _log(0.9)))
-          let bias2 = 1 - Float(_exp(Double(steps) * _log(0.999)))
+          if h.weightDecay > 0 { rnn_scale(n, p, Float(1 - Double(lr) * h.weightDecay)) }
+          let bias1 = 1 - Float(_exp(Double(steps) * _log(h.beta1)))
+          let bias2 = 1 - Float(_exp(Double(steps) * _log(h.beta2)))
           rnn_adam_step(
-            n, p, g, a.baseAddress!, b.baseAddress!, lr, 0.9, 0.999, Float(1 - 0.9 as Double),
-            Float(1 - 0.999 as Double), 1e-8, bias1, bias2)
+            n, p, g, a.baseAddress!, b.baseAddress!, lr, Float(h.beta1), Float(h.beta2), Float(1 - h.beta1),
+            Float(1 - h.beta2), Float(h.epsilon), bias1, bias2)
         case .rmsprop:
-          rnn_rmsprop_step(n, p, g, a.baseAddress!, lr, 0.95, Float(1 - 0.95 as Double), 1e-8)
+          rnn_rmsprop_step(n, p, g, a.baseAddress!, lr, Float(h.alpha), Float(1 - h.alpha), Float(h.epsilon))
         case .sgd:
-          rnn_sgd_step(n, p, g, a.baseAddress!, lr, 0.9)
+          rnn_sgd_step(n, p, g, a.baseAddress!, lr, Float(h.momentum))
         }
       }
     }
     buffers[kind.bufferNames[0]] = first
     if kind == .adam { buffers[kind.bufferNames[1]] = second }
+  }
+}
+
+extension Optimizer {
+  /// The numbers of an update rule, named as PyTorch's optimizers name them (in double precision,
+  /// as PyTorch keeps them). The defaults are `rnn train`'s: PyTorch's, but RMSprop's `alpha`
+  /// 0.95 as char-rnn's.
+  public struct Hyperparameters: Equatable, Sendable {
+    /// Adam's `betas`.
+    public var beta1: Double
+    public var beta2: Double
+    /// Adam's and RMSprop's `eps`.
+    public var epsilon: Double
+    /// AdamW's decoupled `weight_decay`: before each Adam update every parameter is multiplied by
+    /// `1 - lr * weightDecay` (0: plain Adam).
+    public var weightDecay: Double
+    /// RMSprop's smoothing constant `alpha`.
+    public var alpha: Double
+    /// SGD's `momentum`.
+    public var momentum: Double
+
+    public init(
+      beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0, alpha: Double = 0.95,
+      momentum: Double = 0.9
+    ) {
+      (self.beta1, self.beta2, self.epsilon, self.weightDecay) = (beta1, beta2, epsilon, weightDecay)
+      (self.alpha, self.momentum) = (alpha, momentum)
+    }
   }
 }
 

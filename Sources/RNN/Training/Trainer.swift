@@ -72,9 +72,13 @@ public final class Trainer {
   }
 
   /// Moves training to `device`: the parameters, optimizer buffers and carried state are copied
-  /// there, and every later step runs there. Not with several ranks.
+  /// there, and every later step runs there. Not with several ranks; the optimizer's
+  /// hyperparameters must be the defaults, which the GPU's kernels use.
   public func move(to device: CUDADevice) throws(CUDAError) {
     require(dataParallel == nil, "GPU training with several ranks")
+    guard optimizer.hyperparameters == Optimizer.Hyperparameters() else {
+      throw CUDAError("the GPU's optimizers run the default hyperparameters only; these are \(optimizer.hyperparameters)")
+    }
     let gpu = try CUDALanguageModel(model, optimizer: optimizer.kind, on: device)
     try gpu.upload(optimizer)
     try gpu.setTrainingState(state, time: config.seqLength)
@@ -88,7 +92,9 @@ public final class Trainer {
     guard let gpu else { return }
     try gpu.download(into: model.parameters)
     let buffers = try gpu.downloadOptimizerBuffers()
-    optimizer = try! Optimizer(optimizer.kind, steps: updates, buffers: buffers, parameterCount: model.parameters.count)
+    optimizer = try! Optimizer(
+      optimizer.kind, steps: updates, buffers: buffers, parameterCount: model.parameters.count,
+      hyperparameters: optimizer.hyperparameters)
     state = try gpu.trainingState(batch: config.batchSize)
   }
 
