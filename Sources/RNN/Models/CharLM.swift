@@ -13,14 +13,18 @@ public final class CharLM: @unchecked Sendable {
   /// All parameters in one flat store, named as the PyTorch module's `state_dict`.
   public let parameters: Parameters
   public let embedding: Embedding
-  public let layers: [RecurrentLayer]
+  /// The recurrent layers (`rnn.*`).
+  public let stack: RecurrentStack
   public let decoder: Linear
+
+  /// The recurrent layers, bottom first.
+  public var layers: [RecurrentLayer] { stack.layers }
 
   /// A model with every parameter zero (to be loaded from a checkpoint).
   public init(_ config: CharLMConfig) {
     self.config = config
     var layout = ParameterLayout()
-    (embedding, layers, decoder) = Self.declare(config, in: &layout)
+    (embedding, stack, decoder) = Self.declare(config, in: &layout)
     parameters = Parameters(layout)
   }
 
@@ -33,16 +37,14 @@ public final class CharLM: @unchecked Sendable {
   }
 
   private static func declare(_ config: CharLMConfig, in layout: inout ParameterLayout)
-    -> (Embedding, [RecurrentLayer], Linear)
+    -> (Embedding, RecurrentStack, Linear)
   {
     let embedding = Embedding(vocabularySize: config.vocabularySize, size: config.embedding, layout: &layout)
-    let layers = (0..<config.layers).map { l in
-      RecurrentLayer(
-        config.cell, inputSize: l == 0 ? config.embedding : config.hidden, hiddenSize: config.hidden,
-        layout: &layout, prefix: "rnn.", suffix: "_l\(l)")
-    }
+    let stack = RecurrentStack(
+      config.cell, inputSize: config.embedding, hiddenSize: config.hidden, layers: config.layers,
+      dropout: config.dropout, layout: &layout)
     let decoder = Linear(inputSize: config.hidden, outputSize: config.vocabularySize, layout: &layout, name: "decoder")
-    return (embedding, layers, decoder)
+    return (embedding, stack, decoder)
   }
 
   /// A model initialised as PyTorch initialises the module, from `generator`.
@@ -63,27 +65,19 @@ public final class CharLM: @unchecked Sendable {
     _ tokens: [Int32], time: Int, batch: Int, state: [StateVariables], on tape: Tape,
     dropout generator: UnsafeMutablePointer<RandomGenerator>? = nil, share: BatchShare? = nil
   ) -> (logits: Variable, state: [StateVariables]) {
-    require(state.count == layers.count, "\(state.count) states for \(layers.count) layers")
-    var x: Variable? = nil
-    var final: [StateVariables] = []
-    for (layer, initial) in zip(layers, state) {
-      let (y, last) =
-        if let x {
-          layer(x, state: initial, parameters: parameters, on: tape)
-        } else if tokens.count >= config.vocabularySize {
-          // Cheaper through the per-character projection table (same results).
-          layer(tokens, time: time, batch: batch, embedding: embedding, state: initial, parameters: parameters, on: tape)
-        } else {
-          layer(
-            embedding(tokens, shape: [time, batch], parameters: parameters, on: tape), state: initial,
-            parameters: parameters, on: tape)
-        }
-      x = y
-      if let generator, config.dropout > 0 {
-        x = tape.dropout(y, probability: config.dropout, using: &generator.pointee, share: share)
-      }
-      final.append(last)
+    let (y, final) =
+      tokens.count >= config.vocabularySize
+      // Cheaper through the per-character projection table (same results).
+      ? stack(
+        tokens, time: time, batch: batch, embedding: embedding, state: state, parameters: parameters, on: tape,
+        dropout: generator, share: share)
+      : stack(
+        embedding(tokens, shape: [time, batch], parameters: parameters, on: tape), state: state,
+        parameters: parameters, on: tape, dropout: generator, share: share)
+    var x = y
+    if let generator, config.dropout > 0 {
+      x = tape.dropout(y, probability: config.dropout, using: &generator.pointee, share: share)
     }
-    return (decoder(x!, parameters: parameters, on: tape), final)
+    return (decoder(x, parameters: parameters, on: tape), final)
   }
 }
