@@ -124,20 +124,9 @@ final class TaxonomyTests: XCTestCase {
 }
 
 extension TaxonomyTests {
-  /// The snippets of this file, without their indentation, by name.
-  static func snippets() throws -> [(name: String, code: String)] {
-    let source = try String(contentsOfFile: #filePath, encoding: .utf8)
-    return source.components(separatedBy: "    // " + "README: ").dropFirst().map { part in
-      let name = String(part.prefix { $0 != "\n" })
-      let body = part.drop { $0 != "\n" }.dropFirst().components(separatedBy: "    // " + "end\n")[0]
-      let code = body.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { $0.dropFirst(4) }
-      return (name, code.joined(separator: "\n"))
-    }
-  }
-
   func testReadmeShowsTheseSnippets() throws {
     let readme = try String(contentsOfFile: #filePath.replacingOccurrences(of: "Tests/RNNTests/TaxonomyTests.swift", with: "README.md"), encoding: .utf8)
-    let snippets = try Self.snippets()
+    let snippets = try readmeSnippets(in: #filePath)
     XCTAssertEqual(snippets.count, 6)
     for (name, code) in snippets { XCTAssertTrue(readme.contains(code), "README.md lacks the \(name) snippet:\n\(code)") }
   }

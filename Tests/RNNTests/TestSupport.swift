@@ -61,6 +61,18 @@ func randomTensor(_ shape: [Int], _ generator: inout RandomGenerator, deviation:
   Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in generator.normal(deviation: deviation) })
 }
 
+/// The README snippets of a test file (the code between `// README: NAME` and `// end`, at
+/// one level of indentation inside a test), without that indentation, by name.
+func readmeSnippets(in path: String) throws -> [(name: String, code: String)] {
+  let source = try String(contentsOfFile: path, encoding: .utf8)
+  return source.components(separatedBy: "    // " + "README: ").dropFirst().map { part in
+    let name = String(part.prefix { $0 != "\n" })
+    let body = part.drop { $0 != "\n" }.dropFirst().components(separatedBy: "    // " + "end\n")[0]
+    let code = body.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { $0.dropFirst(4) }
+    return (name, code.joined(separator: "\n"))
+  }
+}
+
 /// `sum(a * b)` in Double.
 func weightedSum(_ a: Tensor, _ b: Tensor) -> Double {
   precondition(a.shape == b.shape)
