@@ -124,6 +124,10 @@ public struct RecurrentLayer: Sendable {
   ) -> (y: Tensor, state: RecurrentState, cache: RecurrentCache) {
     require(xg.shape.count == 3 && xg.shape[2] == cell.gates * hiddenSize, "projection \(xg.shape) is not [T, B, G*H]")
     require(state.h.shape == [xg.shape[1], hiddenSize], "state \(state.h.shape) is not [B, H]")
+    require(
+      cell.hasCellState || state.c == nil,
+      "a \(cell.rawValue) layer keeps no cell state c, but its state has one (an LSTM's state?)")
+    require(state.c.map { $0.shape == state.h.shape } ?? true, "cell state \(state.c!.shape) is not [B, H]")
     let lengths = Padding.effectiveLengths(lengths, time: xg.shape[0], batch: xg.shape[1])
     let state = cell.hasCellState ? RecurrentState(h: state.h, c: state.c ?? .zeros(state.h.shape)) : state
     var cache: RecurrentCache

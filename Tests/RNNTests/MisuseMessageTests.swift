@@ -1,0 +1,54 @@
+import Foundation
+import RNN
+import XCTest
+
+/// Misuse of the API stops the program with a message that names the problem, in release builds
+/// too (`require`): checked in a child process, forked before the misuse.
+final class MisuseMessageTests: XCTestCase {
+  /// Runs `body` in a forked child and returns what it wrote to standard error and whether it
+  /// ended by a signal (a trap).
+  private func trap(_ body: () -> Void) -> (stderr: String, trapped: Bool) {
+    var pipe: [Int32] = [0, 0]
+    guard Glibc.pipe(&pipe) == 0 else { return ("pipe failed", false) }
+    let child = fork()
+    if child == 0 {
+      dup2(pipe[1], 2)
+      body()
+      _exit(0)
+    }
+    close(pipe[1])
+    var output = [UInt8]()
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+      let n = read(pipe[0], &buffer, buffer.count)
+      if n <= 0 { break }
+      output += buffer[0..<n]
+    }
+    close(pipe[0])
+    var status: Int32 = 0
+    waitpid(child, &status, 0)
+    let signalled = (status & 0x7f) != 0 && (status & 0x7f) != 0x7f
+    return (String(decoding: output, as: UTF8.self), signalled)
+  }
+
+  func testALSTMStateGivenToAGRUIsNamed() {
+    var layout = ParameterLayout()
+    let gru = RecurrentLayer(.gru, inputSize: 3, hiddenSize: 4, layout: &layout)
+    let parameters = Parameters(layout)
+    let lstmState = RecurrentState.zeros(.lstm, batch: 2, hidden: 4)
+    let (stderr, trapped) = trap {
+      _ = gru.forward(Tensor(shape: [5, 2, 3]), state: lstmState, parameters: parameters)
+    }
+    XCTAssertTrue(trapped)
+    XCTAssertTrue(stderr.contains("a gru layer keeps no cell state c, but its state has one"), stderr)
+  }
+
+  func testAnInputOfTheWrongWidthIsNamed() {
+    var layout = ParameterLayout()
+    let linear = Linear(inputSize: 64, outputSize: 10, layout: &layout, name: "classifier")
+    let parameters = Parameters(layout)
+    let (stderr, trapped) = trap { _ = linear.forward(Tensor(shape: [2, 32]), parameters: parameters) }
+    XCTAssertTrue(trapped)
+    XCTAssertTrue(stderr.contains("input [2, 32] does not end in 64"), stderr)
+  }
+}
