@@ -8,12 +8,7 @@ import RNN
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(abstract: "Measure training and sampling speed on random data.")
 
-  @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn_relu.")
-  var cell: CellOption = .lstm
-  @Option(parsing: .unconditional, help: "Stacked recurrent layers.")
-  var layers = 2
-  @Option(parsing: .unconditional, help: "Hidden size of each layer.")
-  var hidden = 128
+  @OptionGroup var shape: ModelShapeOptions
   @Option(parsing: .unconditional, help: "Embedding size (default: the hidden size).")
   var embedding: Int?
   @Option(parsing: .unconditional, help: "Steps per training sequence.")
@@ -32,9 +27,7 @@ struct Bench: ParsableCommand {
 
   func validate() throws {
     try device.check(weights.precision)
-    try requireWithin(CharLMConfig.layersRange, layers, "layers")
-    try requireWithin(CharLMConfig.hiddenRange, hidden, "hidden")
-    try requireWithin(CharLMConfig.embeddingRange, embedding ?? hidden, "embedding")
+    try requireWithin(CharLMConfig.embeddingRange, embedding ?? shape.hiddenSize, "embedding")
     try requireWithin(CharLMConfig.vocabularySizeRange, vocab, "vocab")
     try requirePositive(seqLength, "seq-length")
     try requirePositive(batchSize, "batch-size")
@@ -55,8 +48,9 @@ struct Bench: ParsableCommand {
   /// batch's tokens, and the time the ranks spend summing gradients is reported. On `gpu`, both
   /// run there.
   private func measure(_ communicator: MPICommunicator?, gpu: CUDADevice?) throws {
+    let (cell, layers, hidden) = (shape.cellKind, shape.layerCount, shape.hiddenSize)
     let e = embedding ?? hidden
-    let config = CharLMConfig(cell: cell.kind, layers: layers, hidden: hidden, embedding: e, vocabularySize: vocab)
+    let config = CharLMConfig(cell: cell, layers: layers, hidden: hidden, embedding: e, vocabularySize: vocab)
     try requireFits(config, optimizer: TrainConfig().optimizer, batchSize: batchSize, seqLength: seqLength)
     var generator = RandomGenerator(seed: 1)
     let model = CharLM(config, using: &generator)
@@ -108,7 +102,7 @@ struct Bench: ParsableCommand {
     var flopsPerToken = 6.0 * Double(hidden * vocab)
     for l in 0..<layers {
       let d = l == 0 ? e : hidden
-      flopsPerToken += 6.0 * Double(cell.kind.gates) * Double(hidden * (d + hidden))
+      flopsPerToken += 6.0 * Double(cell.gates) * Double(hidden * (d + hidden))
     }
     let flops = flopsPerToken * trainRate
     var usage = rusage()
@@ -116,7 +110,7 @@ struct Bench: ParsableCommand {
     let peak = Int(usage.ru_maxrss) * 1024
     if json {
       let fields: [(String, String)] = [
-        ("cell", "\"\(cell.kind.rawValue)\""), ("layers", "\(layers)"), ("hidden", "\(hidden)"), ("embedding", "\(e)"),
+        ("cell", "\"\(cell.rawValue)\""), ("layers", "\(layers)"), ("hidden", "\(hidden)"), ("embedding", "\(e)"),
         ("seq_length", "\(seqLength)"), ("batch_size", "\(batchSize)"), ("vocab", "\(vocab)"),
         ("train_tokens_per_s", "\(trainRate)"), ("train_steps", "\(steps)"), ("train_gflops", "\(flops / 1e9)"),
         ("sample_chars_per_s", "\(sampleRate)"), ("peak_rss_bytes", "\(peak)"),
@@ -129,7 +123,7 @@ struct Bench: ParsableCommand {
       say("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
     } else {
       say(
-        "\(layers) x \(cell.kind.rawValue) \(hidden), E=\(e), T=\(seqLength), B=\(batchSize), V=\(vocab); "
+        "\(layers) x \(cell.rawValue) \(hidden), E=\(e), T=\(seqLength), B=\(batchSize), V=\(vocab); "
           + (gpu?.description ?? BLAS.description))
       say(
         "train:  \(thousands(trainRate)) tokens/s (\(steps) steps), \(fixed(flops / 1e9, 1)) GFLOP/s of model FLOPs, "

@@ -63,9 +63,9 @@ extension Train {
     func keep<T: Equatable>(_ option: T?, _ value: T, _ name: String) {
       if let option, option != value { conflicts.append("--\(name) \(option) (the run's: \(value))") }
     }
-    keep(cell?.kind, model.cell, "cell")
-    keep(layers, model.layers, "layers")
-    keep(hidden, model.hidden, "hidden")
+    keep(shape.cell?.kind, model.cell, "cell")
+    keep(shape.layers, model.layers, "layers")
+    keep(shape.hidden, model.hidden, "hidden")
     keep(embedding, model.embedding, "embedding")
     keep(dropout, model.dropout, "dropout")
     keep(seqLength, config.seqLength, "seq-length")

@@ -26,13 +26,10 @@ struct Train: ParsableCommand {
 
   // The model's shape: optional so that --resume and --init-from can tell what was passed (they
   // take the shape from the checkpoint).
-  @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn_relu (default: lstm).")
-  var cell: CellOption?
-  @Option(parsing: .unconditional, help: "Stacked recurrent layers (default: 2; at most \(CharLMConfig.layersRange.upperBound)).")
-  var layers: Int?
-  @Option(parsing: .unconditional, help: "Hidden size of each layer (default: 128; at most \(CharLMConfig.hiddenRange.upperBound)).")
-  var hidden: Int?
-  @Option(parsing: .unconditional, help: "Size of the character embedding (default: 64; at most \(CharLMConfig.embeddingRange.upperBound)).")
+  @OptionGroup var shape: ModelShapeOptions
+  @Option(
+    parsing: .unconditional,
+    help: "Size of the character embedding (default: \(CharLMConfig.defaultEmbedding); at most \(CharLMConfig.embeddingRange.upperBound)).")
   var embedding: Int?
   @Option(parsing: .unconditional, help: "Dropout between layers and before the decoder, 0 to <1 (default: 0; with --init-from, the checkpoint's).")
   var dropout: Float?
@@ -109,8 +106,6 @@ struct Train: ParsableCommand {
     if device.device == .cuda, products.precision == .bf16 {
       throw ValidationError("--precision bf16 is for CPU training; on --device cuda training runs in fp32 (TF32 products)")
     }
-    if let layers { try requireWithin(CharLMConfig.layersRange, layers, "layers") }
-    if let hidden { try requireWithin(CharLMConfig.hiddenRange, hidden, "hidden") }
     if let embedding { try requireWithin(CharLMConfig.embeddingRange, embedding, "embedding") }
     try requirePositive(keepCheckpoints, "keep-checkpoints")
     if checkpointFolder?.isEmpty == true { throw ValidationError("--checkpoint-dir must name a folder, got an empty string") }
@@ -256,7 +251,8 @@ struct Train: ParsableCommand {
   /// The shape of a new model: the options over the defaults.
   private func newModelConfig(vocabularySize: Int) -> CharLMConfig {
     CharLMConfig(
-      cell: (cell ?? .lstm).kind, layers: layers ?? 2, hidden: hidden ?? 128, embedding: embedding ?? 64,
+      cell: shape.cellKind, layers: shape.layerCount, hidden: shape.hiddenSize,
+      embedding: embedding ?? CharLMConfig.defaultEmbedding,
       vocabularySize: vocabularySize, dropout: dropout ?? 0)
   }
 
@@ -287,9 +283,9 @@ struct Train: ParsableCommand {
   /// Says which model-shape options were passed but are taken from --init-from's checkpoint instead.
   private func reportIgnoredShapeOptions(_ config: CharLMConfig, from path: String) {
     var ignored: [String] = []
-    if let cell, cell.kind != config.cell { ignored.append("--cell \(cell.rawValue)") }
-    if let layers, layers != config.layers { ignored.append("--layers \(layers)") }
-    if let hidden, hidden != config.hidden { ignored.append("--hidden \(hidden)") }
+    if let cell = shape.cell, cell.kind != config.cell { ignored.append("--cell \(cell.rawValue)") }
+    if let layers = shape.layers, layers != config.layers { ignored.append("--layers \(layers)") }
+    if let hidden = shape.hidden, hidden != config.hidden { ignored.append("--hidden \(hidden)") }
     if let embedding, embedding != config.embedding { ignored.append("--embedding \(embedding)") }
     guard !ignored.isEmpty else { return }
     say(
