@@ -11,10 +11,7 @@ struct Bench: ParsableCommand {
   @OptionGroup var shape: ModelShapeOptions
   @Option(parsing: .unconditional, help: "Embedding size (default: the hidden size).")
   var embedding: Int?
-  @Option(parsing: .unconditional, help: "Steps per training sequence.")
-  var seqLength = 50
-  @Option(parsing: .unconditional, help: "Sequences per batch.")
-  var batchSize = 50
+  @OptionGroup var batchShape: BatchShapeOptions
   @Option(parsing: .unconditional, help: "Vocabulary size.")
   var vocab = 65
   @Option(parsing: .unconditional, help: "Seconds to time each of training and sampling (after a warm-up).")
@@ -29,8 +26,6 @@ struct Bench: ParsableCommand {
     try device.check(weights.precision)
     try requireWithin(CharLMConfig.embeddingRange, embedding ?? shape.hiddenSize, "embedding")
     try requireWithin(CharLMConfig.vocabularySizeRange, vocab, "vocab")
-    try requirePositive(seqLength, "seq-length")
-    try requirePositive(batchSize, "batch-size")
     guard seconds > 0, seconds.isFinite else {
       throw ValidationError("--seconds must be positive and finite, got \(seconds)")
     }
@@ -39,7 +34,7 @@ struct Bench: ParsableCommand {
   func run() throws {
     compute.configure()
     let gpu = try device.open()
-    let communicator = try Distributed.join(batchSize: batchSize)
+    let communicator = try Distributed.join(batchSize: batchShape.rows)
     if gpu != nil, communicator != nil { throw Failure("--device cuda runs one process; several ranks train on CPUs") }
     try Distributed.run(communicator) { try measure(communicator, gpu: gpu) }
   }
@@ -49,6 +44,7 @@ struct Bench: ParsableCommand {
   /// run there.
   private func measure(_ communicator: MPICommunicator?, gpu: CUDADevice?) throws {
     let (cell, layers, hidden) = (shape.cellKind, shape.layerCount, shape.hiddenSize)
+    let (seqLength, batchSize) = (batchShape.steps, batchShape.rows)
     let e = embedding ?? hidden
     let config = CharLMConfig(cell: cell, layers: layers, hidden: hidden, embedding: e, vocabularySize: vocab)
     try requireFits(config, optimizer: TrainConfig().optimizer, batchSize: batchSize, seqLength: seqLength)

@@ -49,8 +49,8 @@ extension Train {
       config.lrDecayAfter = lrDecayAfter ?? config.lrDecayAfter
       config.gradClip = gradClip ?? config.gradClip
       config.gradClipValue = gradClipValue ?? config.gradClipValue
-      config.seqLength = seqLength ?? config.seqLength
-      config.batchSize = batchSize ?? config.batchSize
+      config.seqLength = batchShape.steps
+      config.batchSize = batchShape.rows
       config.seed = seed ?? config.seed
       return RunSettings(
         config: config, data: data, dataFromRun: false, valFraction: valFraction ?? Self.defaultFractions.validation,
@@ -68,8 +68,8 @@ extension Train {
     keep(shape.hidden, model.hidden, "hidden")
     keep(embedding, model.embedding, "embedding")
     keep(dropout, model.dropout, "dropout")
-    keep(seqLength, config.seqLength, "seq-length")
-    keep(batchSize, config.batchSize, "batch-size")
+    keep(batchShape.seqLength, config.seqLength, "seq-length")
+    keep(batchShape.batchSize, config.batchSize, "batch-size")
     keep(optimizer, config.optimizer, "optimizer")
     keep(seed, config.seed, "seed")
     if let run {

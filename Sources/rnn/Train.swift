@@ -35,10 +35,7 @@ struct Train: ParsableCommand {
   var dropout: Float?
   // The training settings: optional so that --resume can tell what was passed (it takes them
   // from the run, and refuses or applies what differs); defaults are `TrainConfig()`'s.
-  @Option(parsing: .unconditional, help: "Steps of backpropagation through time per batch (default: \(TrainConfig().seqLength)).")
-  var seqLength: Int?
-  @Option(parsing: .unconditional, help: "Sequences per batch (default: \(TrainConfig().batchSize)).")
-  var batchSize: Int?
+  @OptionGroup var batchShape: BatchShapeOptions
   @Option(parsing: .unconditional, help: "Learning rate (default: \(TrainConfig().learningRate)).")
   var learningRate: Float?
   @Option(help: "Optimizer: adam, rmsprop or sgd (momentum 0.9) (default: \(TrainConfig().optimizer.rawValue)).")
@@ -118,8 +115,6 @@ struct Train: ParsableCommand {
         throw ValidationError("--unknown-char needs --init-from (or --resume): a new model's vocabulary has every character")
       }
     }
-    if let seqLength { try requirePositive(seqLength, "seq-length") }
-    if let batchSize { try requirePositive(batchSize, "batch-size") }
     try requirePositive(maxEpochs, "max-epochs")
     try requirePositive(evalEvery, "eval-every")
     try requirePositive(printEvery, "print-every")
@@ -145,7 +140,7 @@ struct Train: ParsableCommand {
   func run() throws {
     compute.configure()
     let gpu = try device.open()
-    let communicator = try Distributed.join(batchSize: resume == nil ? batchSize ?? TrainConfig().batchSize : nil)
+    let communicator = try Distributed.join(batchSize: resume == nil ? batchShape.rows : nil)
     if gpu != nil, communicator != nil { throw Failure("--device cuda trains in one process; several ranks train on CPUs") }
     try Distributed.run(communicator) { try train(communicator, gpu: gpu) }
   }
