@@ -67,8 +67,7 @@ public struct Optimizer: Sendable {
         switch kind {
         case .adam:
           if h.weightDecay > 0 { rnn_scale(n, p, Float(1 - Double(lr) * h.weightDecay)) }
-          let bias1 = 1 - Float(_exp(Double(steps) * _log(h.beta1)))
-          let bias2 = 1 - Float(_exp(Double(steps) * _log(h.beta2)))
+          let (bias1, bias2) = biasCorrections(update: steps)
           rnn_adam_step(
             n, p, g, a.baseAddress!, b.baseAddress!, lr, Float(h.beta1), Float(h.beta2), Float(1 - h.beta1),
             Float(1 - h.beta2), Float(h.epsilon), bias1, bias2)
@@ -82,6 +81,16 @@ public struct Optimizer: Sendable {
     buffers[kind.bufferNames[0]] = first
     if kind == .adam { buffers[kind.bufferNames[1]] = second }
   }
+
+  /// Adam's bias corrections of update `t` (from 1): `1 - beta1^t` and `1 - beta2^t`.
+  public func biasCorrections(update t: Int) -> (first: Float, second: Float) {
+    let h = hyperparameters
+    return (1 - Float(_exp(Double(t) * _log(h.beta1))), 1 - Float(_exp(Double(t) * _log(h.beta2))))
+  }
+
+  /// Counts an update made to copies of the buffers elsewhere (on a GPU), so that `steps` and
+  /// the next update's bias corrections follow it; the buffers here are not changed.
+  public mutating func recordUpdate() { steps += 1 }
 }
 
 extension Optimizer {

@@ -26,8 +26,9 @@ public final class Trainer {
   /// parameters, the optimizer and the carried state live on the GPU; `synchronize()` copies
   /// them back to `model`, `optimizer` and `state`.
   public private(set) var gpu: CUDALanguageModel?
-  /// Updates the optimizer has made, counting those on the GPU.
-  private var updates = 0
+  /// The step whose parameters, optimizer and state `model`, `optimizer` and `state` hold while
+  /// training runs on the GPU.
+  private var synchronizedStep: Int?
 
   /// The rows of each batch this trainer trains.
   public var share: BatchShare { dataParallel?.share ?? BatchShare(whole: config.batchSize) }
@@ -68,7 +69,6 @@ public final class Trainer {
     self.optimizer = optimizer
     self.progress = progress
     self.state = dataParallel.map { part in state.map { $0.rows(part.share.streams) } } ?? state
-    updates = optimizer.steps
   }
 
   /// Moves training to `device`: the parameters, optimizer buffers and carried state are copied
@@ -83,19 +83,21 @@ public final class Trainer {
     try gpu.upload(optimizer)
     try gpu.setTrainingState(state, time: config.seqLength)
     self.gpu = gpu
+    synchronizedStep = progress.step
   }
 
   /// Copies the GPU's parameters, optimizer buffers and carried state back into `model`,
   /// `optimizer` and `state` (before validating on the CPU, sampling or saving). Nothing to do on
-  /// the CPU.
+  /// the CPU, or when nothing has changed since the last copy.
   public func synchronize() throws(CUDAError) {
-    guard let gpu else { return }
+    guard let gpu, synchronizedStep != progress.step else { return }
     try gpu.download(into: model.parameters)
     let buffers = try gpu.downloadOptimizerBuffers()
     optimizer = try! Optimizer(
-      optimizer.kind, steps: updates, buffers: buffers, parameterCount: model.parameters.count,
+      optimizer.kind, steps: optimizer.steps, buffers: buffers, parameterCount: model.parameters.count,
       hyperparameters: optimizer.hyperparameters)
     state = try gpu.trainingState(batch: config.batchSize)
+    synchronizedStep = progress.step
   }
 
   /// The carried state of the whole batch, `[B,H]` per layer, as a checkpoint records it: with
@@ -152,7 +154,6 @@ public final class Trainer {
     let norm = config.gradClip > 0 ? model.parameters.clipGradientNorm(config.gradClip) : model.parameters.gradientNorm()
     let rate = learningRate
     optimizer.step(model.parameters, learningRate: rate)
-    updates += 1
 
     state = final.map { $0.values(on: tape) }
     progress.generator = [generator.state.0, generator.state.1, generator.state.2, generator.state.3]
@@ -167,15 +168,14 @@ public final class Trainer {
     let (inputs, targets) = batches.batch(progress.batch, streams: share.streams)
     var generator = RandomGenerator(
       state: (progress.generator[0], progress.generator[1], progress.generator[2], progress.generator[3]))
-    let t = Double(updates + 1)
-    let bias2 = 1 - Float(_exp(t * _log(0.999)))
+    let (bias1, bias2) = optimizer.biasCorrections(update: optimizer.steps + 1)
     let rate = learningRate
     let settings = rnn_gpu_step_settings(
-      learning_rate: rate, bias1: 1 - Float(_exp(t * _log(0.9))), root2: bias2.squareRoot(), clip_norm: config.gradClip,
+      learning_rate: rate, bias1: bias1, root2: bias2.squareRoot(), clip_norm: config.gradClip,
       clip_value: config.gradClipValue, seed: generator.next())
     let result = try gpu.trainStep(inputs: inputs, targets: targets, settings: settings)
     guard result.finite != 0 else { throw TrainingError.diverged(step: progress.step + 1, loss: result.loss) }
-    updates += 1
+    optimizer.recordUpdate()
     progress.generator = [generator.state.0, generator.state.1, generator.state.2, generator.state.3]
     advance()
     return StepReport(loss: result.loss, gradientNorm: result.norm, learningRate: rate)
