@@ -105,6 +105,15 @@ int rnn_cuda_column_sums(rnn_gpu *gpu, int M, int N, CUdeviceptr A, CUdeviceptr 
 /// cuBLAS's products in full float32, or with TF32 tensor cores where `tf32`.
 void rnn_cuda_math(rnn_gpu *gpu, int tf32);
 
+/// Copies `bytes` to the GPU (`from` null: zeroes them) and waits for the copy.
+int rnn_cuda_copy_in(rnn_gpu *gpu, CUdeviceptr to, const void *from, size_t bytes, char *error, size_t size);
+
+/// Copies `bytes` from the GPU once the work before it has run.
+int rnn_cuda_copy_out(rnn_gpu *gpu, void *to, CUdeviceptr from, size_t bytes, char *error, size_t size);
+
+/// The gate blocks of a cell (0 lstm, 1 gru, 2 and 3 the vanilla cells): 4, 3 or 1.
+int rnn_cuda_gates(int cell);
+
 /// Device memory of `bytes`, zeroed; 0 on failure (with `error` written).
 CUdeviceptr rnn_cuda_alloc(rnn_gpu *gpu, size_t bytes, char *error, size_t size);
 

@@ -96,10 +96,9 @@ static int prepare(rnn_gpu_model *m, workspace *w, int T, int B, int training, c
     ALLOC(w->norm_partials, PARTIALS * sizeof(double));
     float *ones = malloc(rows * f);
     for (size_t i = 0; i < rows; i++) ones[i] = 1;
-    CUresult result = gpu->cu.cuMemcpyHtoDAsync(w->ones, ones, rows * f, gpu->stream);
-    if (result == 0) result = gpu->cu.cuStreamSynchronize(gpu->stream);
+    int failed = rnn_cuda_copy_in(gpu, w->ones, ones, rows * f, error, size);
     free(ones);
-    TRY(rnn_cuda_check(gpu, result, "uploading", error, size));
+    TRY(failed);
   }
   CUdeviceptr **arrays[] = {&w->h, &w->c, &w->gates, &w->hn, &w->dy, &w->y, &w->mask};
   for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++) *arrays[i] = calloc((size_t)L, sizeof(CUdeviceptr));
@@ -128,7 +127,7 @@ rnn_gpu_model *rnn_gpu_model_create(rnn_gpu *gpu, const rnn_gpu_model_shape *sha
   m->shape = *shape;
   memcpy(m->offsets, shape->offsets, (size_t)(4 * shape->layers + 3) * sizeof(long));
   m->shape.offsets = m->offsets;
-  m->G = shape->cell == 0 ? 4 : (shape->cell == 1 ? 3 : 1);
+  m->G = rnn_cuda_gates(shape->cell);
   size_t bytes = (size_t)shape->count * sizeof(float);
   int buffers = shape->optimizer == 0 ? 2 : 1;
   if (!(m->values = rnn_cuda_alloc(gpu, bytes, error, size)) || !(m->gradients = rnn_cuda_alloc(gpu, bytes, error, size)) ||
@@ -151,45 +150,32 @@ void rnn_gpu_model_destroy(rnn_gpu_model *m) {
   free(m);
 }
 
-static int copy_in(rnn_gpu *gpu, CUdeviceptr to, const void *from, size_t bytes, char *error, size_t size) {
-  CUresult result = from ? gpu->cu.cuMemcpyHtoDAsync(to, from, bytes, gpu->stream)
-                         : gpu->cu.cuMemsetD8Async(to, 0, bytes, gpu->stream);
-  if (result == 0) result = gpu->cu.cuStreamSynchronize(gpu->stream);
-  return rnn_cuda_check(gpu, result, "copying to the GPU", error, size);
-}
-
-static int copy_out(rnn_gpu *gpu, void *to, CUdeviceptr from, size_t bytes, char *error, size_t size) {
-  CUresult result = gpu->cu.cuMemcpyDtoHAsync(to, from, bytes, gpu->stream);
-  if (result == 0) result = gpu->cu.cuStreamSynchronize(gpu->stream);
-  return rnn_cuda_check(gpu, result, "copying from the GPU", error, size);
-}
-
 int rnn_gpu_model_set_parameters(rnn_gpu_model *m, const float *values, char *error, size_t size) {
-  return copy_in(m->gpu, m->values, values, (size_t)m->shape.count * sizeof(float), error, size);
+  return rnn_cuda_copy_in(m->gpu, m->values, values, (size_t)m->shape.count * sizeof(float), error, size);
 }
 
 int rnn_gpu_model_get_parameters(rnn_gpu_model *m, float *values, char *error, size_t size) {
-  return copy_out(m->gpu, values, m->values, (size_t)m->shape.count * sizeof(float), error, size);
+  return rnn_cuda_copy_out(m->gpu, values, m->values, (size_t)m->shape.count * sizeof(float), error, size);
 }
 
 int rnn_gpu_model_set_optimizer(rnn_gpu_model *m, const float *first, const float *second, char *error, size_t size) {
   size_t bytes = (size_t)m->shape.count * sizeof(float);
-  TRY(copy_in(m->gpu, m->first, first, bytes, error, size));
-  return m->second ? copy_in(m->gpu, m->second, second, bytes, error, size) : 0;
+  TRY(rnn_cuda_copy_in(m->gpu, m->first, first, bytes, error, size));
+  return m->second ? rnn_cuda_copy_in(m->gpu, m->second, second, bytes, error, size) : 0;
 }
 
 int rnn_gpu_model_get_optimizer(rnn_gpu_model *m, float *first, float *second, char *error, size_t size) {
   size_t bytes = (size_t)m->shape.count * sizeof(float);
-  TRY(copy_out(m->gpu, first, m->first, bytes, error, size));
-  return m->second ? copy_out(m->gpu, second, m->second, bytes, error, size) : 0;
+  TRY(rnn_cuda_copy_out(m->gpu, first, m->first, bytes, error, size));
+  return m->second ? rnn_cuda_copy_out(m->gpu, second, m->second, bytes, error, size) : 0;
 }
 
 int rnn_gpu_model_set_state(rnn_gpu_model *m, int T, int B, const float *h, const float *c, char *error, size_t size) {
   TRY(prepare(m, &m->train, T, B, 1, error, size));
   size_t bytes = (size_t)B * m->shape.hidden * sizeof(float);
   for (int l = 0; l < m->shape.layers; l++) {
-    TRY(copy_in(m->gpu, m->train.h[l], h ? h + l * bytes / sizeof(float) : NULL, bytes, error, size));
-    if (m->train.c[l]) TRY(copy_in(m->gpu, m->train.c[l], c ? c + l * bytes / sizeof(float) : NULL, bytes, error, size));
+    TRY(rnn_cuda_copy_in(m->gpu, m->train.h[l], h ? h + l * bytes / sizeof(float) : NULL, bytes, error, size));
+    if (m->train.c[l]) TRY(rnn_cuda_copy_in(m->gpu, m->train.c[l], c ? c + l * bytes / sizeof(float) : NULL, bytes, error, size));
   }
   return 0;
 }
@@ -197,8 +183,8 @@ int rnn_gpu_model_set_state(rnn_gpu_model *m, int T, int B, const float *h, cons
 int rnn_gpu_model_get_state(rnn_gpu_model *m, float *h, float *c, char *error, size_t size) {
   size_t bytes = (size_t)m->train.B * m->shape.hidden * sizeof(float);
   for (int l = 0; l < m->shape.layers && m->train.h; l++) {
-    TRY(copy_out(m->gpu, h + l * bytes / sizeof(float), m->train.h[l], bytes, error, size));
-    if (c && m->train.c[l]) TRY(copy_out(m->gpu, c + l * bytes / sizeof(float), m->train.c[l], bytes, error, size));
+    TRY(rnn_cuda_copy_out(m->gpu, h + l * bytes / sizeof(float), m->train.h[l], bytes, error, size));
+    if (c && m->train.c[l]) TRY(rnn_cuda_copy_out(m->gpu, c + l * bytes / sizeof(float), m->train.c[l], bytes, error, size));
   }
   return 0;
 }
@@ -392,7 +378,7 @@ int rnn_gpu_model_train_step(rnn_gpu_model *m, const int32_t *inputs, const int3
   } else {
     TRY(enqueue_step(m, clip_value, error, size));
   }
-  TRY(copy_out(gpu, &scalars, w->scalars, sizeof scalars, error, size));
+  TRY(rnn_cuda_copy_out(gpu, &scalars, w->scalars, sizeof scalars, error, size));
   result->loss = scalars.loss;
   result->norm = scalars.norm;
   result->finite = scalars.finite;
@@ -404,8 +390,8 @@ int rnn_gpu_model_score_begin(rnn_gpu_model *m, int batch, char *error, size_t s
   if (w->B != batch) TRY(prepare(m, w, 256, batch, 0, error, size));
   size_t bytes = (size_t)batch * m->shape.hidden * sizeof(float);
   for (int l = 0; l < m->shape.layers; l++) {
-    TRY(copy_in(m->gpu, w->h[l], NULL, bytes, error, size));
-    if (w->c[l]) TRY(copy_in(m->gpu, w->c[l], NULL, bytes, error, size));
+    TRY(rnn_cuda_copy_in(m->gpu, w->h[l], NULL, bytes, error, size));
+    if (w->c[l]) TRY(rnn_cuda_copy_in(m->gpu, w->c[l], NULL, bytes, error, size));
   }
   return 0;
 }
@@ -421,14 +407,14 @@ int rnn_gpu_model_score_chunk(rnn_gpu_model *m, int steps, const int32_t *inputs
     size_t bytes = (size_t)B * m->shape.hidden * sizeof(float);
     float *saved = malloc(2 * L * bytes);
     for (int l = 0; l < L; l++) {
-      TRY(copy_out(gpu, (char *)saved + 2 * l * bytes, w->h[l], bytes, error, size));
-      if (w->c[l]) TRY(copy_out(gpu, (char *)saved + (2 * l + 1) * bytes, w->c[l], bytes, error, size));
+      TRY(rnn_cuda_copy_out(gpu, (char *)saved + 2 * l * bytes, w->h[l], bytes, error, size));
+      if (w->c[l]) TRY(rnn_cuda_copy_out(gpu, (char *)saved + (2 * l + 1) * bytes, w->c[l], bytes, error, size));
     }
     w->B = 0;
     int failed = prepare(m, w, steps, B, 0, error, size);
     for (int l = 0; l < L && !failed; l++) {
-      failed = copy_in(gpu, w->h[l], (char *)saved + 2 * l * bytes, bytes, error, size);
-      if (!failed && w->c[l]) failed = copy_in(gpu, w->c[l], (char *)saved + (2 * l + 1) * bytes, bytes, error, size);
+      failed = rnn_cuda_copy_in(gpu, w->h[l], (char *)saved + 2 * l * bytes, bytes, error, size);
+      if (!failed && w->c[l]) failed = rnn_cuda_copy_in(gpu, w->c[l], (char *)saved + (2 * l + 1) * bytes, bytes, error, size);
     }
     free(saved);
     TRY(failed);
@@ -440,7 +426,7 @@ int rnn_gpu_model_score_chunk(rnn_gpu_model *m, int steps, const int32_t *inputs
   rnn_cuda_math(gpu, 0);
   TRY(forward(m, w, steps, error, size));
   float *losses = malloc(rows * sizeof(float));
-  int failed = copy_out(gpu, losses, w->row_loss, rows * sizeof(float), error, size);
+  int failed = rnn_cuda_copy_out(gpu, losses, w->row_loss, rows * sizeof(float), error, size);
   double total = 0;
   for (size_t i = 0; i < rows; i++) total += losses[i];
   free(losses);

@@ -46,3 +46,18 @@ CUdeviceptr rnn_cuda_alloc(rnn_gpu *gpu, size_t bytes, char *error, size_t size)
 }
 
 void rnn_cuda_math(rnn_gpu *gpu, int tf32) { gpu->blas.cublasSetMathMode(gpu->cublas, tf32 ? 3 : 0); }
+
+int rnn_cuda_copy_in(rnn_gpu *gpu, CUdeviceptr to, const void *from, size_t bytes, char *error, size_t size) {
+  CUresult result = from ? gpu->cu.cuMemcpyHtoDAsync(to, from, bytes, gpu->stream)
+                         : gpu->cu.cuMemsetD8Async(to, 0, bytes, gpu->stream);
+  if (result == 0) result = gpu->cu.cuStreamSynchronize(gpu->stream);
+  return rnn_cuda_check(gpu, result, "copying to the GPU", error, size);
+}
+
+int rnn_cuda_copy_out(rnn_gpu *gpu, void *to, CUdeviceptr from, size_t bytes, char *error, size_t size) {
+  CUresult result = gpu->cu.cuMemcpyDtoHAsync(to, from, bytes, gpu->stream);
+  if (result == 0) result = gpu->cu.cuStreamSynchronize(gpu->stream);
+  return rnn_cuda_check(gpu, result, "copying from the GPU", error, size);
+}
+
+int rnn_cuda_gates(int cell) { return cell == 0 ? 4 : (cell == 1 ? 3 : 1); }

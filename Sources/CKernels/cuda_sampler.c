@@ -31,7 +31,7 @@ rnn_gpu_sampler *rnn_gpu_sampler_create(rnn_gpu *gpu, const rnn_gpu_model_shape 
   s->shape = *shape;
   s->shape.offsets = NULL;
   int L = shape->layers, H = shape->hidden, E = shape->embedding, V = shape->vocabulary;
-  int G = shape->cell == 0 ? 4 : (shape->cell == 1 ? 3 : 1);
+  int G = rnn_cuda_gates(shape->cell);
   size_t f = sizeof(float);
   s->capacity = CHUNK;
 #define ALLOC(field, bytes) \
@@ -47,12 +47,10 @@ rnn_gpu_sampler *rnn_gpu_sampler_create(rnn_gpu *gpu, const rnn_gpu_model_shape 
 #undef ALLOC
   CUdeviceptr *pointers = malloc((size_t)(4 * L + 3) * sizeof(CUdeviceptr));
   for (int i = 0; i < 4 * L + 3; i++) pointers[i] = s->values + (CUdeviceptr)shape->offsets[i] * f;
-  CUresult status = gpu->cu.cuMemcpyHtoDAsync(s->values, values, (size_t)shape->count * f, gpu->stream);
-  if (status == 0)
-    status = gpu->cu.cuMemcpyHtoDAsync(s->weights, pointers, (size_t)(4 * L + 3) * sizeof(CUdeviceptr), gpu->stream);
-  if (status == 0) status = gpu->cu.cuStreamSynchronize(gpu->stream);
+  int failed = rnn_cuda_copy_in(gpu, s->values, values, (size_t)shape->count * f, error, size) ||
+               rnn_cuda_copy_in(gpu, s->weights, pointers, (size_t)(4 * L + 3) * sizeof(CUdeviceptr), error, size);
   free(pointers);
-  if (rnn_cuda_check(gpu, status, "copying the weights to the GPU", error, size)) goto fail;
+  if (failed) goto fail;
 
   // One block per multiprocessor (at most one per unit); the gate rows in shared memory when each
   // block's share of them fits.
@@ -119,23 +117,17 @@ int rnn_gpu_sampler_run(rnn_gpu_sampler *s, int count, const int32_t *forced, in
 }
 
 int rnn_gpu_sampler_logits(rnn_gpu_sampler *s, float *logits, char *error, size_t size) {
-  rnn_gpu *gpu = s->gpu;
-  CUresult status = gpu->cu.cuMemcpyDtoHAsync(logits, s->logits, (size_t)s->shape.vocabulary * sizeof(float), gpu->stream);
-  if (status == 0) status = gpu->cu.cuStreamSynchronize(gpu->stream);
-  return rnn_cuda_check(gpu, status, "copying logits back", error, size);
+  return rnn_cuda_copy_out(s->gpu, logits, s->logits, (size_t)s->shape.vocabulary * sizeof(float), error, size);
 }
 
 int rnn_gpu_sampler_state(rnn_gpu_sampler *s, float *h, float *c, char *error, size_t size) {
-  rnn_gpu *gpu = s->gpu;
-  int L = s->shape.layers, H = s->shape.hidden;
+  int H = s->shape.hidden;
   size_t bytes = (size_t)H * sizeof(float);
-  CUresult status = 0;
-  for (int l = 0; l < L && status == 0; l++) {
-    status = gpu->cu.cuMemcpyDtoHAsync(h + (size_t)l * H, s->h + (size_t)(2 * l + (s->steps & 1)) * bytes, bytes,
-                                       gpu->stream);
-    if (status == 0 && c && s->shape.cell == 0)
-      status = gpu->cu.cuMemcpyDtoHAsync(c + (size_t)l * H, s->c + (size_t)l * bytes, bytes, gpu->stream);
+  for (int l = 0; l < s->shape.layers; l++) {
+    CUdeviceptr current = s->h + (size_t)(2 * l + (s->steps & 1)) * bytes;
+    if (rnn_cuda_copy_out(s->gpu, h + (size_t)l * H, current, bytes, error, size)) return 1;
+    if (c && s->shape.cell == 0 && rnn_cuda_copy_out(s->gpu, c + (size_t)l * H, s->c + (size_t)l * bytes, bytes, error, size))
+      return 1;
   }
-  if (status == 0) status = gpu->cu.cuStreamSynchronize(gpu->stream);
-  return rnn_cuda_check(gpu, status, "copying the state back", error, size);
+  return 0;
 }
