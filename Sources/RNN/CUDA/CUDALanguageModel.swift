@@ -159,24 +159,11 @@ extension CUDALanguageModel {
   public func loss<Tokens: RandomAccessCollection>(
     of tokens: Tokens, batch: Int = 1, chunk: Int = 256, progress: ((_ done: Int, _ total: Int) -> Void)? = nil
   ) throws(CUDAError) -> (nats: Double, count: Int) where Tokens.Element == Int32, Tokens.Index == Int {
-    require(batch > 0 && chunk > 0, "batch and chunk must be positive")
-    let perStream = tokens.count / batch
-    let length = perStream - 1
-    guard length > 0 else { return (0, 0) }
+    require(batch > 0, "batch must be positive")  // before the GPU sizes anything by it
     try cudaCall { rnn_gpu_model_score_begin(handle, Int32(batch), $0, $1) }
     var total = 0.0
-    let base = tokens.startIndex
-    var inputs = [Int32](repeating: 0, count: min(chunk, length) * batch)
-    var targets = inputs
-    for start in stride(from: 0, to: length, by: chunk) {
-      let steps = min(chunk, length - start)
-      for stream in 0..<batch {
-        let offset = base + stream * perStream + start
-        for t in 0..<steps {
-          inputs[t * batch + stream] = tokens[offset + t]
-          targets[t * batch + stream] = tokens[offset + t + 1]
-        }
-      }
+    let count = try CharLM.scoringChunks(of: tokens, batch: batch, chunk: chunk, streams: 0..<batch, progress: progress) {
+      (steps, inputs, targets) throws(CUDAError) in
       try cudaCall { error, size in
         inputs.withUnsafeBufferPointer { i in
           targets.withUnsafeBufferPointer { t in
@@ -184,8 +171,7 @@ extension CUDALanguageModel {
           }
         }
       }
-      progress?(start + steps, length)
     }
-    return (total, length * batch)
+    return (total, count)
   }
 }

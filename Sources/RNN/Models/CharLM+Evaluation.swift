@@ -11,18 +11,38 @@ extension CharLM {
     of tokens: Tokens, batch: Int = 1, chunk: Int = 256, streams: Range<Int>? = nil,
     progress: ((_ done: Int, _ total: Int) -> Void)? = nil
   ) -> (nats: Double, count: Int) where Tokens.Element == Int32, Tokens.Index == Int {
-    require(batch > 0 && chunk > 0, "batch and chunk must be positive")
     let streams = streams ?? 0..<batch
+    var state = zeroState(batch: streams.count)
+    var total = 0.0
+    BLAS.holdConstant(parameters)  // with bf16 products: the weights rounded once for all chunks
+    defer { BLAS.releaseConstant(parameters) }
+    let count = Self.scoringChunks(of: tokens, batch: batch, chunk: chunk, streams: streams, progress: progress) {
+      steps, inputs, targets in
+      let tape = Tape(recording: false)
+      let (logits, final) = BLAS.holdingSignals {  // one hold for the chunk's products
+        self(inputs, time: steps, batch: streams.count, state: state.map { StateVariables($0, on: tape) }, on: tape)
+      }
+      let loss = tape.softmaxCrossEntropy(logits, targets: targets)
+      total += Double(tape[loss].scalars[0]) * Double(steps * streams.count)
+      state = final.map { $0.values(on: tape) }
+    }
+    return (total, count)
+  }
+
+  /// The chunks in which `loss(of:)` reads `tokens` as `batch` streams: calls `body` with each
+  /// chunk's steps and its inputs and targets `[steps, rows]` (time-major) of `streams`, then
+  /// `progress`. Returns the number of tokens scored (0 when no stream holds two).
+  static func scoringChunks<Tokens: RandomAccessCollection, E: Error>(
+    of tokens: Tokens, batch: Int, chunk: Int, streams: Range<Int>, progress: ((_ done: Int, _ total: Int) -> Void)?,
+    _ body: (_ steps: Int, _ inputs: [Int32], _ targets: [Int32]) throws(E) -> Void
+  ) throws(E) -> Int where Tokens.Element == Int32, Tokens.Index == Int {
+    require(batch > 0 && chunk > 0, "batch and chunk must be positive")
     require(streams.clamped(to: 0..<batch) == streams, "streams \(streams) outside 0..<\(batch)")
     let perStream = tokens.count / batch
     let length = perStream - 1  // predictions per stream
     let rows = streams.count
-    guard length > 0, rows > 0 else { return (0, 0) }
-    var state = zeroState(batch: rows)
-    var total = 0.0
+    guard length > 0, rows > 0 else { return 0 }
     let base = tokens.startIndex
-    BLAS.holdConstant(parameters)  // with bf16 products: the weights rounded once for all chunks
-    defer { BLAS.releaseConstant(parameters) }
     for start in stride(from: 0, to: length, by: chunk) {
       let steps = min(chunk, length - start)
       var inputs = [Int32](repeating: 0, count: steps * rows)
@@ -34,15 +54,9 @@ extension CharLM {
           targets[t * rows + row] = tokens[offset + t + 1]
         }
       }
-      let tape = Tape(recording: false)
-      let (logits, final) = BLAS.holdingSignals {  // one hold for the chunk's products
-        self(inputs, time: steps, batch: rows, state: state.map { StateVariables($0, on: tape) }, on: tape)
-      }
-      let loss = tape.softmaxCrossEntropy(logits, targets: targets)
-      total += Double(tape[loss].scalars[0]) * Double(steps * rows)
-      state = final.map { $0.values(on: tape) }
+      try body(steps, inputs, targets)
       progress?(start + steps, length)
     }
-    return (total, length * rows)
+    return length * rows
   }
 }
