@@ -27,6 +27,15 @@ func cudaCall(_ body: (UnsafeMutablePointer<CChar>, Int) -> Int32) throws(CUDAEr
   if status != 0 { throw CUDAError(message) }
 }
 
+/// Calls a C constructor of rnn_cuda.h with an error buffer; throws its message if it returns null.
+func cudaMake(_ body: (UnsafeMutablePointer<CChar>, Int) -> OpaquePointer?) throws(CUDAError) -> OpaquePointer {
+  var message = [CChar](repeating: 0, count: 1024)
+  guard let made = message.withUnsafeMutableBufferPointer({ body($0.baseAddress!, $0.count) }) else {
+    throw CUDAError(message)
+  }
+  return made
+}
+
 /// The GPU: found and opened at run time, with nothing CUDA needed at build time. The driver
 /// (`libcuda.so.1`), NVRTC and cuBLAS are loaded with `dlopen` from the folders in
 /// `RNN_CUDA_PATH`, the system library path, or the `nvidia/*/lib` folders of a Python
@@ -41,12 +50,8 @@ public final class CUDADevice: @unchecked Sendable {
   /// The first GPU, opened once per process. Throws naming what is missing (the driver, a GPU,
   /// NVRTC, cuBLAS) or what failed.
   public static func open() throws(CUDAError) -> CUDADevice {
-    var message = [CChar](repeating: 0, count: 1024)
     let folder = getenvString("RNN_CUDA_PATH")
-    guard let handle = message.withUnsafeMutableBufferPointer({ rnn_gpu_open(folder, $0.baseAddress!, $0.count) }) else {
-      throw CUDAError(message)
-    }
-    return CUDADevice(handle: handle)
+    return CUDADevice(handle: try cudaMake { rnn_gpu_open(folder, $0, $1) })
   }
 
   /// "NVIDIA H200 (sm_90, 132 multiprocessors), CUDA driver 13.0, cuBLAS 13.1.0".

@@ -16,14 +16,9 @@ public final class CUDALanguageModel {
     config = model.config
     self.optimizer = optimizer
     parameterCount = model.parameters.count
-    guard let handle = try Self.withShape(model, optimizer: optimizer, { shape throws(CUDAError) in
-      var message = [CChar](repeating: 0, count: 1024)
-      if let made = message.withUnsafeMutableBufferPointer({ rnn_gpu_model_create(device.handle, shape, $0.baseAddress!, $0.count) }) {
-        return made
-      }
-      throw CUDAError(message)
-    }) else { throw CUDAError("the model could not be created on the GPU") }
-    self.handle = handle
+    handle = try Self.withShape(model, optimizer: optimizer) { shape throws(CUDAError) in
+      try cudaMake { rnn_gpu_model_create(device.handle, shape, $0, $1) }
+    }
     try upload(model.parameters)
   }
 

@@ -14,13 +14,7 @@ public final class CUDASampler: TextSampler {
     config = model.config
     let values = model.parameters.values
     handle = try CUDALanguageModel.withShape(model) { shape throws(CUDAError) in
-      var message = [CChar](repeating: 0, count: 1024)
-      if let made = message.withUnsafeMutableBufferPointer({
-        rnn_gpu_sampler_create(device.handle, shape, values.baseAddress!, $0.baseAddress!, $0.count)
-      }) {
-        return made
-      }
-      throw CUDAError(message)
+      try cudaMake { rnn_gpu_sampler_create(device.handle, shape, values.baseAddress!, $0, $1) }
     }
   }
 
