@@ -15,6 +15,7 @@ final class MisuseMessageTests: XCTestCase {
     guard fd >= 0 else { return ("cannot create \(path)", false) }
     let child = fork()
     if child == 0 {
+      dup2(fd, 1)  // stdout too: the backtracer must not hold the test runner's pipe
       dup2(fd, 2)
       body()
       _exit(0)
