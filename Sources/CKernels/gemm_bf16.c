@@ -6,9 +6,12 @@
 //
 // Rounding the operands costs a pass over each; the weights, read by a product at every time
 // step, are rounded once per training step instead: between rnn_blas_hold_constant and
-// rnn_blas_release_constant, an operand inside a held buffer is read from its bf16 copy.
+// rnn_blas_release_constant, an operand inside a held buffer is read from its bf16 copy. On a
+// CPU with AMX tiles, a product of few rows (a time loop's step) against a held operand runs on
+// our own tile kernel (amx.c) instead, from a copy packed for the tiles once per hold.
 #include "CKernels.h"
 #include "activations.h"
+#include "amx.h"
 #include "onednn.h"
 
 #include <dlfcn.h>
@@ -43,6 +46,22 @@ static struct {
     long capacity;
   } buffer[MAX_HELD];
 } held = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+// Operands of held buffers packed for the AMX kernel, made at their first product in a hold and
+// dropped with it (the memory kept for the next). Past MAX_PACKED operands (a layer's W_hh two
+// ways: 2 per layer, and the weights of the forward loops' re-laid-out copies), oneDNN runs them.
+enum { MAX_PACKED = 16, AMX_MAX_ROWS = 128 };
+static struct {
+  int count;
+  struct {
+    const float *B;  // the operand as passed, with its shape and layout
+    long K, N, ldb;
+    int trans_b;
+    const float *holder;  // the held buffer it lies in
+    uint16_t *data;
+    long capacity;
+  } operand[MAX_PACKED];
+} packed;  // under held.lock
 
 static void load(void) {
   void *lib = rnn_open_onednn();
@@ -106,6 +125,21 @@ void rnn_blas_hold_constant(const float *values, long count) {
   pthread_mutex_unlock(&held.lock);
 }
 
+/// Forgets the packed operands of the held buffer `holder`, keeping their memory.
+static void drop_packed(const float *holder) {
+  int kept = 0;
+  for (int i = 0; i < packed.count; i++) {
+    if (packed.operand[i].holder == holder) continue;
+    uint16_t *data = packed.operand[kept].data;  // swap, so that no buffer is lost
+    long capacity = packed.operand[kept].capacity;
+    packed.operand[kept] = packed.operand[i];
+    packed.operand[i].data = data;
+    packed.operand[i].capacity = capacity;
+    kept++;
+  }
+  packed.count = kept;
+}
+
 void rnn_blas_release_constant(const float *values) {
   pthread_mutex_lock(&held.lock);
   for (int i = held.count - 1; i >= 0; i--) {
@@ -117,22 +151,61 @@ void rnn_blas_release_constant(const float *values) {
     held.count--;
     held.buffer[held.count].copy = copy;
     held.buffer[held.count].capacity = capacity;
+    drop_packed(values);
     break;
   }
   pthread_mutex_unlock(&held.lock);
 }
 
-/// The bf16 copy of X [extent floats] if X lies in a held buffer, else NULL.
-static const uint16_t *held_copy(const float *X, long extent) {
-  const uint16_t *copy = NULL;
-  pthread_mutex_lock(&held.lock);
-  for (int i = 0; i < held.count && !copy; i++) {
+/// The held buffer with a bf16 copy in which X [extent floats] lies, or -1. Under held.lock.
+static int holder_of(const float *X, long extent) {
+  for (int i = 0; i < held.count; i++) {
     const float *values = held.buffer[i].values;
     if (held.buffer[i].copied && X >= values && X + extent <= values + held.buffer[i].count)
-      copy = held.buffer[i].copy + (X - values);
+      return i;
   }
+  return -1;
+}
+
+/// The bf16 copy of X [extent floats] if X lies in a held buffer, else NULL.
+static const uint16_t *held_copy(const float *X, long extent) {
+  pthread_mutex_lock(&held.lock);
+  int i = holder_of(X, extent);
+  const uint16_t *copy = i < 0 ? NULL : held.buffer[i].copy + (X - held.buffer[i].values);
   pthread_mutex_unlock(&held.lock);
   return copy;
+}
+
+/// B [K, N] (trans_b: [N, K]; rows ldb apart) packed for the AMX kernel if it lies in a held
+/// buffer, packing it at its first use in the hold; NULL if it lies in none or no slot is free.
+static const uint16_t *held_packed(long K, long N, const float *B, long ldb, int trans_b) {
+  const uint16_t *result = NULL;
+  pthread_mutex_lock(&held.lock);
+  for (int i = 0; i < packed.count && !result; i++) {
+    if (packed.operand[i].B == B && packed.operand[i].K == K && packed.operand[i].N == N &&
+        packed.operand[i].ldb == ldb && packed.operand[i].trans_b == trans_b)
+      result = packed.operand[i].data;
+  }
+  int holder = result ? -1 : holder_of(B, trans_b ? (N - 1) * ldb + K : (K - 1) * ldb + N);
+  if (holder >= 0 && packed.count < MAX_PACKED) {
+    int slot = packed.count;
+    long need = rnn_amx_packed_count(K, N);
+    if (need > packed.operand[slot].capacity) {
+      uint16_t *data = realloc(packed.operand[slot].data, (size_t)need * sizeof(uint16_t));
+      if (data) packed.operand[slot].data = data, packed.operand[slot].capacity = need;
+    }
+    if (need <= packed.operand[slot].capacity) {
+      const uint16_t *copy = held.buffer[holder].copy + (B - held.buffer[holder].values);
+      rnn_amx_pack(K, N, copy, ldb, trans_b, packed.operand[slot].data);
+      packed.operand[slot].B = B, packed.operand[slot].K = K, packed.operand[slot].N = N;
+      packed.operand[slot].ldb = ldb, packed.operand[slot].trans_b = trans_b;
+      packed.operand[slot].holder = held.buffer[holder].values;
+      packed.count++;
+      result = packed.operand[slot].data;
+    }
+  }
+  pthread_mutex_unlock(&held.lock);
+  return result;
 }
 
 // Each thread's buffers for the operands it rounds (grown as needed, kept for the next product).
@@ -164,6 +237,14 @@ static const uint16_t *operand(int which, long rows, long cols, const float *X, 
 
 void rnn_gemm_bf16(int trans_a, int trans_b, long M, long N, long K, float alpha, const float *A,
                    long lda, const float *B, long ldb, float beta, float *C, long ldc) {
+  if (!trans_a && alpha == 1 && (beta == 0 || beta == 1) && M <= AMX_MAX_ROWS &&
+      rnn_amx_available()) {
+    const uint16_t *b = held_packed(K, N, B, ldb, trans_b);
+    if (b) {
+      rnn_amx_gemm(M, N, K, A, lda, b, beta == 1, C, ldc);
+      return;
+    }
+  }
   long lda16, ldb16;
   const uint16_t *a = trans_a ? operand(0, K, M, A, lda, &lda16) : operand(0, M, K, A, lda, &lda16);
   const uint16_t *b = trans_b ? operand(1, N, K, B, ldb, &ldb16) : operand(1, K, N, B, ldb, &ldb16);

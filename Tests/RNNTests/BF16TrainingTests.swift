@@ -55,6 +55,47 @@ final class BF16TrainingTests: XCTestCase {
     }
   }
 
+  /// A time loop's products: few rows against a held weight (on a CPU with AMX, the tile kernel of
+  /// `amx.c` from a copy packed once per hold), for shapes cut at every tile edge (16 rows, 32 of
+  /// K, 16 and 64 columns), both layouts of the weight, `beta` 0 and 1, against the exact sums of
+  /// the bf16-rounded operands within fp32 accumulation; a second product reuses the packed copy.
+  func testFewRowsAgainstHeldWeight() {
+    var generator = RandomGenerator(seed: 5)
+    for (m, n, k) in [(1, 1, 1), (16, 64, 32), (13, 200, 77), (17, 33, 1), (40, 130, 96), (128, 64, 512)] {
+      for transB in [false, true] {
+        let ldb = (transB ? k : n) + 3
+        let a = (0..<m * k).map { _ in generator.uniform(-1, 1) }
+        let b = (0..<(transB ? n : k) * ldb).map { _ in generator.uniform(-1, 1) }
+        let c0 = (0..<m * n).map { _ in generator.uniform(-1, 1) }
+        for beta: Float in [0, 1] {
+          var (c, again) = (c0, c0)
+          b.withUnsafeBufferPointer { b in
+            BLAS.holdConstant(b.baseAddress!, count: b.count)
+            BLAS.gemm(false, transB, m, n, k, a, b.baseAddress!, ldb: ldb, beta: beta, &c)
+            BLAS.gemm(false, transB, m, n, k, a, b.baseAddress!, ldb: ldb, beta: beta, &again)
+            BLAS.releaseConstant(b.baseAddress!)
+          }
+          XCTAssertEqual(again, c, "[\(m), \(n), \(k)] transB \(transB) beta \(beta): the packed copy reused")
+          for i in 0..<m {
+            for j in 0..<n {
+              var exact = Double(beta * c0[i * n + j])
+              var magnitude = abs(exact)
+              for p in 0..<k {
+                let product =
+                  Double(rnn_round_bf16(a[i * k + p])) * Double(rnn_round_bf16(transB ? b[j * ldb + p] : b[p * ldb + j]))
+                exact += product
+                magnitude += abs(product)
+              }
+              let bound = Double(k + 2) * 0x1p-24 * magnitude
+              XCTAssertLessThanOrEqual(
+                abs(Double(c[i * n + j]) - exact), bound, "[\(m), \(n), \(k)] transB \(transB) beta \(beta) at [\(i), \(j)]")
+            }
+          }
+        }
+      }
+    }
+  }
+
   /// While a buffer is held, products read its bf16 copy, made when the hold began: changing the
   /// buffer (which the contract forbids) shows which one they read. Released, they read it again.
   func testHeldBufferIsReadFromItsCopy() {
