@@ -93,13 +93,15 @@ extension BLAS {
   /// When `O >= 4 I` (an LSTM's gate weights) it multiplies `x^T dy` into a scratch `[I, O]` and
   /// adds that transposed: oneDNN runs the product with the narrow operand transposed faster
   /// (`[3200, 1024 of 2048]^T x [3200, 512]` per core: 73-103 GFLOP/s; `[3200, 256 of 512]^T x
-  /// [3200, 2048]`: 112-137); below that ratio the direct product was as fast or faster.
+  /// [3200, 2048]`: 112-137); below that ratio the direct product was as fast or faster. With
+  /// bf16 products the direct one is as fast or faster at every ratio (`[3200, 2048]^T x [3200,
+  /// 512]` in oneDNN's bf16 gemm, one core: 7.8-9.9 ms against 9.3-10.0), so it saves the transpose.
   public static func accumulateWeightGradient(
     _ o: Int, _ i: Int, _ terms: [GradientTerm], into w: UnsafeMutablePointer<Float>
   ) {
     let terms = terms.filter { $0.n > 0 }
     guard !terms.isEmpty else { return }
-    guard o >= 4 * i else {
+    guard o >= 4 * i, productPrecision == .fp32 else {
       for term in terms { parallelGemm(true, false, o, i, term.n, term.dy, lda: term.ldy, term.x, beta: 1, w) }
       return
     }
