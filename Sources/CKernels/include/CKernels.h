@@ -153,7 +153,8 @@ void rnn_pack_part(const rnn_packed *w, long first, long n, const float *src, lo
 /// y[n] += x[K] * W[K, first : first + n] for the part of `w` packed from column `first` (its
 /// panels rounded up to 16 columns: `y` is written that far, the padding columns adding zero).
 /// int8 quantises x symmetrically (scale max|x| / 127) into `scratch` and multiplies in 32-bit
-/// integers; bf16 widens each weight to fp32 and accumulates in fp32. `scratch` holds
+/// integers; bf16 rounds x to bf16 into `scratch` and multiplies with AVX512-BF16 where the CPU
+/// has it, else widens each weight to fp32; both accumulate in fp32. `scratch` holds
 /// `rnn_packed_scratch_bytes` bytes.
 void rnn_gemv_packed(const rnn_packed *w, long first, long n, const float *x, float *y,
                      uint8_t *scratch);
