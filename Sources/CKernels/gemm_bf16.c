@@ -81,7 +81,9 @@ static void load(void) {
     return;
   }
   snprintf(bf16.description, sizeof bf16.description,
-           "oneDNN dnnl_gemm_bf16bf16f32 (%s kernels), fp32 accumulation", rnn_onednn_isa_name(code));
+           "oneDNN dnnl_gemm_bf16bf16f32 (%s kernels)%s, fp32 accumulation",
+           rnn_onednn_isa_name(code),
+           rnn_amx_available() ? " and AMX tiles of our own for the time loops' products" : "");
   bf16.gemm = gemm;
 }
 
