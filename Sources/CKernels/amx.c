@@ -52,6 +52,19 @@ int rnn_amx_available(void) {
 
 long rnn_amx_packed_count(long K, long N) { return round_up(K, TILE_K) * round_up(N, GROUP_N); }
 
+/// One tile of B [K, N] stored [K, N] (rows ldb apart), rows k0.. and columns n0.. all inside B:
+/// out row r holds the pairs (k0 + 2r, k0 + 2r + 1) of the 16 columns, as 32-bit words.
+RNN_KERNEL static void pack_inner_tile(const uint16_t *restrict B, long ldb, uint16_t *restrict out) {
+  for (long r = 0; r < TILE_K / 2; r++) {
+    const uint16_t *even = B + 2 * r * ldb, *odd = even + ldb;
+    RNN_VECTORIZE
+    for (long j = 0; j < TILE_N; j++) {
+      uint32_t word = even[j] | (uint32_t)odd[j] << 16;
+      memcpy(out + r * 2 * TILE_N + 2 * j, &word, sizeof word);
+    }
+  }
+}
+
 void rnn_amx_pack(long K, long N, const uint16_t *B, long ldb, int trans_b, uint16_t *dst) {
   long slices = round_up(K, TILE_K) / TILE_K, groups = round_up(N, GROUP_N) / GROUP_N;
   for (long group = 0; group < groups; group++)
@@ -59,6 +72,10 @@ void rnn_amx_pack(long K, long N, const uint16_t *B, long ldb, int trans_b, uint
       for (long tile = 0; tile < GROUP_N / TILE_N; tile++) {
         uint16_t *out = dst + ((group * slices + slice) * (GROUP_N / TILE_N) + tile) * TILE_ELEMENTS;
         long n0 = group * GROUP_N + tile * TILE_N, k0 = slice * TILE_K;
+        if (!trans_b && k0 + TILE_K <= K && n0 + TILE_N <= N) {
+          pack_inner_tile(B + k0 * ldb + n0, ldb, out);
+          continue;
+        }
         for (long j = 0; j < TILE_N; j++)
           for (long i = 0; i < TILE_K; i++) {  // out row i / 2 holds (k, k+1) of each column
             long k = k0 + i, n = n0 + j;
