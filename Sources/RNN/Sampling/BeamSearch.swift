@@ -87,6 +87,27 @@ public struct BeamSearch: Equatable, Sendable {
     }
   }
 
+  /// The best continuations of `prime` from the batch-1 `state`, with `step` written on a tape as
+  /// a model's forward is: it gets the tokens `[T,B]` (every row `T` long) and the state (one
+  /// `[B,H]` per layer) on a tape that records nothing, and returns the logits `[T,B,V]` (or any
+  /// shape ending in the last step's `[B,V]`) and the final state. Otherwise as
+  /// `callAsFunction(prime:state:settled:step:)` with a step on tensors.
+  ///
+  ///     BeamSearch(width: 4, maxLength: 20, stop: stop)(prime: [go], state: encoded) { tokens, state, tape in
+  ///       let (y, final) = model.decoder(tokens, embedding: model.symbols, state: state, on: tape)
+  ///       return (model.output(y, on: tape), final)
+  ///     }
+  public func callAsFunction(
+    prime: [Int32], state: [RecurrentState], settled: (([Int32]) -> Void)? = nil,
+    step: (_ tokens: PaddedBatch, _ state: [StateVariables], _ tape: Tape) -> (
+      logits: Variable, state: [StateVariables]
+    )
+  ) -> [BeamHypothesis] {
+    self(prime: prime, state: state, settled: settled) { tokens, time, batch, state in
+      Self.run(state: state) { step(PaddedBatch(tokens: tokens, time: time, batch: batch), $0, $1) }
+    }
+  }
+
   /// The best continuations of `prime` (at least one token, fed to the model, not part of the
   /// result; its ids need not be output ids, e.g. a decoder's start token) from the batch-1
   /// `state`, under any model that `step` runs: given tokens `[T,B]` and a state (one `[B,H]` per
@@ -287,8 +308,16 @@ public struct BeamSearch: Equatable, Sendable {
   static func run(_ model: CharLM, _ tokens: [Int32], time: Int, batch: Int, state: [RecurrentState])
     -> (logits: Tensor, state: [RecurrentState])
   {
+    run(state: state) { model(tokens, time: time, batch: batch, state: $0, on: $1) }
+  }
+
+  /// Runs `forward` from `state` on a tape that records nothing; returns its logits and final
+  /// state as tensors.
+  static func run(
+    state: [RecurrentState], _ forward: ([StateVariables], Tape) -> (logits: Variable, state: [StateVariables])
+  ) -> (logits: Tensor, state: [RecurrentState]) {
     let tape = Tape(recording: false)
-    let (logits, final) = model(tokens, time: time, batch: batch, state: state.map { StateVariables($0, on: tape) }, on: tape)
+    let (logits, final) = forward(state.map { StateVariables($0, on: tape) }, tape)
     return (tape[logits], final.map { $0.values(on: tape) })
   }
 
