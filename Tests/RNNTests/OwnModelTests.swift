@@ -21,19 +21,15 @@ final class OwnModelTests: FolderTestCase {
     defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
 
     // README: your own model
-    let model = Model(using: &generator) { make in
-      (characters: make.embedding(vocabularySize: 2, size: 8), reader: make.recurrent(.lstm, inputSize: 8, hiddenSize: 32),
-       classify: make.linear(inputSize: 32, outputSize: 2))
-    }
+    let model = Model(using: &generator) { make in (characters: make.embedding(vocabularySize: 2, size: 8),
+      reader: make.recurrent(.lstm, inputSize: 8, hiddenSize: 32), classify: make.linear(inputSize: 32, outputSize: 2)) }
     func logits(_ strings: [[Int32]], on tape: Tape) -> Variable {
       let (_, final) = model.reader(PaddedBatch(strings), embedding: model.characters, on: tape)
       return model.classify(final[0].h, on: tape)   // [B,2]: each string's state after its last step
     }
     var adam = Optimizer(.adam, parameterCount: model.parameters.count)
     for (strings, labels) in trainingBatches {
-      adam.minimize(model.parameters, learningRate: 0.01) { tape in
-        tape.softmaxCrossEntropy(logits(strings, on: tape), targets: labels)
-      }
+      adam.minimize(model.parameters, learningRate: 0.01) { $0.softmaxCrossEntropy(logits(strings, on: $0), targets: labels) }
     }
     try model.save(to: "classifier.safetensors")                 // a PyTorch state_dict
 
@@ -66,10 +62,9 @@ final class OwnModelTests: FolderTestCase {
 
     // README: your own encoder-decoder
     let (go, stop): (Int32, Int32) = (10, 11)
-    let model = Model(using: &generator) { make in
-      (digits: make.embedding(vocabularySize: 12, size: 16), encoder: make.recurrent(.gru, inputSize: 16, hiddenSize: 128),
-       decoder: make.recurrent(.gru, inputSize: 16, hiddenSize: 128), output: make.linear(inputSize: 128, outputSize: 12))
-    }
+    let model = Model(using: &generator) { make in (digits: make.embedding(vocabularySize: 12, size: 16),
+      encoder: make.recurrent(.gru, inputSize: 16, hiddenSize: 128), decoder: make.recurrent(.gru, inputSize: 16, hiddenSize: 128),
+      output: make.linear(inputSize: 128, outputSize: 12)) }
     var adam = Optimizer(.adam, parameterCount: model.parameters.count)
     for questions in trainingBatches {
       let answers = questions.map { Array($0.reversed()) }
@@ -83,15 +78,13 @@ final class OwnModelTests: FolderTestCase {
     try model.save(to: "reverser.safetensors")
 
     try model.load(from: "reverser.safetensors")
-    let answers = test.map { question in
-      let tape = Tape(recording: false)
-      let (_, thought) = model.encoder(PaddedBatch([question]), embedding: model.digits, on: tape)
-      let search = BeamSearch(width: 1, maxLength: 6, stop: stop, includesStop: false)
-      return search(prime: [go], state: thought.map { $0.values(on: tape) }) { tokens, state, tape in
-        let (y, final) = model.decoder(tokens, embedding: model.digits, state: state, on: tape)
-        return (model.output(y, on: tape), final)
-      }[0].tokens
-    }
+    let tape = Tape(recording: false)
+    let (_, thought) = model.encoder(PaddedBatch(test), embedding: model.digits, on: tape)  // every question at once
+    let search = BeamSearch(width: 1, maxLength: 6, stop: stop, includesStop: false)
+    let answers = search(prime: [go], rows: thought.map { $0.values(on: tape) }) { tokens, state, tape in
+      let (y, final) = model.decoder(tokens, embedding: model.digits, state: state, on: tape)
+      return (model.output(y, on: tape), final)
+    }.map { $0[0].tokens }
     print("exact", accuracy(answers, test.map { Array($0.reversed()) }))
     // end
     XCTAssertGreaterThan(accuracy(answers, test.map { Array($0.reversed()) }), 0.9)
