@@ -30,10 +30,9 @@ final class TaxonomyTests: XCTestCase {
     let (go, stop): (Int32, Int32) = (27, 26)
     let names: [[Int32]] = [[25, 4, 17, 14], [14, 13, 4], [19, 22, 14]]
     // README: one-to-many
-    let model = Model(using: &generator) { make in
-      (image: make.linear(inputSize: 64, outputSize: 128), letters: make.embedding(vocabularySize: 28, size: 16),
-       decoder: make.recurrent(.gru, inputSize: 16, hiddenSize: 128), output: make.linear(inputSize: 128, outputSize: 27))
-    }
+    let model = Model(using: &generator) { make in (image: make.linear(inputSize: 64, outputSize: 128),
+      letters: make.embedding(vocabularySize: 28, size: 16), decoder: make.recurrent(.gru, inputSize: 16, hiddenSize: 128),
+      output: make.linear(inputSize: 128, outputSize: 27)) }
     var adam = Optimizer(.adam, parameterCount: model.parameters.count)
     adam.minimize(model.parameters, learningRate: 2e-3) { tape in
       let start = StateVariables(h: model.image(tape.input(images), on: tape))        // image [B,64] -> h [B,H]
@@ -58,9 +57,8 @@ final class TaxonomyTests: XCTestCase {
     let images = PaddedSequences(randomTensor([8, b, 8], &generator), lengths: [8, 5, 8])
     let labels: [Int32] = [4, 0, 9]
     // README: many-to-one
-    let model = Model(using: &generator) { make in
-      (reader: make.recurrent(.lstm, inputSize: 8, hiddenSize: 128), classify: make.linear(inputSize: 128, outputSize: 10))
-    }
+    let model = Model(using: &generator) { make in (reader: make.recurrent(.lstm, inputSize: 8, hiddenSize: 128),
+      classify: make.linear(inputSize: 128, outputSize: 10)) }
     var adam = Optimizer(.adam, parameterCount: model.parameters.count)
     adam.minimize(model.parameters, learningRate: 2e-3) { tape in
       let (_, final) = model.reader(images, on: tape)  // rows [T,B,8] and lengths -> each image's final state
@@ -76,10 +74,9 @@ final class TaxonomyTests: XCTestCase {
     let answersIn = PaddedBatch([[11, 4, 4, 6], [11, 3], [11, 1, 0, 0]], padding: 11)
     let answersOut = PaddedBatch([[4, 4, 6, 10], [3, 10], [1, 0, 0, 10]], padding: -1)
     // README: many-to-many, encoder-decoder
-    let model = Model(using: &generator) { make in
-      (symbols: make.embedding(vocabularySize: 12, size: 16), encoder: make.recurrent(.lstm, inputSize: 16, hiddenSize: 128),
-       decoder: make.recurrent(.lstm, inputSize: 16, hiddenSize: 128), output: make.linear(inputSize: 128, outputSize: 11))
-    }
+    let model = Model(using: &generator) { make in (symbols: make.embedding(vocabularySize: 12, size: 16),
+      encoder: make.recurrent(.lstm, inputSize: 16, hiddenSize: 128), decoder: make.recurrent(.lstm, inputSize: 16, hiddenSize: 128),
+      output: make.linear(inputSize: 128, outputSize: 11)) }
     var adam = Optimizer(.adam, parameterCount: model.parameters.count)
     adam.minimize(model.parameters, learningRate: 2e-3) { tape in
       let (_, thought) = model.encoder(questions, embedding: model.symbols, on: tape)  // each question's final state
@@ -94,10 +91,8 @@ final class TaxonomyTests: XCTestCase {
     let text = PaddedBatch([[5, 2, 2, 7], [1, 3]])
     let tags = PaddedBatch([[0, 1, 1, 2], [0, 0]], padding: -1)
     // README: synced many-to-many
-    let model = Model(using: &generator) { make in
-      (characters: make.embedding(vocabularySize: 96, size: 32), tagger: make.bidirectional(.lstm, inputSize: 32, hiddenSize: 64),
-       classify: make.linear(inputSize: 128, outputSize: 3))
-    }
+    let model = Model(using: &generator) { make in (characters: make.embedding(vocabularySize: 96, size: 32),
+      tagger: make.bidirectional(.lstm, inputSize: 32, hiddenSize: 64), classify: make.linear(inputSize: 128, outputSize: 3)) }
     var adam = Optimizer(.adam, parameterCount: model.parameters.count)
     adam.minimize(model.parameters, learningRate: 2e-3) { tape in
       let (y, _) = model.tagger(text, embedding: model.characters, on: tape)  // [T,B,2H]: both directions
