@@ -119,6 +119,16 @@ extension TaxonomyTests {
     XCTAssertEqual(snippets.count, 6)
     for (name, code) in snippets { XCTAssertTrue(readme.contains(code), "README.md lacks the \(name) snippet:\n\(code)") }
   }
+
+  func testTheDocumentationShowsTheseSnippets() throws {
+    let catalog = #filePath.replacingOccurrences(of: "Tests/RNNTests/TaxonomyTests.swift", with: "Sources/RNN/RNN.docc")
+    let articles = try FileManager.default.contentsOfDirectory(atPath: catalog).map {
+      try String(contentsOfFile: catalog + "/" + $0, encoding: .utf8)
+    }
+    for (name, code) in try readmeSnippets(in: #filePath) {
+      XCTAssertTrue(articles.contains { $0.contains(code) }, "no article of RNN.docc shows the \(name) snippet:\n\(code)")
+    }
+  }
 }
 
 extension Tensor {

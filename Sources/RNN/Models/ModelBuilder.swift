@@ -56,7 +56,10 @@ public final class ModelBuilder: @unchecked Sendable {
     var paths: [String: String] = [:]  // placeholder -> path
     name(layers, path: "", into: &paths)
     let lost = placeholders.filter { paths[$0] == nil }
-    require(lost.isEmpty, "\(lost.count) of the \(placeholders.count) layers made are not in the model's layers")
+    require(
+      lost.isEmpty,
+      "\(lost.count) of the \(placeholders.count) layers made are not in the model's layers "
+        + "(return every layer made, in a tuple, struct, array or optional)")
     for index in layout.entries.indices {
       let name = layout.entries[index].name
       let placeholder = String(name.prefix { $0 != "." })

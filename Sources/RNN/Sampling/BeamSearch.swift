@@ -61,6 +61,7 @@ public struct BeamSearch: Equatable, Sendable {
   /// Whether a hypothesis that ended with the stop token keeps it as its last token.
   public var includesStop: Bool
 
+  /// A search keeping `width` hypotheses, up to `maxLength` tokens or `stop`.
   public init(
     width: Int, maxLength: Int, stop: Int32? = nil, includesStop: Bool = true,
     lengthNormalization: LengthNormalization = .none

@@ -41,6 +41,7 @@ public struct ParameterLayout: Sendable {
   /// model.parameters())`): without the padding.
   public var parameterCount: Int { entries.reduce(0) { $0 + $1.ref.count } }
 
+  /// An empty layout.
   public init() {}
 
   /// Declares a parameter; `name` is its PyTorch `state_dict` name. By default it starts as a
