@@ -14,7 +14,7 @@ func train(
   _ parameters: Parameters, steps: Int, learningRate: Float, logEvery: Int, log: (String) -> Void,
   loss: (Tape) -> Variable
 ) {
-  var adam = Optimizer(.adam, parameterCount: parameters.count)
+  var adam = Optimizer(.adam, for: parameters)
   let schedule = LearningRateSchedule.milestones(learningRate, at: [steps * 3 / 4], gamma: 1 / 3)
   var average = 0.0
   for step in 1...steps {

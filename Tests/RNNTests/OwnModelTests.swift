@@ -27,7 +27,7 @@ final class OwnModelTests: FolderTestCase {
       let (_, final) = model.reader(PaddedBatch(strings), embedding: model.characters, on: tape)
       return model.classify(final[0].h, on: tape)   // [B,2]: each string's state after its last step
     }
-    var adam = Optimizer(.adam, parameterCount: model.parameters.count)
+    var adam = Optimizer(.adam, for: model.parameters)
     for (strings, labels) in trainingBatches {
       adam.minimize(model.parameters, learningRate: 0.01) { $0.softmaxCrossEntropy(logits(strings, on: $0), targets: labels) }
     }
@@ -65,7 +65,7 @@ final class OwnModelTests: FolderTestCase {
     let model = Model(using: &generator) { make in (digits: make.embedding(vocabularySize: 12, size: 16),
       encoder: make.recurrent(.gru, inputSize: 16, hiddenSize: 128), decoder: make.recurrent(.gru, inputSize: 16, hiddenSize: 128),
       output: make.linear(inputSize: 128, outputSize: 12)) }
-    var adam = Optimizer(.adam, parameterCount: model.parameters.count)
+    var adam = Optimizer(.adam, for: model.parameters)
     for questions in trainingBatches {
       let answers = questions.map { Array($0.reversed()) }
       adam.minimize(model.parameters, learningRate: 0.003) { tape in

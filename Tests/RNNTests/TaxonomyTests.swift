@@ -15,7 +15,7 @@ final class TaxonomyTests: XCTestCase {
     let labels: [Int32] = [1, 2, 3]
     // README: one-to-one
     let model = Model(using: &generator) { make in make.linear(inputSize: 64, outputSize: 10) }
-    var sgd = Optimizer(.sgd, parameterCount: model.parameters.count)
+    var sgd = Optimizer(.sgd, for: model.parameters)
     let loss = sgd.minimize(model.parameters, learningRate: 0.1) { tape in
       tape.softmaxCrossEntropy(model.layers(tape.input(images), on: tape), targets: labels)  // [B,64] -> [B,10]
     }
@@ -33,7 +33,7 @@ final class TaxonomyTests: XCTestCase {
     let model = Model(using: &generator) { make in (image: make.linear(inputSize: 64, outputSize: 128),
       letters: make.embedding(vocabularySize: 28, size: 16), decoder: make.recurrent(.gru, inputSize: 16, hiddenSize: 128),
       output: make.linear(inputSize: 128, outputSize: 27)) }
-    var adam = Optimizer(.adam, parameterCount: model.parameters.count)
+    var adam = Optimizer(.adam, for: model.parameters)
     adam.minimize(model.parameters, learningRate: 2e-3) { tape in
       let start = StateVariables(h: model.image(tape.input(images), on: tape))        // image [B,64] -> h [B,H]
       let read = PaddedBatch(names.map { [go] + $0 }), written = PaddedBatch(names.map { $0 + [stop] }, padding: -1)
@@ -59,7 +59,7 @@ final class TaxonomyTests: XCTestCase {
     // README: many-to-one
     let model = Model(using: &generator) { make in (reader: make.recurrent(.lstm, inputSize: 8, hiddenSize: 128),
       classify: make.linear(inputSize: 128, outputSize: 10)) }
-    var adam = Optimizer(.adam, parameterCount: model.parameters.count)
+    var adam = Optimizer(.adam, for: model.parameters)
     adam.minimize(model.parameters, learningRate: 2e-3) { tape in
       let (_, final) = model.reader(images, on: tape)  // rows [T,B,8] and lengths -> each image's final state
       return tape.softmaxCrossEntropy(model.classify(final[0].h, on: tape), targets: labels)  // [B,10]
@@ -77,7 +77,7 @@ final class TaxonomyTests: XCTestCase {
     let model = Model(using: &generator) { make in (symbols: make.embedding(vocabularySize: 12, size: 16),
       encoder: make.recurrent(.lstm, inputSize: 16, hiddenSize: 128), decoder: make.recurrent(.lstm, inputSize: 16, hiddenSize: 128),
       output: make.linear(inputSize: 128, outputSize: 11)) }
-    var adam = Optimizer(.adam, parameterCount: model.parameters.count)
+    var adam = Optimizer(.adam, for: model.parameters)
     adam.minimize(model.parameters, learningRate: 2e-3) { tape in
       let (_, thought) = model.encoder(questions, embedding: model.symbols, on: tape)  // each question's final state
       let (y, _) = model.decoder(answersIn, embedding: model.symbols, state: thought, on: tape)  // [T',B,H]
@@ -93,7 +93,7 @@ final class TaxonomyTests: XCTestCase {
     // README: synced many-to-many
     let model = Model(using: &generator) { make in (characters: make.embedding(vocabularySize: 96, size: 32),
       tagger: make.bidirectional(.lstm, inputSize: 32, hiddenSize: 64), classify: make.linear(inputSize: 128, outputSize: 3)) }
-    var adam = Optimizer(.adam, parameterCount: model.parameters.count)
+    var adam = Optimizer(.adam, for: model.parameters)
     adam.minimize(model.parameters, learningRate: 2e-3) { tape in
       let (y, _) = model.tagger(text, embedding: model.characters, on: tape)  // [T,B,2H]: both directions
       return tape.softmaxCrossEntropy(model.classify(y, on: tape), targets: tags.tokens)
