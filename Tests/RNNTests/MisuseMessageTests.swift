@@ -70,4 +70,16 @@ extension MisuseMessageTests {
     XCTAssertTrue(trapped)
     XCTAssertTrue(stderr.contains("a layer used with a layer of another model"), stderr)
   }
+
+  func testALayerCalledWhileItsModelIsBeingMadeIsNamed() {
+    let (stderr, trapped) = trap {
+      _ = Model { make in
+        let layer = make.linear(inputSize: 2, outputSize: 2)
+        _ = layer.forward(Tensor(shape: [1, 2]))
+        return (layer: layer, ())
+      }
+    }
+    XCTAssertTrue(trapped)
+    XCTAssertTrue(stderr.contains("a layer called before its model is complete"), stderr)
+  }
 }
