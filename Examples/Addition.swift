@@ -30,65 +30,48 @@ public enum Addition {
   }
 
   /// Encoder `Embedding -> LSTM`, decoder `Embedding -> LSTM -> Linear`, one parameter store.
-  struct Model {
-    let parameters: Parameters
-    let questionEmbedding: Embedding
-    let encoder: RecurrentLayer
-    let answerEmbedding: Embedding
-    let decoder: RecurrentLayer
-    let output: Linear
+  struct Layers {
+    let questionEmbedding: Bound<Embedding>
+    let encoder: Bound<RecurrentStack>
+    let answerEmbedding: Bound<Embedding>
+    let decoder: Bound<RecurrentStack>
+    let output: Bound<Linear>
 
-    init(hidden: Int, embedding: Int, using generator: inout RandomGenerator) {
-      var layout = ParameterLayout()
-      questionEmbedding = Embedding(vocabularySize: 11, size: embedding, layout: &layout, name: "question_embedding")
-      encoder = RecurrentLayer(.lstm, inputSize: embedding, hiddenSize: hidden, layout: &layout, prefix: "encoder.")
-      answerEmbedding = Embedding(vocabularySize: 12, size: embedding, layout: &layout, name: "answer_embedding")
-      decoder = RecurrentLayer(.lstm, inputSize: embedding, hiddenSize: hidden, layout: &layout, prefix: "decoder.")
-      output = Linear(inputSize: hidden, outputSize: 11, layout: &layout, name: "output")
-      parameters = Parameters(layout, using: &generator)
-    }
-
-    /// Reads the questions (`[T,B]`, each of its own length) and returns the encoder's final
-    /// state, the state after each question's last character.
-    func encode(_ questions: PaddedBatch, on tape: Tape) -> StateVariables {
-      let start = StateVariables(encoder.zeroState(batch: questions.batch), on: tape)
-      return encoder(
-        questions.tokens, time: questions.time, batch: questions.batch, embedding: questionEmbedding, state: start,
-        lengths: questions.lengths, parameters: parameters, on: tape
-      ).state
+    static func model(hidden: Int, embedding: Int, using generator: inout RandomGenerator) -> Model<Layers> {
+      Model(using: &generator) { make in
+        Layers(
+          questionEmbedding: make.embedding(vocabularySize: 11, size: embedding),
+          encoder: make.recurrent(.lstm, inputSize: embedding, hiddenSize: hidden),
+          answerEmbedding: make.embedding(vocabularySize: 12, size: embedding),
+          decoder: make.recurrent(.lstm, inputSize: embedding, hiddenSize: hidden),
+          output: make.linear(inputSize: hidden, outputSize: 11))
+      }
     }
 
     /// Runs the decoder over `tokens [T,B]` from `state`: logits `[T,B,11]` and the final state.
-    func decode(_ tokens: [Int32], time: Int, batch: Int, state: StateVariables, on tape: Tape)
-      -> (logits: Variable, state: StateVariables)
-    {
-      let (y, final) = decoder(
-        tokens, time: time, batch: batch, embedding: answerEmbedding, state: state, parameters: parameters, on: tape)
-      return (output(y, parameters: parameters, on: tape), final)
+    func decode(_ tokens: PaddedBatch, state: [StateVariables], on tape: Tape) -> (logits: Variable, state: [StateVariables]) {
+      let (y, final) = decoder(tokens, embedding: answerEmbedding, state: state, on: tape)
+      return (output(y, on: tape), final)
     }
 
-    /// The loss of a batch with teacher forcing: the decoder reads `go` and the answer, and
+    /// The loss of a batch with teacher forcing: the encoder reads the questions (each of its
+    /// own length) and its final state starts the decoder, which reads `go` and the answer, and
     /// learns to write the answer and `stop` (padding is `-1` in the targets: not counted).
     func loss(_ sums: [Sum], on tape: Tape) -> Variable {
       let inputs = PaddedBatch(sums.map { [go] + $0.answer }, padding: go)
       let targets = PaddedBatch(sums.map { $0.answer + [stop] }, padding: -1)
-      let (logits, _) = decode(
-        inputs.tokens, time: inputs.time, batch: inputs.batch, state: encode(PaddedBatch(sums.map(\.reversedQuestion)), on: tape),
-        on: tape)
+      let (_, thought) = encoder(PaddedBatch(sums.map(\.reversedQuestion)), embedding: questionEmbedding, on: tape)
+      let (logits, _) = decode(inputs, state: thought, on: tape)
       return tape.softmaxCrossEntropy(logits, targets: targets.tokens)
     }
 
     /// The decoder's answer to one sum: greedy decoding from the encoder's final state.
     func answer(_ sum: Sum) -> [Int32] {
       let tape = Tape(recording: false)
-      let state = encode(PaddedBatch([sum.reversedQuestion]), on: tape).values(on: tape)
-      let best = BeamSearch(width: 1, maxLength: 6, stop: stop)(prime: [go], state: [state]) {
-        tokens, time, batch, state in
-        let tape = Tape(recording: false)
-        let (logits, final) = decode(tokens, time: time, batch: batch, state: StateVariables(state[0], on: tape), on: tape)
-        return (tape[logits], [final.values(on: tape)])
-      }[0]
-      return best.isStopped ? best.tokens.dropLast() : best.tokens
+      let (_, thought) = encoder(PaddedBatch([sum.reversedQuestion]), embedding: questionEmbedding, on: tape)
+      return BeamSearch(width: 1, maxLength: 6, stop: stop, includesStop: false)(
+        prime: [go], state: thought.map { $0.values(on: tape) }
+      ) { decode($0, state: $1, on: $2) }[0].tokens
     }
   }
 
@@ -108,18 +91,18 @@ public enum Addition {
     var heldOut = Set<Sum>()
     while heldOut.count < (settings.quick ? 300 : 2000) { heldOut.insert(randomSum()) }
 
-    let model = Model(hidden: settings.quick ? 64 : 128, embedding: 16, using: &generator)
+    let model = Layers.model(hidden: settings.quick ? 64 : 128, embedding: 16, using: &generator)
     train(model.parameters, steps: settings.steps ?? (settings.quick ? 600 : 6000), learningRate: 4e-3, logEvery: 500, log: log) { tape in
       var batch: [Sum] = []
       while batch.count < 128 {
         let sum = randomSum()
         if !heldOut.contains(sum) { batch.append(sum) }
       }
-      return model.loss(batch, on: tape)
+      return model.layers.loss(batch, on: tape)
     }
 
     let questions = Array(heldOut)
-    let answers = questions.map(model.answer)
+    let answers = questions.map(model.layers.answer)
     for (sum, answer) in zip(questions, answers).prefix(3) {
       log("\(Sum.text(sum.question)) = \(Sum.text(answer))\(answer == sum.answer ? "" : "  (wrong)")")
     }

@@ -11,28 +11,24 @@ import RNN
 /// can tell.
 public enum CodeTagging {
   /// `Embedding -> Bidirectional LSTM -> Linear(2H, 3)` at every step, one parameter store.
-  struct Model {
-    let parameters: Parameters
-    let embedding: Embedding
-    let tagger: Bidirectional
-    let output: Linear
+  struct Layers {
+    let embedding: Bound<Embedding>
+    let tagger: Bound<Bidirectional>
+    let output: Bound<Linear>
 
-    init(hidden: Int, embedding size: Int, using generator: inout RandomGenerator) {
-      var layout = ParameterLayout()
-      embedding = Embedding(vocabularySize: ASCIITokens.count, size: size, layout: &layout)
-      tagger = Bidirectional(
-        .lstm, inputSize: size, hiddenSize: hidden, layout: &layout, prefix: "tagger.", suffix: "_l0")
-      output = Linear(inputSize: 2 * hidden, outputSize: Label.allCases.count, layout: &layout, name: "output")
-      parameters = Parameters(layout, using: &generator)
+    static func model(hidden: Int, embedding size: Int, using generator: inout RandomGenerator) -> Model<Layers> {
+      Model(using: &generator) { make in
+        Layers(
+          embedding: make.embedding(vocabularySize: ASCIITokens.count, size: size),
+          tagger: make.bidirectional(.lstm, inputSize: size, hiddenSize: hidden),
+          output: make.linear(inputSize: 2 * hidden, outputSize: Label.allCases.count))
+      }
     }
 
     /// The label logits `[T,B,3]` of the characters `windows.tokens [T,B]`, each row read for its
     /// own length in both directions.
     func logits(_ windows: PaddedBatch, on tape: Tape) -> Variable {
-      let x = embedding(windows.tokens, shape: [windows.time, windows.batch], parameters: parameters, on: tape)
-      let start = StateVariables(tagger.zeroState(batch: windows.batch), on: tape)
-      let (y, _) = tagger(x, state: start, lengths: windows.lengths, parameters: parameters, on: tape)
-      return output(y, parameters: parameters, on: tape)
+      output(tagger(windows, embedding: embedding, on: tape).y, on: tape)
     }
 
     /// The model's label for each character of `texts`, read in pieces of 1,000 characters, 64
@@ -120,17 +116,17 @@ public enum CodeTagging {
       "\(trainFiles.count) training files (\(training.tokens.count) characters), \(heldOutFiles.count) held out ("
         + zip(Label.allCases, heldOutShares).map { "\($0) \(percent($1))" }.joined(separator: ", ") + ")")
 
-    let model = Model(hidden: sizes.hidden, embedding: 16, using: &generator)
+    let model = Layers.model(hidden: sizes.hidden, embedding: 16, using: &generator)
     train(model.parameters, steps: settings.steps ?? sizes.steps, learningRate: 4e-3, logEvery: 250, log: log) { tape in
       let starts = (0..<sizes.batch).map { _ in
         Int.random(in: 0...(training.tokens.count - sizes.window), using: &generator)
       }
       let windows = PaddedBatch(starts.map { Array(training.tokens[$0..<$0 + sizes.window]) })
       let targets = PaddedBatch(starts.map { Array(training.labels[$0..<$0 + sizes.window]) }).tokens
-      return tape.softmaxCrossEntropy(model.logits(windows, on: tape), targets: targets)
+      return tape.softmaxCrossEntropy(model.layers.logits(windows, on: tape), targets: targets)
     }
 
-    let (predictions, answers) = model.tag(heldOut)
+    let (predictions, answers) = model.layers.tag(heldOut)
     for (label, right) in zip(Label.allCases, accuracyByClass(predictions, answers, classes: Label.allCases.count)) {
       log("\(label) characters tagged right: " + (right.map(percent) ?? "none held out"))
     }

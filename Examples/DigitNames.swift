@@ -16,29 +16,26 @@ public enum DigitNames {
   static func text(_ tokens: [Int32]) -> String { String(tokens.map { $0 < stop ? letters[Int($0)] : "$" }) }
 
   /// `Linear(R*C -> H)` to the initial state, then `Embedding -> GRU -> Linear(H -> letters + stop)`.
-  struct Model {
-    let parameters: Parameters
-    let imageToState: Linear
-    let embedding: Embedding
-    let decoder: RecurrentLayer
-    let output: Linear
+  struct Layers {
+    let imageToState: Bound<Linear>
+    let embedding: Bound<Embedding>
+    let decoder: Bound<RecurrentStack>
+    let output: Bound<Linear>
 
-    init(pixels: Int, hidden: Int, using generator: inout RandomGenerator) {
-      var layout = ParameterLayout()
-      imageToState = Linear(inputSize: pixels, outputSize: hidden, layout: &layout, name: "image_to_state")
-      embedding = Embedding(vocabularySize: Int(go) + 1, size: 16, layout: &layout)
-      decoder = RecurrentLayer(.gru, inputSize: 16, hiddenSize: hidden, layout: &layout, prefix: "decoder.")
-      output = Linear(inputSize: hidden, outputSize: Int(stop) + 1, layout: &layout, name: "output")
-      parameters = Parameters(layout, using: &generator)
+    static func model(pixels: Int, hidden: Int, using generator: inout RandomGenerator) -> Model<Layers> {
+      Model(using: &generator) { make in
+        Layers(
+          imageToState: make.linear(inputSize: pixels, outputSize: hidden),
+          embedding: make.embedding(vocabularySize: Int(go) + 1, size: 16),
+          decoder: make.recurrent(.gru, inputSize: 16, hiddenSize: hidden),
+          output: make.linear(inputSize: hidden, outputSize: Int(stop) + 1))
+      }
     }
 
     /// Runs the decoder over `tokens [T,B]` from `state`: logits `[T,B,letters+1]` and the final state.
-    func decode(_ tokens: [Int32], time: Int, batch: Int, state: StateVariables, on tape: Tape)
-      -> (logits: Variable, state: StateVariables)
-    {
-      let (y, final) = decoder(
-        tokens, time: time, batch: batch, embedding: embedding, state: state, parameters: parameters, on: tape)
-      return (output(y, parameters: parameters, on: tape), final)
+    func decode(_ tokens: PaddedBatch, state: [StateVariables], on tape: Tape) -> (logits: Variable, state: [StateVariables]) {
+      let (y, final) = decoder(tokens, embedding: embedding, state: state, on: tape)
+      return (output(y, on: tape), final)
     }
 
     /// The loss of a batch of images `[B, R*C]` with teacher forcing: the decoder reads `go` and
@@ -46,21 +43,17 @@ public enum DigitNames {
     func loss(_ images: Tensor, labels: [Int32], on tape: Tape) -> Variable {
       let inputs = PaddedBatch(labels.map { [go] + spelling($0) }, padding: go)
       let targets = PaddedBatch(labels.map { spelling($0) + [stop] }, padding: -1)
-      let start = StateVariables(h: imageToState(tape.input(images), parameters: parameters, on: tape))
-      let (logits, _) = decode(inputs.tokens, time: inputs.time, batch: inputs.batch, state: start, on: tape)
+      let start = StateVariables(h: imageToState(tape.input(images), on: tape))
+      let (logits, _) = decode(inputs, state: [start], on: tape)
       return tape.softmaxCrossEntropy(logits, targets: targets.tokens)
     }
 
     /// The name the decoder writes for one image `[1, R*C]`, decoded greedily up to `stop`.
     func describe(_ image: Tensor) -> [Int32] {
-      let state = imageToState.forward(image, parameters: parameters)
-      let best = BeamSearch(width: 1, maxLength: 8, stop: stop)(prime: [go], state: [RecurrentState(h: state)]) {
-        tokens, time, batch, state in
-        let tape = Tape(recording: false)
-        let (logits, final) = decode(tokens, time: time, batch: batch, state: StateVariables(state[0], on: tape), on: tape)
-        return (tape[logits], [final.values(on: tape)])
-      }[0]
-      return best.isStopped ? best.tokens.dropLast() : best.tokens
+      let start = RecurrentState(h: imageToState.forward(image))
+      return BeamSearch(width: 1, maxLength: 8, stop: stop, includesStop: false)(prime: [go], state: [start]) {
+        decode($0, state: $1, on: $2)
+      }[0].tokens
     }
   }
 
@@ -72,14 +65,14 @@ public enum DigitNames {
     let (training, heldOut) = try DigitImages.split(settings, using: &generator, log: log)
     let classes = max(training.classes, heldOut.classes)
     guard classes <= 10 else { throw ExampleError.notDigits(classes: classes) }
-    let model = Model(pixels: training.rows * training.columns, hidden: settings.quick ? 32 : 128, using: &generator)
+    let model = Layers.model(pixels: training.rows * training.columns, hidden: settings.quick ? 32 : 128, using: &generator)
     var batches = Minibatches(count: training.count, size: 32)
     train(model.parameters, steps: settings.steps ?? (settings.quick ? 300 : 2000), learningRate: 3e-3, logEvery: 250, log: log) { tape in
       let batch = batches.next(using: &generator)
-      return model.loss(training.vectors(of: batch), labels: batch.map { training.labels[$0] }, on: tape)
+      return model.layers.loss(training.vectors(of: batch), labels: batch.map { training.labels[$0] }, on: tape)
     }
 
-    let written = (0..<heldOut.count).map { model.describe(heldOut.vectors(of: [$0])) }
+    let written = (0..<heldOut.count).map { model.layers.describe(heldOut.vectors(of: [$0])) }
     for (tokens, label) in zip(written, heldOut.labels).prefix(3) {
       log("a \(names[Int(label)]) -> \"\(text(tokens))\"")
     }

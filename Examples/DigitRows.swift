@@ -7,23 +7,22 @@ import RNN
 /// a held-out fifth of the images. Works unchanged on MNIST's 28x28 images (`--data` IDX files).
 public enum DigitRows {
   /// `LSTM(C -> H)` over the rows, `Linear(H -> classes)` on the final state.
-  struct Model {
-    let parameters: Parameters
-    let reader: RecurrentLayer
-    let classifier: Linear
+  struct Layers {
+    let reader: Bound<RecurrentStack>
+    let classifier: Bound<Linear>
 
-    init(columns: Int, hidden: Int, classes: Int, using generator: inout RandomGenerator) {
-      var layout = ParameterLayout()
-      reader = RecurrentLayer(.lstm, inputSize: columns, hiddenSize: hidden, layout: &layout, prefix: "reader.")
-      classifier = Linear(inputSize: hidden, outputSize: classes, layout: &layout, name: "classifier")
-      parameters = Parameters(layout, using: &generator)
+    static func model(columns: Int, hidden: Int, classes: Int, using generator: inout RandomGenerator) -> Model<Layers> {
+      Model(using: &generator) { make in
+        Layers(
+          reader: make.recurrent(.lstm, inputSize: columns, hiddenSize: hidden),
+          classifier: make.linear(inputSize: hidden, outputSize: classes))
+      }
     }
 
     /// Records the classifier's logits `[B, classes]` for `rows [R,B,C]`.
     func logits(_ rows: Tensor, on tape: Tape) -> Variable {
-      let start = StateVariables(reader.zeroState(batch: rows.shape[1]), on: tape)
-      let (_, final) = reader(tape.input(rows), state: start, parameters: parameters, on: tape)
-      return classifier(final.h, parameters: parameters, on: tape)
+      let (_, final) = reader(tape.input(rows), on: tape)
+      return classifier(final[0].h, on: tape)
     }
 
     /// The most probable class of each image at `indices`.
@@ -39,18 +38,18 @@ public enum DigitRows {
     let started = ContinuousClock.now
     var generator = RandomGenerator(seed: settings.seed)
     let (training, heldOut) = try DigitImages.split(settings, using: &generator, log: log)
-    let model = Model(
+    let model = Layers.model(
       columns: training.columns, hidden: settings.quick ? 32 : 128, classes: max(training.classes, heldOut.classes),
       using: &generator)
     var batches = Minibatches(count: training.count, size: 32)
     train(model.parameters, steps: settings.steps ?? (settings.quick ? 300 : 2000), learningRate: 3e-3, logEvery: 250, log: log) { tape in
       let batch = batches.next(using: &generator)
-      return tape.softmaxCrossEntropy(model.logits(training.rows(of: batch), on: tape), targets: batch.map { training.labels[$0] })
+      return tape.softmaxCrossEntropy(model.layers.logits(training.rows(of: batch), on: tape), targets: batch.map { training.labels[$0] })
     }
 
     let all = Array(0..<heldOut.count)
     return ExampleResult(
       metric: "accuracy on \(heldOut.count) held-out images",
-      accuracy: accuracy(model.classify(heldOut, all), heldOut.labels), baseline: nil, seconds: seconds(since: started))
+      accuracy: accuracy(model.layers.classify(heldOut, all), heldOut.labels), baseline: nil, seconds: seconds(since: started))
   }
 }

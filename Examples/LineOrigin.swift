@@ -18,29 +18,24 @@ public enum LineOrigin {
   }
 
   /// `Embedding -> LSTM -> final state h -> Linear(H, 2)`, one parameter store.
-  struct Model {
-    let parameters: Parameters
-    let embedding: Embedding
-    let encoder: RecurrentLayer
-    let output: Linear
+  struct Layers {
+    let embedding: Bound<Embedding>
+    let encoder: Bound<RecurrentStack>
+    let output: Bound<Linear>
 
-    init(hidden: Int, embedding size: Int, using generator: inout RandomGenerator) {
-      var layout = ParameterLayout()
-      embedding = Embedding(vocabularySize: ASCIITokens.count, size: size, layout: &layout)
-      encoder = RecurrentLayer(
-        .lstm, inputSize: size, hiddenSize: hidden, layout: &layout, prefix: "encoder.", suffix: "_l0")
-      output = Linear(inputSize: hidden, outputSize: Source.allCases.count, layout: &layout, name: "output")
-      parameters = Parameters(layout, using: &generator)
+    static func model(hidden: Int, embedding size: Int, using generator: inout RandomGenerator) -> Model<Layers> {
+      Model(using: &generator) { make in
+        Layers(
+          embedding: make.embedding(vocabularySize: ASCIITokens.count, size: size),
+          encoder: make.recurrent(.lstm, inputSize: size, hiddenSize: hidden),
+          output: make.linear(inputSize: hidden, outputSize: Source.allCases.count))
+      }
     }
 
     /// The source logits `[B,2]` of the lines `lines.tokens [T,B]`: from the state `h [B,H]`
     /// after each line's last character.
     func logits(_ lines: PaddedBatch, on tape: Tape) -> Variable {
-      let start = StateVariables(encoder.zeroState(batch: lines.batch), on: tape)
-      let (_, final) = encoder(
-        lines.tokens, time: lines.time, batch: lines.batch, embedding: embedding, state: start, lengths: lines.lengths,
-        parameters: parameters, on: tape)
-      return output(final.h, parameters: parameters, on: tape)
+      output(encoder(lines, embedding: embedding, on: tape).state[0].h, on: tape)
     }
 
     /// The most likely source of each of `lines`, 256 lines a batch.
@@ -102,16 +97,16 @@ public enum LineOrigin {
       "distinct lines: \(swiftOnly.count) Swift, \(cOnly.count) C (\(inBoth.count) in both, dropped); "
         + "\(perSource) of each: \(training.count) for training, \(heldOut.count) held out")
 
-    let model = Model(hidden: sizes.hidden, embedding: 16, using: &generator)
+    let model = Layers.model(hidden: sizes.hidden, embedding: 16, using: &generator)
     var minibatches = Minibatches(count: training.count, size: sizes.batch)
     train(model.parameters, steps: settings.steps ?? sizes.steps, learningRate: 4e-3, logEvery: 250, log: log) { tape in
       let batch = minibatches.next(using: &generator).map { training[$0] }
       return tape.softmaxCrossEntropy(
-        model.logits(PaddedBatch(batch.map(\.tokens)), on: tape), targets: batch.map(\.source.rawValue))
+        model.layers.logits(PaddedBatch(batch.map(\.tokens)), on: tape), targets: batch.map(\.source.rawValue))
     }
 
     let lines = heldOut.sorted { $0.tokens.count < $1.tokens.count }  // so that each batch pads little
-    let predictions = model.classify(lines.map(\.tokens))
+    let predictions = model.layers.classify(lines.map(\.tokens))
     let answers = lines.map(\.source.rawValue)
     for (source, right) in zip(Source.allCases, accuracyByClass(predictions, answers, classes: Source.allCases.count)) {
       log("\(source) lines placed right: " + (right.map(percent) ?? "none held out"))

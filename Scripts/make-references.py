@@ -24,6 +24,10 @@ root), all tensors stored as little-endian F32:
 
   ``__metadata__``: cell, T, B, D, H, L, torch (all strings).
 
+* ``model.safetensors``, ``model_outputs.safetensors`` -- a model of one's own
+  (``nn.ModuleDict``) as PyTorch saves its ``state_dict``, and its outputs on
+  a padded batch (see ``model_fixture``).
+
 * ``charlm_lstm.safetensors``, ``charlm_gru.safetensors``,
   ``charlm_rnn_tanh.safetensors`` -- a whole character-level language model
   (Embedding(V,E) -> recurrent module(E,H,L) -> Linear(H,V)) with V=11, E=6,
@@ -63,6 +67,7 @@ import sys
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 SEED = 20240601
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -280,12 +285,42 @@ def charlm_fixture(cell):
     return tensors, metadata
 
 
+def model_fixture(_):
+    """A model of one's own as PyTorch writes it: the ``state_dict`` of an ``nn.ModuleDict`` (an
+    embedding, a 2-layer LSTM, a bidirectional GRU, a linear layer), in ``model.safetensors``
+    (nothing else, as ``save_file(module.state_dict(), path)``), and in
+    ``model_outputs.safetensors`` its inputs and outputs: ``tokens`` [T,B], ``lengths`` [B], the
+    classifier's ``logits`` [B,3] of the LSTM's last layer's final state and the bidirectional
+    layer's outputs ``tagged`` [T,B,6] (zero after each row's length)."""
+    T, B = 6, 3
+    model = nn.ModuleDict(dict(characters=nn.Embedding(7, 4), reader=nn.LSTM(4, 5, num_layers=2),
+                               tagger=nn.GRU(4, 3, bidirectional=True), classify=nn.Linear(5, 3))).double()
+    tokens = torch.randint(0, 7, (T, B))
+    lengths = [6, 2, 4]
+    x = model.characters(tokens)
+    _, (h, _) = model.reader(pack_padded_sequence(x, lengths, enforce_sorted=False))
+    tagged, _ = pad_packed_sequence(model.tagger(pack_padded_sequence(x, lengths, enforce_sorted=False))[0],
+                                    total_length=T)
+    outputs = {"tokens": tokens.double(), "lengths": torch.tensor(lengths).double(),
+               "logits": model.classify(h[-1]), "tagged": tagged}
+    return dict(model.state_dict()), outputs
+
+
 def main():
     torch.manual_seed(SEED)
     os.makedirs(FIXTURES, exist_ok=True)
     jobs = [(f"{c}.safetensors", cell_fixture, c) for c in CELLS]
     jobs += [(f"charlm_{c}.safetensors", charlm_fixture, c) for c in CHARLM_CELLS]
+    jobs += [("model", model_fixture, None)]
     for filename, fn, cell in jobs:
+        if fn is model_fixture:
+            parameters, outputs = fn(cell)
+            for name, tensors in [("model", parameters), ("model_outputs", outputs)]:
+                path = os.path.join(FIXTURES, name + ".safetensors")
+                write_safetensors(path, tensors, {"torch": torch.__version__})
+                verify(path, tensors, {"torch": torch.__version__})
+                print(f"wrote {os.path.relpath(path, ROOT)}: {len(tensors)} tensors")
+            continue
         tensors, metadata = fn(cell)
         for name, t in tensors.items():
             assert t is not None, (filename, name)

@@ -1,30 +1,6 @@
 import Foundation
 import RNN
 
-/// Minibatches of `size` indices of `0 ..< count`, in an order reshuffled every epoch, endlessly.
-struct Minibatches {
-  let count: Int
-  let size: Int
-  private var order: [Int] = []
-  private var position = 0
-
-  init(count: Int, size: Int) {
-    require(count > 0 && size > 0, "minibatches of \(size) from \(count) items")
-    self.count = count
-    self.size = min(size, count)
-  }
-
-  /// The next minibatch (a full one: an epoch's last partial one is dropped).
-  mutating func next(using generator: inout RandomGenerator) -> [Int] {
-    if position + size > order.count {
-      order = Array(0..<count).shuffled(using: &generator)
-      position = 0
-    }
-    defer { position += size }
-    return Array(order[position..<position + size])
-  }
-}
-
 /// Seconds since `start`, a `ContinuousClock` instant.
 func seconds(since start: ContinuousClock.Instant) -> Double {
   let elapsed = ContinuousClock.now - start
@@ -38,7 +14,7 @@ func train(
   _ parameters: Parameters, steps: Int, learningRate: Float, logEvery: Int, log: (String) -> Void,
   loss: (Tape) -> Variable
 ) {
-  var adam = Optimizer(.adam, parameterCount: parameters.count)
+  var adam = Optimizer(.adam, for: parameters)
   let schedule = LearningRateSchedule.milestones(learningRate, at: [steps * 3 / 4], gamma: 1 / 3)
   var average = 0.0
   for step in 1...steps {

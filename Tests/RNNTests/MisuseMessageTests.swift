@@ -50,3 +50,36 @@ final class MisuseMessageTests: XCTestCase {
     XCTAssertTrue(stderr.contains("input [2, 32] does not end in 64"), stderr)
   }
 }
+
+extension MisuseMessageTests {
+  func testALayerLeftOutOfItsModelIsNamed() {
+    let (stderr, trapped) = trap {
+      _ = Model { make in
+        _ = make.linear(inputSize: 2, outputSize: 2)
+        return (kept: make.linear(inputSize: 2, outputSize: 1), ())
+      }
+    }
+    XCTAssertTrue(trapped)
+    XCTAssertTrue(stderr.contains("1 of the 2 layers made are not in the model's layers"), stderr)
+  }
+
+  func testALayerOfAnotherModelIsNamed() {
+    let a = Model { make in (symbols: make.embedding(vocabularySize: 3, size: 2), ()) }
+    let b = Model { make in (reader: make.recurrent(.gru, inputSize: 2, hiddenSize: 2), ()) }
+    let (stderr, trapped) = trap { _ = b.reader(PaddedBatch([[1, 2]]), embedding: a.symbols, on: Tape()) }
+    XCTAssertTrue(trapped)
+    XCTAssertTrue(stderr.contains("a layer used with a layer of another model"), stderr)
+  }
+
+  func testALayerCalledWhileItsModelIsBeingMadeIsNamed() {
+    let (stderr, trapped) = trap {
+      _ = Model { make in
+        let layer = make.linear(inputSize: 2, outputSize: 2)
+        _ = layer.forward(Tensor(shape: [1, 2]))
+        return (layer: layer, ())
+      }
+    }
+    XCTAssertTrue(trapped)
+    XCTAssertTrue(stderr.contains("a layer called before its model is complete"), stderr)
+  }
+}

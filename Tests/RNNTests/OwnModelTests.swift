@@ -17,34 +17,34 @@ final class OwnModelTests: FolderTestCase {
     let trainingBatches = (0..<400).map { _ in strings(32) }
     let test = strings(500)
     let previous = FileManager.default.currentDirectoryPath
-    FileManager.default.changeCurrentDirectoryPath(folder)
-    defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+    _ = FileManager.default.changeCurrentDirectoryPath(folder)
+    defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
 
     // README: your own model
-    var layout = ParameterLayout()
-    let characters = Embedding(vocabularySize: 2, size: 8, layout: &layout, name: "characters")
-    let reader = RecurrentStack(.lstm, inputSize: 8, hiddenSize: 32, layers: 1, layout: &layout)
-    let classify = Linear(inputSize: 32, outputSize: 2, layout: &layout, name: "classify")
-    func logits(_ strings: [[Int32]], _ parameters: Parameters, on tape: Tape) -> Variable {
-      let (_, final) = reader(PaddedBatch(strings), embedding: characters, parameters: parameters, on: tape)
-      return classify(final[0].h, parameters: parameters, on: tape)   // [B,2]: each string's last step
+    let model = Model(using: &generator) { make in (characters: make.embedding(vocabularySize: 2, size: 8),
+      reader: make.recurrent(.lstm, inputSize: 8, hiddenSize: 32), classify: make.linear(inputSize: 32, outputSize: 2)) }
+    func logits(_ strings: [[Int32]], on tape: Tape) -> Variable {
+      let (_, final) = model.reader(PaddedBatch(strings), embedding: model.characters, on: tape)
+      return model.classify(final[0].h, on: tape)   // [B,2]: each string's state after its last step
     }
-    let parameters = Parameters(layout, using: &generator)
-    var adam = Optimizer(.adam, parameterCount: parameters.count)
+    var adam = Optimizer(.adam, for: model.parameters)
     for (strings, labels) in trainingBatches {
-      adam.minimize(parameters, learningRate: 0.01) { tape in
-        tape.softmaxCrossEntropy(logits(strings, parameters, on: tape), targets: labels)
-      }
+      adam.minimize(model.parameters, learningRate: 0.01) { $0.softmaxCrossEntropy(logits(strings, on: $0), targets: labels) }
     }
-    try parameters.save(to: "classifier.safetensors")                 // a PyTorch state_dict
+    try model.save(to: "classifier.safetensors")                 // a PyTorch state_dict
 
-    let loaded = try Parameters(layout, contentsOf: "classifier.safetensors")
+    try model.load(from: "classifier.safetensors")
     let tape = Tape(recording: false)
-    let guesses = tape[logits(test.strings, loaded, on: tape)].argmaxRows()
+    let guesses = tape[logits(test.strings, on: tape)].argmaxRows()
     print("accuracy", accuracy(guesses, test.labels))
     // end
     XCTAssertGreaterThan(accuracy(guesses, test.labels), 0.95)
-    XCTAssertEqual(Array(loaded.values), Array(parameters.values))
+    let fresh = try Model(contentsOf: "classifier.safetensors") { make in
+      (characters: make.embedding(vocabularySize: 2, size: 8), reader: make.recurrent(.lstm, inputSize: 8, hiddenSize: 32),
+       classify: make.linear(inputSize: 32, outputSize: 2))
+    }
+    XCTAssertEqual(Array(fresh.parameters.values), Array(model.parameters.values))
+    XCTAssertEqual(model.parameterCount, 16 + 4 * 32 * (8 + 32 + 2) + 32 * 2 + 2)
   }
 
   func testEncoderDecoderThatReversesDigits() throws {
@@ -57,42 +57,34 @@ final class OwnModelTests: FolderTestCase {
     let trainingBatches = (0..<1500).map { _ in questions(32) }
     let test = questions(200)
     let previous = FileManager.default.currentDirectoryPath
-    FileManager.default.changeCurrentDirectoryPath(folder)
-    defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+    _ = FileManager.default.changeCurrentDirectoryPath(folder)
+    defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
 
     // README: your own encoder-decoder
     let (go, stop): (Int32, Int32) = (10, 11)
-    var layout = ParameterLayout()
-    let digits = Embedding(vocabularySize: 12, size: 16, layout: &layout, name: "digits")
-    let encoder = RecurrentStack(.gru, inputSize: 16, hiddenSize: 128, layers: 1, layout: &layout, prefix: "encoder.")
-    let decoder = RecurrentStack(.gru, inputSize: 16, hiddenSize: 128, layers: 1, layout: &layout, prefix: "decoder.")
-    let output = Linear(inputSize: 128, outputSize: 12, layout: &layout, name: "output")
-    let parameters = Parameters(layout, using: &generator)
-    var adam = Optimizer(.adam, parameterCount: parameters.count)
+    let model = Model(using: &generator) { make in (digits: make.embedding(vocabularySize: 12, size: 16),
+      encoder: make.recurrent(.gru, inputSize: 16, hiddenSize: 128), decoder: make.recurrent(.gru, inputSize: 16, hiddenSize: 128),
+      output: make.linear(inputSize: 128, outputSize: 12)) }
+    var adam = Optimizer(.adam, for: model.parameters)
     for questions in trainingBatches {
       let answers = questions.map { Array($0.reversed()) }
-      adam.minimize(parameters, learningRate: 0.003) { tape in
-        let (_, thought) = encoder(PaddedBatch(questions), embedding: digits, parameters: parameters, on: tape)
+      adam.minimize(model.parameters, learningRate: 0.003) { tape in
+        let (_, thought) = model.encoder(PaddedBatch(questions), embedding: model.digits, on: tape)
         let read = PaddedBatch(answers.map { [go] + $0 }), written = PaddedBatch(answers.map { $0 + [stop] }, padding: -1)
-        let (y, _) = decoder(read, embedding: digits, state: thought, parameters: parameters, on: tape)
-        return tape.softmaxCrossEntropy(output(y, parameters: parameters, on: tape), targets: written.tokens)
+        let (y, _) = model.decoder(read, embedding: model.digits, state: thought, on: tape)
+        return tape.softmaxCrossEntropy(model.output(y, on: tape), targets: written.tokens)
       }
     }
-    try parameters.save(to: "reverser.safetensors")
+    try model.save(to: "reverser.safetensors")
 
-    let loaded = try Parameters(layout, contentsOf: "reverser.safetensors")
-    let answers = test.map { question in
-      let tape = Tape(recording: false)
-      let (_, thought) = encoder(PaddedBatch([question]), embedding: digits, parameters: loaded, on: tape)
-      return BeamSearch(width: 1, maxLength: 6, stop: stop, includesStop: false)(
-        prime: [go], state: thought.map { $0.values(on: tape) }
-      ) { tokens, time, batch, state in
-        let (y, final) = decoder(
-          tokens, time: time, batch: batch, embedding: digits, state: state.map { StateVariables($0, on: tape) },
-          parameters: loaded, on: tape)
-        return (tape[output(y, parameters: loaded, on: tape)], final.map { $0.values(on: tape) })
-      }[0].tokens
-    }
+    try model.load(from: "reverser.safetensors")
+    let tape = Tape(recording: false)
+    let (_, thought) = model.encoder(PaddedBatch(test), embedding: model.digits, on: tape)  // every question at once
+    let search = BeamSearch(width: 1, maxLength: 6, stop: stop, includesStop: false)
+    let answers = search(prime: [go], rows: thought.map { $0.values(on: tape) }) { tokens, state, tape in
+      let (y, final) = model.decoder(tokens, embedding: model.digits, state: state, on: tape)
+      return (model.output(y, on: tape), final)
+    }.map { $0[0].tokens }
     print("exact", accuracy(answers, test.map { Array($0.reversed()) }))
     // end
     XCTAssertGreaterThan(accuracy(answers, test.map { Array($0.reversed()) }), 0.9)

@@ -102,7 +102,7 @@ public struct Checkpoint {
     let layout = CharLM.parameterLayout(config)
     try layout.check(file, path: path)
     let model = CharLM(config)
-    for entry in layout.entries { model.parameters.assign(file[entry.name]!, to: entry.ref) }
+    model.parameters.assign(file)
     self.model = model
     self.vocabulary = vocabulary
     self.step = file.metadata["step"].flatMap { Int($0) } ?? 0

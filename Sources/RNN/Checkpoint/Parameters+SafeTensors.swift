@@ -27,9 +27,22 @@ extension Parameters {
   /// `safetensors.torch.save_file`, or `save(to:)`. Every parameter must be there by name, with
   /// its shape and finite, and nothing else (`CheckpointError` names what is not).
   public convenience init(_ layout: ParameterLayout, contentsOf path: String) throws {
+    self.init(layout)
+    try load(from: path)
+  }
+
+  /// Overwrites every parameter with the one of its name in a safetensors file, as PyTorch's
+  /// `model.load_state_dict(safetensors.torch.load_file(path))`; the file is checked as
+  /// `init(_:contentsOf:)` checks it, and nothing changes when it fails the check.
+  public func load(from path: String) throws {
     let file = try SafeTensors.checkpointFile(at: path)
     try layout.check(file, path: path)
-    self.init(layout)
+    assign(file)
+  }
+
+  /// Overwrites every parameter with the tensor of its name in `file`, which
+  /// `ParameterLayout.check` accepted.
+  func assign(_ file: SafeTensors) {
     for entry in layout.entries { assign(file[entry.name]!, to: entry.ref) }
   }
 }

@@ -25,4 +25,11 @@ public struct PaddedBatch: Equatable, Sendable {
     self.tokens = tokens
     lengths = sequences.map(\.count)
   }
+
+  /// A batch already laid out as `tokens [T,B]`, every sequence `T` long.
+  public init(tokens: [Int32], time: Int, batch: Int) {
+    require(tokens.count == time * batch, "\(tokens.count) tokens for [\(time), \(batch)]")
+    self.tokens = tokens
+    lengths = Array(repeating: time, count: batch)
+  }
 }

@@ -179,4 +179,12 @@ extension Bidirectional {
       backward($0, dState: $1, cache: $2, parameters: parameters)
     }
   }
+
+  /// Records `embedding` then both directions over a padded batch of token ids `[T,B]`, its
+  /// lengths included: `y [T,B,2H]` and the final state `[2,B,H]`, from `state` (nil: zeros).
+  public func callAsFunction(
+    _ batch: PaddedBatch, embedding: Embedding, state: StateVariables? = nil, parameters: Parameters, on tape: Tape
+  ) -> (y: Variable, state: StateVariables) {
+    self(embedding(batch, parameters: parameters, on: tape), state: state, lengths: batch.lengths, parameters: parameters, on: tape)
+  }
 }

@@ -38,6 +38,16 @@ public struct RecurrentStack: Sendable {
     }
   }
 
+  /// The same over the feature vectors `[T,B,D]` of a padded batch, its lengths included.
+  public func callAsFunction(
+    _ sequences: PaddedSequences, state: [StateVariables]? = nil, parameters: Parameters, on tape: Tape,
+    dropout generator: UnsafeMutablePointer<RandomGenerator>? = nil
+  ) -> (y: Variable, state: [StateVariables]) {
+    self(
+      tape.input(sequences.values), state: state, lengths: sequences.lengths, parameters: parameters, on: tape,
+      dropout: generator)
+  }
+
   /// The same over token ids `[T,B]` read through `embedding`, the first layer's input
   /// projections taken from a per-token table (`RecurrentLayer`'s token form).
   public func callAsFunction(

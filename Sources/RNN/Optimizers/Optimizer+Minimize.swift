@@ -4,10 +4,10 @@ extension Optimizer {
   /// clipping) and applies one update. Returns the loss; when it or a gradient is not finite,
   /// nothing is updated and it is returned as is.
   ///
-  ///     var adam = Optimizer(.adam, parameterCount: parameters.count)
-  ///     let loss = adam.minimize(parameters, learningRate: 2e-3) { tape in
-  ///       let (_, final) = encoder(tape.input(x), state: StateVariables(h0, on: tape), parameters: parameters, on: tape)
-  ///       return tape.softmaxCrossEntropy(classifier(final.h, parameters: parameters, on: tape), targets: labels)
+  ///     var adam = Optimizer(.adam, for: model.parameters)
+  ///     let loss = adam.minimize(model.parameters, learningRate: 2e-3) { tape in
+  ///       let (_, final) = model.reader(sequences, on: tape)     // [T,B,D] with lengths -> h [B,H]
+  ///       return tape.softmaxCrossEntropy(model.classify(final[0].h, on: tape), targets: labels)
   ///     }
   @discardableResult
   public mutating func minimize(

@@ -39,6 +39,13 @@ public struct Optimizer: Sendable {
       uniqueKeysWithValues: kind.bufferNames.map { ($0, [Float](repeating: 0, count: parameterCount)) })
   }
 
+  /// An optimizer of `parameters` (a model's flat store), its buffers at zero.
+  ///
+  ///     var adam = Optimizer(.adam, for: model.parameters)
+  public init(_ kind: OptimizerKind, for parameters: Parameters, hyperparameters: Hyperparameters = .init()) {
+    self.init(kind, parameterCount: parameters.count, hyperparameters: hyperparameters)
+  }
+
   /// Restores saved state; the buffers must be the ones `kind` uses, of `parameterCount` each.
   public init(
     _ kind: OptimizerKind, steps: Int, buffers: [String: [Float]], parameterCount: Int,

@@ -61,6 +61,7 @@ public struct BeamSearch: Equatable, Sendable {
   /// Whether a hypothesis that ended with the stop token keeps it as its last token.
   public var includesStop: Bool
 
+  /// A search keeping `width` hypotheses, up to `maxLength` tokens or `stop`.
   public init(
     width: Int, maxLength: Int, stop: Int32? = nil, includesStop: Bool = true,
     lengthNormalization: LengthNormalization = .none
@@ -87,6 +88,25 @@ public struct BeamSearch: Equatable, Sendable {
     }
   }
 
+  /// The best continuations of `prime` from the batch-1 `state`, with `step` written on a tape as
+  /// a model's forward is: it gets the tokens `[T,B]` (every row `T` long) and the state (one
+  /// `[B,H]` per layer) on a tape that records nothing, and returns the logits `[T,B,V]` (or any
+  /// shape ending in the last step's `[B,V]`) and the final state. Otherwise as
+  /// `callAsFunction(prime:state:settled:step:)` with a step on tensors.
+  ///
+  ///     BeamSearch(width: 4, maxLength: 20, stop: stop)(prime: [go], state: encoded) { tokens, state, tape in
+  ///       let (y, final) = model.decoder(tokens, embedding: model.symbols, state: state, on: tape)
+  ///       return (model.output(y, on: tape), final)
+  ///     }
+  public func callAsFunction(
+    prime: [Int32], state: [RecurrentState], settled: (([Int32]) -> Void)? = nil,
+    step: (_ tokens: PaddedBatch, _ state: [StateVariables], _ tape: Tape) -> (
+      logits: Variable, state: [StateVariables]
+    )
+  ) -> [BeamHypothesis] {
+    withoutActuallyEscaping(step) { self(prime: prime, state: state, settled: settled, step: Self.onTape($0)) }
+  }
+
   /// The best continuations of `prime` (at least one token, fed to the model, not part of the
   /// result; its ids need not be output ids, e.g. a decoder's start token) from the batch-1
   /// `state`, under any model that `step` runs: given tokens `[T,B]` and a state (one `[B,H]` per
@@ -108,178 +128,83 @@ public struct BeamSearch: Equatable, Sendable {
       logits: Tensor, state: [RecurrentState]
     )
   ) -> [BeamHypothesis] {
+    search(prime: first, state: initial, rows: 1, settled: settled, step: step)[0]
+  }
+
+  /// The best continuations of `prime` for each row of `state` (one `[B,H]` per layer), all
+  /// decoded at once: every row keeps its own `width` hypotheses, and each step runs the live
+  /// hypotheses of all rows as one batch. Returns each row's best hypotheses, best first, the
+  /// same as decoding that row alone. `step` as in `callAsFunction(prime:state:settled:step:)`
+  /// on a tape.
+  ///
+  ///     let (_, encoded) = model.encoder(questions, embedding: model.symbols, on: tape)   // B rows
+  ///     let answers = BeamSearch(width: 4, maxLength: 20, stop: stop)(prime: [go], rows: encoded.map { $0.values(on: tape) }) {
+  ///       tokens, state, tape in
+  ///       let (y, final) = model.decoder(tokens, embedding: model.symbols, state: state, on: tape)
+  ///       return (model.output(y, on: tape), final)
+  ///     }.map { $0[0].tokens }                                                               // each row's best
+  public func callAsFunction(
+    prime: [Int32], rows state: [RecurrentState],
+    step: (_ tokens: PaddedBatch, _ state: [StateVariables], _ tape: Tape) -> (
+      logits: Variable, state: [StateVariables]
+    )
+  ) -> [[BeamHypothesis]] {
+    withoutActuallyEscaping(step) {
+      search(prime: prime, state: state, rows: state.first?.h.shape[0] ?? 1, settled: nil, step: Self.onTape($0))
+    }
+  }
+
+  /// The search over `rows` rows of `initial`; `settled` only with one row.
+  private func search(
+    prime first: [Int32], state initial: [RecurrentState], rows: Int, settled: (([Int32]) -> Void)?,
+    step: (_ tokens: [Int32], _ time: Int, _ batch: Int, _ state: [RecurrentState]) -> (
+      logits: Tensor, state: [RecurrentState]
+    )
+  ) -> [[BeamHypothesis]] {
     require(width > 0, "beam width must be positive, got \(width)")
     require(maxLength >= 0, "maximum length must be 0 or more, got \(maxLength)")
     require(!first.isEmpty, "beam search needs at least one token to start from")
-    guard maxLength > 0 else { return [BeamHypothesis(tokens: [], logProbability: 0, score: 0, isStopped: false)] }
+    for layer in initial {
+      require(layer.h.shape.first == rows, "a state of \(layer.h.shape) for \(rows) rows (one state row per sequence)")
+    }
+    let empty = BeamHypothesis(tokens: [], logProbability: 0, score: 0, isStopped: false)
+    guard maxLength > 0 else { return Array(repeating: [empty], count: rows) }
 
-    // The prime as one sequence of batch 1: its final state and the logits after it, whose
-    // length is the vocabulary's.
-    var (logProbabilities, state) = Self.lastStep(step(first, first.count, 1, initial), batch: 1)
-    let v = logProbabilities.count
+    // The prime as `rows` sequences: their final states and the logits after them, whose
+    // rows' length is the vocabulary's.
+    let primes = first.flatMap { Array(repeating: $0, count: rows) }
+    var (logProbabilities, state) = Self.lastStep(step(primes, first.count, rows, initial), batch: rows)
+    let v = logProbabilities.count / rows
     if let stop { require(stop >= 0 && Int(stop) < v, "stop token \(stop) outside the vocabulary of \(v)") }
-    let failed = [BeamHypothesis(tokens: [], logProbability: .nan, score: .nan, isStopped: false)]
-    var history = History()
-    var live = [0.0]  // the log-probability of each live hypothesis; at first the empty one
-    var finished: [Finished] = []
-    var best: Int? = nil  // the index in `finished` of the best so far (the first of equals)
-    // The best score a finished hypothesis can have, to stop early once `width` are better.
-    let bestPenalty = lengthNormalization.penalty(length: maxLength)
+    var beams = Array(repeating: Beam(), count: rows)
+    var positions: [Int?] = Array(0..<rows)  // each row's first live hypothesis in the batch; nil: done
 
     for length in 1...maxLength {
-      guard logProbabilities.allSatisfy(\.isFinite) else { return failed }
-      // Candidates (parent, token): each parent's best width + 1, ranked by total log-probability
-      // (all have `length` tokens). Ties go to the better parent, then the lower token id.
-      var candidates: [(parent: Int, token: Int32, logProbability: Double)] = []
-      candidates.reserveCapacity(live.count * min(width + 1, v))
-      for (parent, logProbability) in live.enumerated() {
-        let row = logProbabilities[parent * v..<(parent + 1) * v]
-        for token in Self.largest(width + 1, of: row) {
-          candidates.append((parent, Int32(token), logProbability + row[parent * v + token]))
-        }
-      }
-      candidates.sort {
-        $0.logProbability > $1.logProbability
-          || ($0.logProbability == $1.logProbability && ($0.parent, $0.token) < ($1.parent, $1.token))
-      }
-      let penalty = lengthNormalization.penalty(length: length)
-      var next: [(parent: Int32, token: Int32)] = []
-      var nextLogProbabilities: [Double] = []
       var inputs: [Int32] = []
-      for (rank, candidate) in candidates.enumerated() {
-        if next.count == width { break }
-        let (parent, token, logProbability) = candidate
-        let done = token == stop || length == maxLength
-        if done && (token != stop || rank < width) {
-          finished.append(
-            Finished(
-              length: length, parent: parent, token: token, logProbability: logProbability,
-              score: logProbability / penalty, isStopped: token == stop))
-          if best.map({ finished[$0].score < logProbability / penalty }) ?? true { best = finished.count - 1 }
-        }
-        if token != stop {
-          next.append((Int32(parent), token))  // at the maximum length: counts toward the width; never run
-          nextLogProbabilities.append(logProbability)
-          inputs.append(token)
-        }
+      var parents: [Int] = []
+      for row in beams.indices {
+        guard let position = positions[row] else { continue }
+        let live = beams[row].live.count
+        let next = beams[row].extend(logProbabilities[position * v..<(position + live) * v], length: length, self)
+        positions[row] = next.isEmpty ? nil : inputs.count
+        inputs += next.map(\.token)
+        parents += next.map { position + Int($0.parent) }
       }
-      if length == maxLength || inputs.isEmpty { break }
-      if finished.count >= width {
-        // Log-probabilities only fall as tokens are added, and the penalty grows with the length,
-        // so no live hypothesis can score more than its log-probability over the largest penalty.
-        let scores = finished.map(\.score).sorted(by: >)
-        if nextLogProbabilities[0] / bestPenalty <= scores[width - 1] { break }
-      }
-      history.append(next)
-      live = nextLogProbabilities
-      state = Self.gather(state, rows: next.map { Int($0.parent) })
+      if inputs.isEmpty { break }
+      state = Self.gather(state, rows: parents)
       (logProbabilities, state) = Self.lastStep(step(inputs, 1, inputs.count, state), batch: inputs.count)
       if let settled {
-        let tokens = history.settle(live: live.count, best: best.map { (finished[$0].length - 1, finished[$0].parent) })
+        let tokens = beams[0].settle()
         if !tokens.isEmpty { settled(tokens) }
-        if history.steps.count > horizon {
-          if best != nil { break }
-          settled(history.collapse(onto: 0))
-          live = [live[0]]
+        if beams[0].history.steps.count > horizon {
+          if beams[0].best != nil { break }
+          settled(beams[0].collapse())
           state = Self.gather(state, rows: [0])
           logProbabilities = Array(logProbabilities[0..<v])
-          finished = []
-          best = nil
         }
       }
     }
-    // Best first; among equal scores, the one finished first.
-    let ranked = finished.indices.sorted {
-      finished[$0].score > finished[$1].score || (finished[$0].score == finished[$1].score && $0 < $1)
-    }
-    return ranked.prefix(settled == nil ? width : 1).map { index in
-      let hypothesis = finished[index]
-      let last = hypothesis.isStopped && !includesStop ? [] : [hypothesis.token]
-      return BeamHypothesis(
-        tokens: history.tokens(to: hypothesis.parent, at: hypothesis.length - 1) + last,
-        logProbability: hypothesis.logProbability, score: hypothesis.score, isStopped: hypothesis.isStopped)
-    }
-  }
-
-  /// A finished hypothesis: its last `token` after the live hypothesis `parent` of `length - 1`.
-  private struct Finished {
-    var length: Int
-    var parent: Int
-    var token: Int32
-    var logProbability: Double
-    var score: Double
-    var isStopped: Bool
-  }
-
-  /// The live hypotheses of each length as back-pointers: hypothesis `i` of length `l` is
-  /// hypothesis `steps[l - base - 1][i].parent` of length `l - 1` followed by `.token`. Lengths up
-  /// to `base` are settled (one shared prefix, handed over) and forgotten.
-  private struct History {
-    var steps: [[(parent: Int32, token: Int32)]] = []
-    var base = 0
-
-    mutating func append(_ step: [(parent: Int32, token: Int32)]) { steps.append(step) }
-
-    /// The tokens after length `base` of hypothesis `index` of `length`.
-    func tokens(to index: Int, at length: Int) -> [Int32] {
-      var tokens: [Int32] = []
-      var i = index
-      for l in stride(from: length, to: base, by: -1) {
-        tokens.append(steps[l - base - 1][i].token)
-        i = Int(steps[l - base - 1][i].parent)
-      }
-      return tokens.reversed()
-    }
-
-    /// Settles the longest prefix shared by the `live` hypotheses of the latest length and by the
-    /// best finished one (hypothesis `best.index` of `best.length`, followed by its last token),
-    /// the only ones that can still become the best; returns its tokens after `base` and forgets
-    /// them.
-    mutating func settle(live: Int, best: (length: Int, index: Int)?) -> [Int32] {
-      var length = base + steps.count
-      var indices = Set(0..<live)
-      while length > base {
-        if let best, best.length == length { indices.insert(best.index) }
-        if indices.count == 1 && (best.map { $0.length >= length } ?? true) { break }
-        indices = Set(indices.map { Int(steps[length - base - 1][$0].parent) })
-        length -= 1
-      }
-      guard length > base, let index = indices.first else { return [] }
-      let tokens = self.tokens(to: index, at: length)
-      steps.removeFirst(length - base)
-      base = length
-      return tokens
-    }
-
-    /// Settles hypothesis `index` of the latest length, as if it were the only one: returns its
-    /// tokens after `base` and forgets every length up to the latest.
-    mutating func collapse(onto index: Int) -> [Int32] {
-      let length = base + steps.count
-      let tokens = self.tokens(to: index, at: length)
-      steps = []
-      base = length
-      return tokens
-    }
-  }
-
-  /// The indices of the `k` largest of `values`, largest first; among equals, the lower index first.
-  static func largest(_ k: Int, of values: ArraySlice<Double>) -> [Int] {
-    var top: [Int] = []  // sorted, at most k
-    top.reserveCapacity(k + 1)
-    for i in values.indices {
-      let value = values[i]
-      if top.count == k, let last = top.last, !(value > values[last]) { continue }
-      // After every index with a value at least as large (equal values keep index order).
-      var low = 0
-      var high = top.count
-      while low < high {
-        let mid = (low + high) / 2
-        if values[top[mid]] >= value { low = mid + 1 } else { high = mid }
-      }
-      top.insert(i, at: low)
-      if top.count > k { top.removeLast() }
-    }
-    return top.map { $0 - values.startIndex }
+    return beams.map { $0.hypotheses(settled == nil ? width : 1, includesStop: includesStop) }
   }
 
   /// Runs `tokens [T,B]` through the sequence model from `state`, recording nothing; returns the
@@ -287,8 +212,25 @@ public struct BeamSearch: Equatable, Sendable {
   static func run(_ model: CharLM, _ tokens: [Int32], time: Int, batch: Int, state: [RecurrentState])
     -> (logits: Tensor, state: [RecurrentState])
   {
+    run(state: state) { model(tokens, time: time, batch: batch, state: $0, on: $1) }
+  }
+
+  /// `step` on a tape as a step on tensors.
+  static func onTape(
+    _ step: @escaping (PaddedBatch, [StateVariables], Tape) -> (logits: Variable, state: [StateVariables])
+  ) -> ([Int32], Int, Int, [RecurrentState]) -> (logits: Tensor, state: [RecurrentState]) {
+    { tokens, time, batch, state in
+      run(state: state) { step(PaddedBatch(tokens: tokens, time: time, batch: batch), $0, $1) }
+    }
+  }
+
+  /// Runs `forward` from `state` on a tape that records nothing; returns its logits and final
+  /// state as tensors.
+  static func run(
+    state: [RecurrentState], _ forward: ([StateVariables], Tape) -> (logits: Variable, state: [StateVariables])
+  ) -> (logits: Tensor, state: [RecurrentState]) {
     let tape = Tape(recording: false)
-    let (logits, final) = model(tokens, time: time, batch: batch, state: state.map { StateVariables($0, on: tape) }, on: tape)
+    let (logits, final) = forward(state.map { StateVariables($0, on: tape) }, tape)
     return (tape[logits], final.map { $0.values(on: tape) })
   }
 

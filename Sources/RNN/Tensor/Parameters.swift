@@ -24,12 +24,16 @@ public enum ParameterInitialization: Equatable, Sendable {
 public struct ParameterLayout: Sendable {
   /// One named parameter.
   public struct Entry: Sendable {
-    public let name: String
+    /// The PyTorch `state_dict` name, e.g. `rnn.weight_ih_l0`.
+    public internal(set) var name: String
+    /// Where the parameter lives.
     public let ref: ParameterRef
+    /// How it starts.
     public let initialization: ParameterInitialization
   }
 
-  public private(set) var entries: [Entry] = []
+  /// The parameters in declaration order.
+  public internal(set) var entries: [Entry] = []
   /// Total number of scalars, with the padding that aligns each parameter.
   public private(set) var count = 0
 
@@ -37,6 +41,7 @@ public struct ParameterLayout: Sendable {
   /// model.parameters())`): without the padding.
   public var parameterCount: Int { entries.reduce(0) { $0 + $1.ref.count } }
 
+  /// An empty layout.
   public init() {}
 
   /// Declares a parameter; `name` is its PyTorch `state_dict` name. By default it starts as a
