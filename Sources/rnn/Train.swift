@@ -105,16 +105,7 @@ struct Train: ParsableCommand {
     products.configure()
     if (communicator?.rank ?? 0) == 0 {
       if let note = Distributed.stopGraceNote() { say(note) }
-      try prepareCheckpointFolder()
-      try RunFolderLock.acquire(checkpointDir)
-      let folder = RunFolder(checkpointDir)
-      let (completed, abandoned) = folder.recover()
-      if let completed {
-        say("Completed the save of step \(completed) in \(folder.latest), which was killed midway.")
-      }
-      if !abandoned.isEmpty {
-        say("Removed \(abandoned.count) temporary file\(abandoned.count == 1 ? "" : "s") of a save that was killed midway.")
-      }
+      try prepareFolder()
     }
     _ = try communicator?.any(false)  // the other ranks read --resume once rank 0 has repaired it
     let resumed = try resume.map { path in
@@ -124,7 +115,7 @@ struct Train: ParsableCommand {
     let initial = try initFrom.map { try Checkpoint(contentsOf: $0) }
     // Once every rank has read its checkpoints, rank 0 alone may replace another run's files.
     _ = try communicator?.any(false)
-    if (communicator?.rank ?? 0) == 0 { try claimCheckpointFolder(continuing: resumed?.checkpoint) }
+    if (communicator?.rank ?? 0) == 0 { try claimFolder(continuing: resumed?.checkpoint) }
     let base = resumed?.checkpoint ?? initial
     if let base {
       let path = (resume ?? initFrom)!
@@ -254,27 +245,4 @@ struct Train: ParsableCommand {
     }
     return copy
   }
-
-  /// Creates the checkpoint folder and checks it is writable, before any work is done.
-  private func prepareCheckpointFolder() throws {
-    // mkdir each missing component, so a failure names the component and the system's reason.
-    var path = checkpointDir.hasPrefix("/") ? "/" : ""
-    for part in checkpointDir.split(separator: "/") {
-      path += (path.isEmpty || path == "/" ? "" : "/") + part
-      var status = stat()
-      if stat(path, &status) == 0 {
-        guard status.st_mode & S_IFMT == S_IFDIR else {
-          throw Failure("cannot create checkpoint folder \(checkpointDir): \(path) is a file, not a folder")
-        }
-      } else if mkdir(path, 0o755) != 0 && errno != EEXIST {
-        throw Failure("cannot create checkpoint folder \(checkpointDir): \(path): \(String(cString: strerror(errno)))")
-      }
-    }
-    guard access(checkpointDir, W_OK) == 0 else {
-      let hint =
-        checkpointFolder == nil && resume != nil ? "; pass --checkpoint-dir to continue the run in another folder" : ""
-      throw Failure("checkpoint folder \(checkpointDir) is not writable: \(String(cString: strerror(errno)))\(hint)")
-    }
-  }
-
 }

@@ -73,16 +73,3 @@ public struct RunFolder: Sendable {
     }
   }
 }
-
-/// Why a run folder's file could not be kept or removed.
-public enum RunFolderError: Error, Equatable, CustomStringConvertible {
-  case unwritable(path: String, reason: String)
-  case undeletable(path: String, reason: String)
-
-  public var description: String {
-    switch self {
-    case .unwritable(let path, let reason): "cannot write \(path): \(reason)"
-    case .undeletable(let path, let reason): "cannot delete old checkpoint \(path): \(reason)"
-    }
-  }
-}
