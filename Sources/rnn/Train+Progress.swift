@@ -18,9 +18,8 @@ extension Train {
     StopRequest.install()
     let outcome: TrainingOutcome
     do {
-      outcome = try run.run(stopRequested: { StopRequest.received != nil }) { event in
-        report(event, of: run, to: output)
-      }
+      outcome = try run.run(
+        onEvent: { event in report(event, of: run, to: output) }, stopRequested: { StopRequest.received != nil })
     } catch let error as CUDAError {
       throw Failure("--device cuda: \(error)")
     }

@@ -49,12 +49,13 @@ public final class TrainingRun {
   }
 
   /// Trains to the last step, or until `stopRequested` (asked after each step, and during a
-  /// validation's sample) says so on any rank; reports each event to `onEvent` as it happens.
+  /// validation's sample) says so on any rank; reports each event to `onEvent` as it happens (an
+  /// error it throws ends the run).
   /// Throws `TrainingError` when the model diverges, `RunFolderError` and `SafeTensorsError` when
   /// a file cannot be written, `CUDAError` from the GPU, `DataParallelError` from the ranks.
   @discardableResult
   public func run(
-    stopRequested: () -> Bool = { false }, onEvent: (TrainingEvent) throws -> Void = { _ in }
+    onEvent: (TrainingEvent) throws -> Void = { _ in }, stopRequested: () -> Bool = { false }
   ) throws -> TrainingOutcome {
     let lastStep = lastStep
     guard trainer.progress.step < lastStep else { return .nothingToDo(step: trainer.progress.step, lastStep: lastStep) }
