@@ -7,11 +7,13 @@
 /// and reports validations and samples.
 ///
 /// ```swift
-/// let run = TrainingRun(trainer: trainer, vocabulary: corpus.vocabulary, validation: held, test: [],
-///                       schedule: RunSchedule(), folder: "checkpoints", record: record)
+/// let split = Corpus.split(count: corpus.text.count, valFraction: 0.05, testFraction: 0.05)
+/// let run = TrainingRun(
+///   trainer: trainer, vocabulary: corpus.vocabulary, validation: corpus.text[split.validation],
+///   test: corpus.text[split.test], schedule: RunSchedule(), folder: "checkpoints", record: record)
 /// let outcome = try run.run { event in if case .progress(let p) = event { print(p.step, p.loss) } }
 /// ```
-public final class TrainingRun {
+public struct TrainingRun {
   /// Batches skipped in a row (`NonFinitePolicy.skip`) after which the run stops.
   public static let maxConsecutiveSkips = 100
 
