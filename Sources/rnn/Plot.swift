@@ -146,7 +146,7 @@ struct Plot: ParsableCommand {
       let reason =
         run.overflowed ? "it wrote more than \(limit) bytes"
         : run.errors.split(separator: "\n").first.map(String.init)
-          ?? run.exitStatus.map { "exit status \($0)" } ?? "killed by a signal"
+          ?? run.ending
       throw Failure("\(renderer.name) could not render the PNG: \(reason)")
     }
     return run.output

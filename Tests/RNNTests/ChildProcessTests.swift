@@ -19,6 +19,7 @@ final class ChildProcessTests: XCTestCase {
     let sh = try XCTUnwrap(ChildProcess(firstOf: ["sh"], searchPath: searchPath))
     let run = try sh.run(["-c", "printf %s \"$GREETING\"; echo oops >&2; exit 3"], environment: ["GREETING": "hello"])
     XCTAssertEqual(run.exitStatus, 3)
+    XCTAssertEqual(run.ending, "exit status 3")
     XCTAssertEqual(String(decoding: run.output, as: UTF8.self), "hello")
     XCTAssertEqual(run.errors, "oops\n")
   }
@@ -28,6 +29,7 @@ final class ChildProcessTests: XCTestCase {
     let run = try sh.run(["-c", "yes"], outputLimit: 1 << 16)
     XCTAssertTrue(run.overflowed)
     XCTAssertNil(run.exitStatus)
+    XCTAssertEqual(run.ending, "killed by a signal")
   }
 
   func testAProgramThatCannotStartIsNamed() {

@@ -38,8 +38,7 @@ private func gunzip(_ path: String) throws -> [UInt8] {
     throw ImageDataError.unreadable(path: path, reason: "cannot run gzip to decompress it")
   }
   guard result.exitStatus == 0 else {
-    let status = result.exitStatus.map { "status \($0)" } ?? "killed by a signal"
-    throw ImageDataError.unreadable(path: path, reason: "gzip cannot decompress it (\(status))")
+    throw ImageDataError.unreadable(path: path, reason: "gzip cannot decompress it (\(result.ending))")
   }
   return result.output
 }

