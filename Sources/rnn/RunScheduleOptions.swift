@@ -14,11 +14,14 @@ struct RunScheduleOptions: ParsableArguments {
   var evalEvery = RunSchedule().evalEvery
   @Option(parsing: .unconditional, help: "Save latest.safetensors every this many steps (default: --eval-every).")
   var checkpointEvery: Int?
-  @Option(parsing: .unconditional, help: "Besides latest.safetensors, keep step-<N>.safetensors of the last K saves (1: latest only).")
+  @Option(
+    parsing: .unconditional,
+    help: "Besides latest.safetensors, keep step-<N>.safetensors of the last K saves (1: latest only).")
   var keepCheckpoints = RunSchedule().keepCheckpoints
   @Option(parsing: .unconditional, help: "Report progress every this many steps.")
   var printEvery = RunSchedule().printEvery
-  @Option(parsing: .unconditional, help: "Characters in the sample printed at each validation (0: none; at most 100000).")
+  @Option(
+    parsing: .unconditional, help: "Characters in the sample printed at each validation (0: none; at most 100000).")
   var sampleLength = RunSchedule().sampleLength
   @Option(
     help: """

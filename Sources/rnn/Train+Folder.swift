@@ -12,7 +12,9 @@ extension Train {
       try folder.create()
       let holder = "pid \(getpid()): rnn \(CommandLine.arguments.dropFirst().joined(separator: " "))"
       if let reason = try folder.lock(holder: holder) {
-        say("Warning: cannot lock checkpoint folder \(checkpointDir) (\(reason)); nothing stops a second run from writing it.")
+        say(
+          "Warning: cannot lock checkpoint folder \(checkpointDir) (\(reason)); nothing stops a second run from writing it."
+        )
       }
     } catch {
       switch error {
@@ -27,7 +29,8 @@ extension Train {
       say("Completed the save of step \(completed) in \(folder.latest), which was killed midway.")
     }
     if !abandoned.isEmpty {
-      say("Removed \(abandoned.count) temporary file\(abandoned.count == 1 ? "" : "s") of a save that was killed midway.")
+      say(
+        "Removed \(abandoned.count) temporary file\(abandoned.count == 1 ? "" : "s") of a save that was killed midway.")
     }
   }
 

@@ -35,7 +35,8 @@ extension Train {
     case .finished(let testLoss):
       if let testLoss {
         output.log(
-          "Test loss: \(fixed(testLoss, 4)) nats/char (\(fixed(testLoss / log(2), 4)) bits/char) over \(run.test.count) characters.")
+          "Test loss: \(fixed(testLoss, 4)) nats/char (\(fixed(testLoss / log(2), 4)) bits/char) over \(run.test.count) characters."
+        )
       }
       let best = FileManager.default.fileExists(atPath: run.folder.best) ? " and \(run.folder.best)" : ""
       output.log("Saved \(run.folder.latest)\(best).")

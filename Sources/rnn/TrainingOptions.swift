@@ -10,13 +10,18 @@ struct TrainingOptions: ParsableArguments {
   var learningRate: Float?
   @Option(help: "Optimizer: adam, rmsprop or sgd (momentum 0.9) (default: \(TrainConfig().optimizer.rawValue)).")
   var optimizer: OptimizerKind?
-  @Option(parsing: .unconditional, help: "Clip gradients to this global norm (0: off) (default: \(TrainConfig().gradClip)).")
+  @Option(
+    parsing: .unconditional, help: "Clip gradients to this global norm (0: off) (default: \(TrainConfig().gradClip)).")
   var gradClip: Float?
   @Option(parsing: .unconditional, help: "Clamp each gradient element to this magnitude (0: off) (default: off).")
   var gradClipValue: Float?
-  @Option(parsing: .unconditional, help: "Multiply the learning rate by this after each epoch from --lr-decay-after on (default: 1, off).")
+  @Option(
+    parsing: .unconditional,
+    help: "Multiply the learning rate by this after each epoch from --lr-decay-after on (default: 1, off).")
   var lrDecay: Float?
-  @Option(parsing: .unconditional, help: "First epoch (from 0) whose learning rate is decayed (default: \(TrainConfig().lrDecayAfter)).")
+  @Option(
+    parsing: .unconditional,
+    help: "First epoch (from 0) whose learning rate is decayed (default: \(TrainConfig().lrDecayAfter)).")
   var lrDecayAfter: Int?
   @Option(parsing: .unconditional, help: "Seed of initialisation and dropout (default: \(TrainConfig().seed)).")
   var seed: UInt64?
@@ -28,8 +33,12 @@ struct TrainingOptions: ParsableArguments {
     guard (gradClip ?? 0) >= 0, (gradClipValue ?? 0) >= 0 else {
       throw ValidationError("--grad-clip and --grad-clip-value must be 0 (off) or positive")
     }
-    if let lrDecay, !(lrDecay > 0 && lrDecay <= 1) { throw ValidationError("--lr-decay must be in (0, 1], got \(lrDecay)") }
-    if let lrDecayAfter, lrDecayAfter < 0 { throw ValidationError("--lr-decay-after must be 0 or more, got \(lrDecayAfter)") }
+    if let lrDecay, !(lrDecay > 0 && lrDecay <= 1) {
+      throw ValidationError("--lr-decay must be in (0, 1], got \(lrDecay)")
+    }
+    if let lrDecayAfter, lrDecayAfter < 0 {
+      throw ValidationError("--lr-decay-after must be 0 or more, got \(lrDecayAfter)")
+    }
   }
 
   /// A new run's settings: the options over the defaults.

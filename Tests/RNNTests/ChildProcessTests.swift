@@ -1,7 +1,6 @@
 import Foundation
-import XCTest
-
 import RNN
+import XCTest
 
 /// `ChildProcess`, the one way the library and the command line run other programs: input in,
 /// output and errors out through pipes, the environment given, a program that cannot start named.

@@ -1,7 +1,6 @@
 import Foundation
-import XCTest
-
 import RNN
+import XCTest
 
 /// `TrainingRun` from a Swift program, without the command line: it reports progress,
 /// validations and samples as events on the schedule, keeps its folder (latest, best, samples,
@@ -36,7 +35,8 @@ final class TrainingRunTests: XCTestCase {
       corpus: nil, valFraction: 0.1, testFraction: 0.1)
     return TrainingRun(
       trainer: Trainer(model: model, batches: batches, config: config), vocabulary: vocabulary,
-      validation: tokens[split.validation], test: tokens[split.test], schedule: schedule, folder: folder, record: record)
+      validation: tokens[split.validation], test: tokens[split.test], schedule: schedule, folder: folder, record: record
+    )
   }
 
   func testRunReportsOnItsScheduleAndKeepsItsFolder() throws {

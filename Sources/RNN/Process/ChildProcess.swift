@@ -61,7 +61,8 @@ public struct ChildProcess: Sendable {
     let status = result.status
     return Result(
       exitStatus: status & 0x7f == 0 ? (status >> 8) & 0xff : nil,
-      output: result.output_length > 0 ? Array(UnsafeBufferPointer(start: result.output, count: result.output_length)) : [],
+      output: result.output_length > 0
+        ? Array(UnsafeBufferPointer(start: result.output, count: result.output_length)) : [],
       errors: result.errors_length > 0
         ? String(decoding: UnsafeBufferPointer(start: result.errors, count: result.errors_length), as: UTF8.self) : "",
       overflowed: result.output_overflowed != 0)

@@ -78,7 +78,8 @@ extension RunFolder {
 
   /// Whether two paths name the same file (device and inode).
   private static func sameFile(_ a: String, _ b: String) -> Bool {
-    var first = stat(), second = stat()
+    var first = stat()
+    var second = stat()
     return stat(a, &first) == 0 && stat(b, &second) == 0 && first.st_dev == second.st_dev
       && first.st_ino == second.st_ino
   }

@@ -61,7 +61,8 @@ public struct TrainingRun {
   ) throws -> TrainingOutcome {
     let lastStep = lastStep
     guard trainer.progress.step < lastStep else { return .nothingToDo(step: trainer.progress.step, lastStep: lastStep) }
-    let metrics = isWriter ? try MetricsLog(folder: folder.path, resumingAt: resumed ? trainer.progress.step : nil) : nil
+    let metrics =
+      isWriter ? try MetricsLog(folder: folder.path, resumingAt: resumed ? trainer.progress.step : nil) : nil
     let tokensPerStep = Double(trainer.config.batchSize * trainer.config.seqLength)
     var windowStart = monotonicSeconds()
     var windowSteps = 0
