@@ -18,15 +18,16 @@ let package = Package(
       name: "CKernels",
       linkerSettings: [.linkedLibrary("m"), .linkedLibrary("dl")]
     ),
-    // MARK: Library: tensors, layers, models, text, checkpoints
-    .target(name: "RNN", dependencies: ["CKernels"]),
+    // MARK: C shim: running a child program through pipes, killed when its parent ends
+    .target(name: "CProcess"),
+    // MARK: Library: tensors, layers, models, text, checkpoints, training runs
+    .target(name: "RNN", dependencies: ["CKernels", "CProcess"]),
     // MARK: Examples: the RNN taxonomy on real tasks (`rnn example NAME`)
     .target(name: "Examples", dependencies: ["RNN"], path: "Examples"),
-    // MARK: Command line, and its C shim for running helper programs (the PNG renderer)
-    .target(name: "CProcess"),
+    // MARK: Command line
     .executableTarget(
       name: "rnn",
-      dependencies: ["RNN", "Examples", "CProcess", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+      dependencies: ["RNN", "Examples", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
     // MARK: Tests
     .testTarget(

@@ -53,17 +53,12 @@ enum DigitImages {
 
   /// The folder holding the `sklearn` package that `python3` on the `PATH` imports, if any.
   private static func pythonSitePackages() -> String? {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", "import os, sklearn; print(os.path.dirname(os.path.dirname(sklearn.__file__)))"]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return nil }
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { return nil }
-    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    let searchPath = ProcessInfo.processInfo.environment["PATH"] ?? ""
+    let script = "import os, sklearn; print(os.path.dirname(os.path.dirname(sklearn.__file__)))"
+    guard let python = ChildProcess(firstOf: ["python3"], searchPath: searchPath),
+      let result = try? python.run(["-c", script]), result.exitStatus == 0
+    else { return nil }
+    return String(decoding: result.output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
   }
 }
 

@@ -42,12 +42,12 @@ static void close_all(int *fds, int n) {
 
 /// In the child: ties its life to the parent's, wires the pipes to 0, 1, 2 and runs the program;
 /// on failure writes errno to `report` and exits with 127. Only async-signal-safe calls.
-static void exec_child(const char *path, char *const argv[], pid_t parent, const sigset_t *mask, int in, int out,
-                       int err, int report) {
+static void exec_child(const char *path, char *const argv[], char *const envp[], pid_t parent, const sigset_t *mask,
+                       int in, int out, int err, int report) {
   sigprocmask(SIG_SETMASK, mask, NULL);
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);  // parent already gone
   if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) goto fail;
-  execv(path, argv);
+  execve(path, argv, envp ? envp : environ);
 fail:;
   int code = errno;
   ssize_t written = write(report, &code, sizeof code);
@@ -55,7 +55,7 @@ fail:;
   _exit(127);
 }
 
-int rnn_run_filter(const char *path, char *const argv[], const void *input, size_t input_length,
+int rnn_run_filter(const char *path, char *const argv[], char *const envp[], const void *input, size_t input_length,
                    size_t output_limit, struct rnn_filter_result *result) {
   memset(result, 0, sizeof *result);
   // Pipes: [0] read end, [1] write end; all close-on-exec (dup2 clears it on 0, 1, 2).
@@ -74,12 +74,12 @@ int rnn_run_filter(const char *path, char *const argv[], const void *input, size
 
   pid_t parent = getpid();
   pid_t child = fork();
-  if (child == 0) exec_child(path, argv, parent, &old_mask, in[0], out[1], err[1], report[1]);
+  if (child == 0) exec_child(path, argv, envp, parent, &old_mask, in[0], out[1], err[1], report[1]);
   int fork_error = child < 0 ? errno : 0;
   int child_ends[] = {in[0], out[1], err[1], report[1]};
   close_all(child_ends, 4);
   int code = fork_error;
-  if (!code) {  // did execv succeed? (the report pipe closes on exec, or carries errno)
+  if (!code) {  // did execve succeed? (the report pipe closes on exec, or carries errno)
     int reported = 0;
     ssize_t n;
     do n = read(report[0], &reported, sizeof reported);

@@ -63,11 +63,11 @@ struct Bench: ParsableCommand {
     let trainPrecision = BLAS.setProductPrecision(weights.precision == .bf16 ? .bf16 : .fp32)
     for _ in 0..<2 { try trainer.step() }
     var steps = 0
-    let trainStart = now()
+    let trainStart = monotonicSeconds()
     let communicationStart = trainer.communicationSeconds
     // The ranks stop after the same step, when rank 0's time is up.
     func timeUp() throws -> Bool {
-      let local = steps >= 3 && now() - trainStart >= seconds
+      let local = steps >= 3 && monotonicSeconds() - trainStart >= seconds
       guard let communicator else { return local }
       return try communicator.any(communicator.rank == 0 && local)
     }
@@ -75,7 +75,7 @@ struct Bench: ParsableCommand {
       try trainer.step()
       steps += 1
     }
-    let trainSeconds = now() - trainStart
+    let trainSeconds = monotonicSeconds() - trainStart
     let allreducePerStep = (trainer.communicationSeconds - communicationStart) / Double(steps)
     let ranks = communicator?.size ?? 1
     let trainRate = Double(steps * batchSize * seqLength) / trainSeconds
@@ -87,12 +87,12 @@ struct Bench: ParsableCommand {
     let chunk = gpu == nil ? 10 : 256
     _ = try sampler.next(count: chunk, SamplingOptions(), using: &generator)
     var characters = 0
-    let sampleStart = now()
-    while characters < 10 || now() - sampleStart < seconds {
+    let sampleStart = monotonicSeconds()
+    while characters < 10 || monotonicSeconds() - sampleStart < seconds {
       _ = try sampler.next(count: chunk, SamplingOptions(temperature: 0.8), using: &generator)
       characters += chunk
     }
-    let sampleRate = Double(characters) / (now() - sampleStart)
+    let sampleRate = Double(characters) / (monotonicSeconds() - sampleStart)
 
     // Training FLOPs per token: 24*H*(D+H) per layer (forward 8, backward 16), 6*H*V decoder.
     var flopsPerToken = 6.0 * Double(hidden * vocab)

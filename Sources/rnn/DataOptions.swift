@@ -16,7 +16,7 @@ struct DataOptions: ParsableArguments {
   /// in `--encoding`) and says what it read through `log`. Text that is not UTF-8 gets a message
   /// that offers `--encoding bytes`.
   func load(vocabulary: Vocabulary? = nil, log: (String) -> Void) throws -> Corpus {
-    let started = now()
+    let started = monotonicSeconds()
     let paths = try resolvedPaths(log: log)
     let corpus: Corpus
     if let vocabulary {
@@ -29,7 +29,7 @@ struct DataOptions: ParsableArguments {
         }
       }
     }
-    report(corpus, seconds: now() - started, log: log)
+    report(corpus, seconds: monotonicSeconds() - started, log: log)
     return corpus
   }
 
@@ -38,10 +38,10 @@ struct DataOptions: ParsableArguments {
   func load(vocabulary: Vocabulary, replacingUnknownWith replacement: Unicode.Scalar, log: (String) -> Void) throws
     -> Corpus
   {
-    let started = now()
+    let started = monotonicSeconds()
     let (corpus, replaced) = try Corpus.load(
       paths: try resolvedPaths(log: log), vocabulary: vocabulary, replacingUnknownWith: replacement)
-    report(corpus, seconds: now() - started, log: log)
+    report(corpus, seconds: monotonicSeconds() - started, log: log)
     if let replaced {
       log(
         "\(replaced.count) character\(replaced.count == 1 ? " is" : "s are") not in the vocabulary, e.g. "

@@ -72,12 +72,4 @@ enum Distributed {
     return "Note: mpirun kills the ranks 1 s after Ctrl-C or SIGTERM, which may cut the last save short; "
       + "start it with --mca odls_base_sigkill_timeout 3 to save on a stop."
   }
-
-  /// Whether any rank received a stop signal (SIGINT, SIGTERM, ...) since the last step; every
-  /// rank gets the same answer, so all stop after the same step. Alone: this process's signal.
-  static func stopSignal(_ communicator: Communicator?) throws -> Int32? {
-    let local = StopRequest.received
-    guard let communicator else { return local }
-    return try communicator.any(local != nil) ? local ?? SIGTERM : nil
-  }
 }

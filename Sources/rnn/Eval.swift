@@ -30,7 +30,7 @@ struct Eval: ParsableCommand {
     let corpus = try Corpus.load(paths: paths, vocabulary: loaded.vocabulary)
     guard corpus.text.count >= 2 else { throw Failure("the text has \(corpus.text.count) character; at least 2 are needed to score one") }
     let status = TerminalStatus()
-    let start = now()
+    let start = monotonicSeconds()
     let report = { (done: Int, total: Int) in
       if done < total { status.update(TerminalStatus.progress("scoring", done: done, of: total, unit: "characters", since: start)) }
     }

@@ -60,13 +60,6 @@ func thousands(_ value: Double) -> String {
   value >= 1000 ? fixed(value / 1000, 1) + "k" : fixed(value, 0)
 }
 
-/// The current time in seconds (monotonic).
-func now() -> Double {
-  var t = timespec()
-  clock_gettime(CLOCK_MONOTONIC, &t)
-  return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-}
-
 /// A command-line failure: ArgumentParser prints `Error: <message>` and exits with status 1.
 struct Failure: Error, CustomStringConvertible {
   let description: String

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RNN
 
 /// `rnn plot`: charts the train and validation loss of a training run (its `metrics.jsonl`)
 /// against step, as SVG or PNG.
@@ -132,7 +133,8 @@ struct Plot: ParsableCommand {
 
   /// `svg` (a `width` x `height` chart) as PNG bytes, rendered by the first renderer on the `PATH`.
   static func renderPNG(_ svg: String, width: Int, height: Int) throws -> [UInt8] {
-    guard let renderer = HelperProgram(firstOf: ["rsvg-convert", "magick", "convert"]) else {
+    let searchPath = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+    guard let renderer = ChildProcess(firstOf: ["rsvg-convert", "magick", "convert"], searchPath: searchPath) else {
       throw Failure(
         "PNG output needs rsvg-convert (install the package librsvg2-bin, e.g. apt-get install librsvg2-bin) or ImageMagick; or write .svg")
     }
@@ -144,7 +146,7 @@ struct Plot: ParsableCommand {
       let reason =
         run.overflowed ? "it wrote more than \(limit) bytes"
         : run.errors.split(separator: "\n").first.map(String.init)
-          ?? run.exitStatus.map { "exit status \($0)" } ?? "killed by a signal"
+          ?? run.ending
       throw Failure("\(renderer.name) could not render the PNG: \(reason)")
     }
     return run.output

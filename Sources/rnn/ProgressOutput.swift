@@ -1,3 +1,5 @@
+import RNN
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -14,7 +16,7 @@ final class ProgressOutput {
   /// Whether standard output is a terminal that understands carriage return and erase-line.
   let live: Bool
   private var statusShown = false
-  /// When the status line was last drawn (`now()`).
+  /// When the status line was last drawn (`monotonicSeconds()`).
   private var drawn = -Double.infinity
 
   /// The status line is redrawn at most this often, in seconds: a person reads a few a second,
@@ -31,7 +33,7 @@ final class ProgressOutput {
   func status(_ line: String) {
     guard verbosity != .quiet else { return }
     if live {
-      let time = now()
+      let time = monotonicSeconds()
       guard time - drawn >= Self.redrawInterval else { return }
       drawn = time
       emit("\r\u{1B}[K" + line)

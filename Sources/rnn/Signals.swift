@@ -5,8 +5,8 @@ import Synchronization
 private let stopSignal = Atomic<Int32>(0)
 
 /// SIGINT, SIGTERM and SIGHUP (a closed terminal) as requests to stop: the handler only records
-/// the signal, and the training loop checks `StopRequest.received` after each step, saves and
-/// exits with `128 + signal`. The handler restores the default actions, so a second signal ends
+/// the signal; `rnn train` hands `received != nil` to the library's `TrainingRun` as its stop
+/// request, which it asks after each step, and on a stop saved exits with `128 + signal`. The handler restores the default actions, so a second signal ends
 /// the process at once. (Matrix products hold signals back while they run: see `blas.c`.)
 enum StopRequest {
   /// Installs the handlers, without `SA_RESTART`: a write blocked on a terminal or pipe that no

@@ -1,4 +1,5 @@
 import Foundation
+import RNN
 
 /// A status line on standard error for long work (`rnn eval`), redrawn in place, at most ten
 /// times a second, and only when standard error is a terminal: a pipe or a log file gets nothing.
@@ -14,8 +15,8 @@ final class TerminalStatus {
 
   /// Draws `line` in place of the previous one (skipped within 0.1 s of the last draw).
   func update(_ line: @autoclosure () -> String) {
-    guard live, now() - lastDraw >= 0.1 else { return }
-    lastDraw = now()
+    guard live, monotonicSeconds() - lastDraw >= 0.1 else { return }
+    lastDraw = monotonicSeconds()
     FileHandle.standardError.write(Data(("\r\u{1B}[K" + line()).utf8))
     shown = true
   }
@@ -29,7 +30,7 @@ final class TerminalStatus {
 
   /// "scoring: 45% (54000 of 120000 characters), 12s, about 15s left".
   static func progress(_ what: String, done: Int, of total: Int, unit: String, since start: Double) -> String {
-    let elapsed = now() - start
+    let elapsed = monotonicSeconds() - start
     let left = done > 0 ? elapsed * Double(total - done) / Double(done) : .nan
     return "\(what): \(done * 100 / max(total, 1))% (\(done) of \(total) \(unit)), \(formatDuration(elapsed)), about \(formatDuration(left)) left"
   }

@@ -42,39 +42,23 @@ extension Train {
   /// --data or --corpus, a resumed run reads the data its record names.
   func runSettings(resuming saved: (checkpoint: Checkpoint, state: TrainingState)?) throws -> RunSettings {
     guard let saved else {
-      var config = TrainConfig()
-      config.optimizer = optimizer ?? config.optimizer
-      config.learningRate = learningRate ?? config.learningRate
-      config.lrDecay = lrDecay ?? config.lrDecay
-      config.lrDecayAfter = lrDecayAfter ?? config.lrDecayAfter
-      config.gradClip = gradClip ?? config.gradClip
-      config.gradClipValue = gradClipValue ?? config.gradClipValue
-      config.seqLength = batchShape.steps
-      config.batchSize = batchShape.rows
-      config.seed = seed ?? config.seed
       return RunSettings(
-        config: config, data: data, dataFromRun: false, valFraction: valFraction ?? Self.defaultFractions.validation,
+        config: training.config, data: data, dataFromRun: false, valFraction: valFraction ?? Self.defaultFractions.validation,
         testFraction: testFraction ?? Self.defaultFractions.test, runID: RunRecord.makeID())
     }
     let run = saved.state.run
     let model = saved.checkpoint.model.config
     var config = saved.state.config
-    var conflicts: [String] = []
-    func keep<T: Equatable>(_ option: T?, _ value: T, _ name: String) {
-      if let option, option != value { conflicts.append("--\(name) \(option) (the run's: \(value))") }
-    }
-    keep(shape.cell?.kind, model.cell, "cell")
-    keep(shape.layers, model.layers, "layers")
-    keep(shape.hidden, model.hidden, "hidden")
-    keep(embedding, model.embedding, "embedding")
-    keep(dropout, model.dropout, "dropout")
-    keep(batchShape.seqLength, config.seqLength, "seq-length")
-    keep(batchShape.batchSize, config.batchSize, "batch-size")
-    keep(optimizer, config.optimizer, "optimizer")
-    keep(seed, config.seed, "seed")
+    var conflicts = [
+      conflict(shape.cell?.kind, model.cell, "cell"), conflict(shape.layers, model.layers, "layers"),
+      conflict(shape.hidden, model.hidden, "hidden"), conflict(embedding, model.embedding, "embedding"),
+      conflict(dropout, model.dropout, "dropout"),
+    ].compactMap { $0 }
+    conflicts += training.conflicts(with: config)
     if let run {
-      keep(valFraction, run.valFraction, "val-fraction")
-      keep(testFraction, run.testFraction, "test-fraction")
+      conflicts += [
+        conflict(valFraction, run.valFraction, "val-fraction"), conflict(testFraction, run.testFraction, "test-fraction"),
+      ].compactMap { $0 }
     }
     guard conflicts.isEmpty else {
       throw Failure(
@@ -82,17 +66,7 @@ extension Train {
           + "drop \(conflicts.count == 1 ? "that option" : "those options"), or start a new run (--init-from fine-tunes a model)"
       )
     }
-    var changes: [String] = []
-    func change<T: Equatable>(_ option: T?, _ key: WritableKeyPath<TrainConfig, T>, _ name: String) {
-      guard let option, option != config[keyPath: key] else { return }
-      changes.append("--\(name) \(config[keyPath: key]) -> \(option)")
-      config[keyPath: key] = option
-    }
-    change(learningRate, \.learningRate, "learning-rate")
-    change(lrDecay, \.lrDecay, "lr-decay")
-    change(lrDecayAfter, \.lrDecayAfter, "lr-decay-after")
-    change(gradClip, \.gradClip, "grad-clip")
-    change(gradClipValue, \.gradClipValue, "grad-clip-value")
+    let changes = training.applyChanges(to: &config)
     if !changes.isEmpty {
       say("Changing \(changes.joined(separator: ", ")) from step \(saved.state.progress.step) on.")
     }

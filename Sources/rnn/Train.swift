@@ -33,33 +33,12 @@ struct Train: ParsableCommand {
   var embedding: Int?
   @Option(parsing: .unconditional, help: "Dropout between layers and before the decoder, 0 to <1 (default: 0; with --init-from, the checkpoint's).")
   var dropout: Float?
-  // The training settings: optional so that --resume can tell what was passed (it takes them
-  // from the run, and refuses or applies what differs); defaults are `TrainConfig()`'s.
-  @OptionGroup var batchShape: BatchShapeOptions
-  @Option(parsing: .unconditional, help: "Learning rate (default: \(TrainConfig().learningRate)).")
-  var learningRate: Float?
-  @Option(help: "Optimizer: adam, rmsprop or sgd (momentum 0.9) (default: \(TrainConfig().optimizer.rawValue)).")
-  var optimizer: OptimizerKind?
-  @Option(parsing: .unconditional, help: "Clip gradients to this global norm (0: off) (default: \(TrainConfig().gradClip)).")
-  var gradClip: Float?
-  @Option(parsing: .unconditional, help: "Clamp each gradient element to this magnitude (0: off) (default: off).")
-  var gradClipValue: Float?
-  @Option(parsing: .unconditional, help: "Multiply the learning rate by this after each epoch from --lr-decay-after on (default: 1, off).")
-  var lrDecay: Float?
-  @Option(parsing: .unconditional, help: "First epoch (from 0) whose learning rate is decayed (default: \(TrainConfig().lrDecayAfter)).")
-  var lrDecayAfter: Int?
-  @Option(parsing: .unconditional, help: "Stop after this many updates in all (a resumed run continues up to it).")
-  var maxSteps: Int?
-  @Option(parsing: .unconditional, help: "Stop after this many passes over the training text.")
-  var maxEpochs: Int = 10
+  @OptionGroup var training: TrainingOptions
+  @OptionGroup var schedule: RunScheduleOptions
   @Option(parsing: .unconditional, help: "Fraction of the text, from its end, held out for validation (default: \(Self.defaultFractions.validation)).")
   var valFraction: Double?
   @Option(parsing: .unconditional, help: "Fraction of the text, at its very end, held out for the final test (default: \(Self.defaultFractions.test)).")
   var testFraction: Double?
-  @Option(parsing: .unconditional, help: "Validate (and print a sample) every this many steps.")
-  var evalEvery = 500
-  @Option(parsing: .unconditional, help: "Save latest.safetensors every this many steps (default: --eval-every).")
-  var checkpointEvery: Int?
   @Option(name: .customLong("checkpoint-dir"), help: "Folder for latest.safetensors and best.safetensors (default: checkpoints; with --resume, the checkpoint's folder).")
   var checkpointFolder: String?
   @Option(help: "Continue the run saved in this checkpoint (its .training.safetensors must be beside it), in its folder, on its data.")
@@ -70,20 +49,10 @@ struct Train: ParsableCommand {
   var initFrom: String?
   @Option(help: "With --init-from (or --resume): read characters outside the checkpoint's vocabulary as this one (default: refuse such text).")
   var unknownChar: String?
-  @Option(help: "When a batch's loss or gradient is NaN or infinite: stop, or skip the batch (no update; the carried state restarts at zero) and stop after 100 in a row.")
-  var onNonfinite: NonFinitePolicy = .stop
-  @Option(parsing: .unconditional, help: "Besides latest.safetensors, keep step-<N>.safetensors of the last K saves (1: latest only).")
-  var keepCheckpoints = 1
-  @Option(parsing: .unconditional, help: "Seed of initialisation and dropout (default: 0).")
-  var seed: UInt64?
-  @Option(parsing: .unconditional, help: "Report progress every this many steps.")
-  var printEvery = 10
   @Flag(help: "Print only validation results and the summary (no progress, no samples).")
   var quiet = false
   @Flag(help: "Add gradient norm and learning rate to the progress reports.")
   var verbose = false
-  @Option(parsing: .unconditional, help: "Characters in the sample printed at each validation (0: none; at most 100000).")
-  var sampleLength = 200
   @OptionGroup var compute: ComputeOptions
   @OptionGroup var products: TrainingPrecisionOption
   @OptionGroup var device: DeviceOption
@@ -104,7 +73,6 @@ struct Train: ParsableCommand {
       throw ValidationError("--precision bf16 is for CPU training; on --device cuda training runs in fp32 (TF32 products)")
     }
     if let embedding { try requireWithin(CharLMConfig.embeddingRange, embedding, "embedding") }
-    try requirePositive(keepCheckpoints, "keep-checkpoints")
     if checkpointFolder?.isEmpty == true { throw ValidationError("--checkpoint-dir must name a folder, got an empty string") }
     guard resume == nil || initFrom == nil else { throw ValidationError("--resume and --init-from exclude each other") }
     if let unknownChar {
@@ -115,22 +83,8 @@ struct Train: ParsableCommand {
         throw ValidationError("--unknown-char needs --init-from (or --resume): a new model's vocabulary has every character")
       }
     }
-    try requirePositive(maxEpochs, "max-epochs")
-    try requirePositive(evalEvery, "eval-every")
-    try requirePositive(printEvery, "print-every")
     guard !(quiet && verbose) else { throw ValidationError("--quiet and --verbose exclude each other") }
-    if let maxSteps { try requirePositive(maxSteps, "max-steps") }
-    if let checkpointEvery { try requirePositive(checkpointEvery, "checkpoint-every") }
-    if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
-      throw ValidationError("--learning-rate must be positive, got \(learningRate)")
-    }
     if let dropout, !(0..<1).contains(dropout) { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
-    guard (gradClip ?? 0) >= 0, (gradClipValue ?? 0) >= 0 else {
-      throw ValidationError("--grad-clip and --grad-clip-value must be 0 (off) or positive")
-    }
-    if let lrDecay, !(lrDecay > 0 && lrDecay <= 1) { throw ValidationError("--lr-decay must be in (0, 1], got \(lrDecay)") }
-    if let lrDecayAfter, lrDecayAfter < 0 { throw ValidationError("--lr-decay-after must be 0 or more, got \(lrDecayAfter)") }
-    try requireWithin(0...100_000, sampleLength, "sample-length")
     let (validation, test) = (valFraction ?? Self.defaultFractions.validation, testFraction ?? Self.defaultFractions.test)
     guard (0..<1).contains(validation), (0..<1).contains(test), validation + test < 1 else {
       throw ValidationError("--val-fraction and --test-fraction must be in [0, 1) and sum below 1")
@@ -140,7 +94,7 @@ struct Train: ParsableCommand {
   func run() throws {
     compute.configure()
     let gpu = try device.open()
-    let communicator = try Distributed.join(batchSize: resume == nil ? batchShape.rows : nil)
+    let communicator = try Distributed.join(batchSize: resume == nil ? training.batchShape.rows : nil)
     if gpu != nil, communicator != nil { throw Failure("--device cuda trains in one process; several ranks train on CPUs") }
     try Distributed.run(communicator) { try train(communicator, gpu: gpu) }
   }
@@ -151,16 +105,7 @@ struct Train: ParsableCommand {
     products.configure()
     if (communicator?.rank ?? 0) == 0 {
       if let note = Distributed.stopGraceNote() { say(note) }
-      try prepareCheckpointFolder()
-      try RunFolderLock.acquire(checkpointDir)
-      let folder = RunFolder(checkpointDir)
-      let (completed, abandoned) = folder.recover()
-      if let completed {
-        say("Completed the save of step \(completed) in \(folder.latest), which was killed midway.")
-      }
-      if !abandoned.isEmpty {
-        say("Removed \(abandoned.count) temporary file\(abandoned.count == 1 ? "" : "s") of a save that was killed midway.")
-      }
+      try prepareFolder()
     }
     _ = try communicator?.any(false)  // the other ranks read --resume once rank 0 has repaired it
     let resumed = try resume.map { path in
@@ -170,7 +115,7 @@ struct Train: ParsableCommand {
     let initial = try initFrom.map { try Checkpoint(contentsOf: $0) }
     // Once every rank has read its checkpoints, rank 0 alone may replace another run's files.
     _ = try communicator?.any(false)
-    if (communicator?.rank ?? 0) == 0 { try claimCheckpointFolder(continuing: resumed?.checkpoint) }
+    if (communicator?.rank ?? 0) == 0 { try claimFolder(continuing: resumed?.checkpoint) }
     let base = resumed?.checkpoint ?? initial
     if let base {
       let path = (resume ?? initFrom)!
@@ -234,13 +179,14 @@ struct Train: ParsableCommand {
         dataParallel: try communicator.map { try DataParallel($0, batchSize: config.batchSize) })
     }
     if let gpu { try onGPU { () throws(CUDAError) in try trainer.move(to: gpu) } }
-    try TrainingRun(
+    let run = TrainingRun(
       trainer: trainer, vocabulary: corpus.vocabulary, validation: corpus.text[splits.validation],
-      test: corpus.text[splits.test], options: self, resumed: resumed != nil,
-      record: settings.record(model: trainer.model.config, vocabulary: corpus.vocabulary),
+      test: corpus.text[splits.test], schedule: schedule.schedule, folder: checkpointDir,
+      record: settings.record(model: trainer.model.config, vocabulary: corpus.vocabulary), resumed: resumed != nil)
+    try execute(
+      run,
       output: ProgressOutput(
-        verbosity: quiet ? .quiet : (verbose ? .verbose : .normal), environment: ProcessInfo.processInfo.environment)
-    ).run()
+        verbosity: quiet ? .quiet : (verbose ? .verbose : .normal), environment: ProcessInfo.processInfo.environment))
   }
 
   /// The shape of a new model: the options over the defaults.
@@ -299,35 +245,4 @@ struct Train: ParsableCommand {
     }
     return copy
   }
-
-  /// Creates the checkpoint folder and checks it is writable, before any work is done.
-  private func prepareCheckpointFolder() throws {
-    // mkdir each missing component, so a failure names the component and the system's reason.
-    var path = checkpointDir.hasPrefix("/") ? "/" : ""
-    for part in checkpointDir.split(separator: "/") {
-      path += (path.isEmpty || path == "/" ? "" : "/") + part
-      var status = stat()
-      if stat(path, &status) == 0 {
-        guard status.st_mode & S_IFMT == S_IFDIR else {
-          throw Failure("cannot create checkpoint folder \(checkpointDir): \(path) is a file, not a folder")
-        }
-      } else if mkdir(path, 0o755) != 0 && errno != EEXIST {
-        throw Failure("cannot create checkpoint folder \(checkpointDir): \(path): \(String(cString: strerror(errno)))")
-      }
-    }
-    guard access(checkpointDir, W_OK) == 0 else {
-      let hint =
-        checkpointFolder == nil && resume != nil ? "; pass --checkpoint-dir to continue the run in another folder" : ""
-      throw Failure("checkpoint folder \(checkpointDir) is not writable: \(String(cString: strerror(errno)))\(hint)")
-    }
-  }
-
-}
-
-/// What `rnn train` does with a batch whose loss or gradient is not finite.
-enum NonFinitePolicy: String, ExpressibleByArgument, CaseIterable {
-  /// Stop with an error naming the step.
-  case stop
-  /// Skip the batch; stop after `TrainingRun.maxConsecutiveSkips` in a row.
-  case skip
 }

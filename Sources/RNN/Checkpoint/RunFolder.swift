@@ -1,8 +1,9 @@
 import Foundation
 
-/// A training run's folder, as `rnn train` keeps it: `latest.safetensors` with its training state
-/// beside it, `best.safetensors`, with `keep` above 1 the `step-<N>` pairs of the last `keep`
-/// saves, and each validation's sample as `samples/step-<N>.txt`.
+/// A training run's folder, as `TrainingRun` keeps it: `latest.safetensors` with its training
+/// state beside it, `best.safetensors`, with `keep` above 1 the `step-<N>` pairs of the last `keep`
+/// saves, each validation's sample as `samples/step-<N>.txt`, and `metrics.jsonl` (`MetricsLog`).
+/// `create()`, `lock(holder:)` and `claim(continuing:from:overwrite:)` make it ready for a run.
 ///
 /// A save writes each pair to temporary files and renames them into place, the training state
 /// first: a kill leaves the previous pair, the new one, or (between the two renames) the new state
@@ -70,19 +71,6 @@ public struct RunFolder: Sendable {
           throw .undeletable(path: file, reason: error.localizedDescription)
         }
       }
-    }
-  }
-}
-
-/// Why a run folder's file could not be kept or removed.
-public enum RunFolderError: Error, Equatable, CustomStringConvertible {
-  case unwritable(path: String, reason: String)
-  case undeletable(path: String, reason: String)
-
-  public var description: String {
-    switch self {
-    case .unwritable(let path, let reason): "cannot write \(path): \(reason)"
-    case .undeletable(let path, let reason): "cannot delete old checkpoint \(path): \(reason)"
     }
   }
 }

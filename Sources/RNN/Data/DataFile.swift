@@ -31,19 +31,14 @@ private func gunzip(_ path: String) throws -> [UInt8] {
     let exists = FileManager.default.fileExists(atPath: path)
     throw ImageDataError.unreadable(path: path, reason: exists ? "permission denied" : "no such file")
   }
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-  process.arguments = ["gzip", "-dc", "--", path]
-  let output = Pipe()
-  process.standardOutput = output
-  process.standardError = FileHandle.nullDevice
-  do { try process.run() } catch {
+  let searchPath = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/bin:/bin"
+  guard let gzip = ChildProcess(firstOf: ["gzip"], searchPath: searchPath),
+    let result = try? gzip.run(["-dc", "--", path])
+  else {
     throw ImageDataError.unreadable(path: path, reason: "cannot run gzip to decompress it")
   }
-  let data = output.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  guard process.terminationStatus == 0 else {
-    throw ImageDataError.unreadable(path: path, reason: "gzip cannot decompress it (status \(process.terminationStatus))")
+  guard result.exitStatus == 0 else {
+    throw ImageDataError.unreadable(path: path, reason: "gzip cannot decompress it (\(result.ending))")
   }
-  return [UInt8](data)
+  return result.output
 }

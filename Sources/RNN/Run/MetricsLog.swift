@@ -1,10 +1,10 @@
 import Foundation
 
-/// `<checkpoint-dir>/metrics.jsonl`: one JSON object per line, for plotting a run.
+/// `<run folder>/metrics.jsonl`: one JSON object per line, for plotting a run.
 ///
-/// - progress, every `--print-every` steps: `{"step": N, "time": T, "epoch": E, "train_loss": L,
-///   "learning_rate": R, "grad_norm": G, "tokens_per_s": S}` (`train_loss`: mean over the steps
-///   since the previous line; `grad_norm`: of the last step, before clipping);
+/// - progress, every `RunSchedule.printEvery` steps: `{"step": N, "time": T, "epoch": E,
+///   "train_loss": L, "learning_rate": R, "grad_norm": G, "tokens_per_s": S}` (`train_loss`: mean
+///   over the steps since the previous line; `grad_norm`: of the last step, before clipping);
 /// - validation: `{"step": N, "time": T, "val_loss": V}`.
 ///
 /// `time` is seconds of this run, counted across resumes: a resumed run continues from the time of
@@ -12,15 +12,15 @@ import Foundation
 /// the step it resumes from (later ones describe work the checkpoint lost) and appends. Values
 /// that are not finite are written as `null`. A line is written whole or not at all (a crash
 /// mid-write aside, which leaves a partial last line that a resumed run drops).
-struct MetricsLog {
-  static let fileName = "metrics.jsonl"
+public struct MetricsLog: Sendable {
+  public static let fileName = "metrics.jsonl"
 
-  let path: String
-  /// `now()` when the run started, less the time already logged before a resume.
+  public let path: String
+  /// `monotonicSeconds()` when the run started, less the time already logged before a resume.
   private let origin: Double
 
   /// Opens the log in `folder`: afresh, or, with `resumingAt`, kept up to that step.
-  init(folder: String, resumingAt step: Int?) throws {
+  public init(folder: String, resumingAt step: Int?) throws(RunFolderError) {
     path = folder + "/" + Self.fileName
     var kept = ""
     var lastTime = 0.0
@@ -36,37 +36,37 @@ struct MetricsLog {
     do {
       try Data(kept.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     } catch {
-      throw Failure("cannot write \(path): \(error.localizedDescription)")
+      throw .unwritable(path: path, reason: error.localizedDescription)
     }
-    origin = now() - lastTime
+    origin = monotonicSeconds() - lastTime
   }
 
   /// Seconds since the run started (across resumes).
-  var time: Double { now() - origin }
+  public var time: Double { monotonicSeconds() - origin }
 
-  func progress(
-    step: Int, epoch: Double, trainLoss: Double, learningRate: Float, gradNorm: Float, tokensPerSecond: Double
-  ) throws {
+  /// Appends a progress line.
+  public func progress(_ report: TrainingProgressReport) throws(RunFolderError) {
     try append([
-      ("step", "\(step)"), ("time", number(time, 3)), ("epoch", number(epoch, 4)), ("train_loss", number(trainLoss)),
-      ("learning_rate", number(learningRate)), ("grad_norm", number(gradNorm)),
-      ("tokens_per_s", number(tokensPerSecond, 1)),
+      ("step", "\(report.step)"), ("time", number(time, 3)), ("epoch", number(report.epoch, 4)),
+      ("train_loss", number(report.loss)), ("learning_rate", number(report.learningRate)),
+      ("grad_norm", number(report.gradientNorm)), ("tokens_per_s", number(report.tokensPerSecond, 1)),
     ])
   }
 
-  func validation(step: Int, loss: Double) throws {
+  /// Appends a validation line.
+  public func validation(step: Int, loss: Double) throws(RunFolderError) {
     try append([("step", "\(step)"), ("time", number(time, 3)), ("val_loss", number(loss))])
   }
 
   /// Appends one line. A write that fails partway (a full disk, a file-size limit) is undone:
   /// the file is cut back to its length before the line, and the error names the system's reason.
-  private func append(_ fields: [(String, String)]) throws {
+  private func append(_ fields: [(String, String)]) throws(RunFolderError) {
     let line = "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}\n"
     let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw Failure("cannot write \(path): \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else { throw .unwritable(path: path, reason: String(cString: strerror(errno))) }
     defer { close(fd) }
     var status = stat()
-    guard fstat(fd, &status) == 0 else { throw Failure("cannot write \(path): \(String(cString: strerror(errno)))") }
+    guard fstat(fd, &status) == 0 else { throw .unwritable(path: path, reason: String(cString: strerror(errno))) }
     let bytes = Array(line.utf8)
     var written = 0
     while written < bytes.count {
@@ -78,7 +78,7 @@ struct MetricsLog {
       } else {
         let reason = n == 0 ? "no progress" : String(cString: strerror(errno))
         ftruncate(fd, status.st_size)
-        throw Failure("cannot write \(path): \(reason)")
+        throw .unwritable(path: path, reason: reason)
       }
     }
   }
