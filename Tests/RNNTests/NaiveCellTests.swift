@@ -186,7 +186,7 @@ private struct NaiveCell {
   let bHH: [Double]
 
   init(_ layer: RecurrentLayer, _ parameters: Parameters) {
-    cell = layer.cell
+    cell = layer.kind!
     d = layer.inputSize
     h = layer.hiddenSize
     func values(_ ref: ParameterRef) -> [Double] { parameters.tensor(ref).scalars.map(Double.init) }

@@ -83,7 +83,7 @@ func weightedSum(_ a: Tensor, _ b: Tensor) -> Double {
 
 extension SafeTensors {
   /// The state stored as `h` and, for a cell that has one, `c` (`h0`/`c0`, `dh_n`/`dc_n`).
-  func requireState(_ h: String, _ c: String, _ cell: CellKind) throws -> RecurrentState {
+  func requireState(_ h: String, _ c: String, _ cell: any RecurrentCell) throws -> RecurrentState {
     RecurrentState(h: try require(h), c: cell.hasCellState ? try require(c) : nil)
   }
 }
@@ -103,7 +103,7 @@ func loadStack<Layer>(
 
 /// Asserts the outputs `y`, `h_n` and (for a cell with a `c`) `c_n` equal the reference's.
 func assertOutputs(
-  _ reference: SafeTensors, _ cell: CellKind, y: Tensor, hN: Tensor, cN: @autoclosure () -> Tensor
+  _ reference: SafeTensors, _ cell: any RecurrentCell, y: Tensor, hN: Tensor, cN: @autoclosure () -> Tensor
 ) throws {
   assertClose(y, try reference.require("y"), "y")
   assertClose(hN, try reference.require("h_n"), "h_n")
@@ -113,7 +113,7 @@ func assertOutputs(
 /// Asserts the gradients of `x`, `h0`, (for a cell with a `c`) `c0` and every parameter in
 /// `layout` equal the reference's `grad.<name>`.
 func assertGradients(
-  _ reference: SafeTensors, _ cell: CellKind, dx: Tensor, dh0: Tensor, dc0: @autoclosure () -> Tensor,
+  _ reference: SafeTensors, _ cell: any RecurrentCell, dx: Tensor, dh0: Tensor, dc0: @autoclosure () -> Tensor,
   layout: ParameterLayout, parameters: Parameters
 ) throws {
   assertClose(dx, try reference.require("grad.x"), "grad.x")
@@ -128,7 +128,12 @@ func assertGradients(
 /// (`packed_<cell>`, over its `lengths`, when `packed`), called directly (`forward`/`backward`):
 /// outputs, final states and the gradients of every parameter, input and initial state.
 func checkStackAgainstPyTorch(_ cell: CellKind, packed: Bool) throws {
-  let reference = try fixture((packed ? "packed_" : "") + cell.rawValue)
+  try checkStackAgainstPyTorch(cell.cell, packed: packed)
+}
+
+/// The same for any cell, its fixture named by `cell.name`.
+func checkStackAgainstPyTorch(_ cell: any RecurrentCell, packed: Bool) throws {
+  let reference = try fixture((packed ? "packed_" : "") + cell.name)
   let lengths = packed ? try reference.require("lengths").scalars.map { Int($0) } : nil
   let (layers, layout, parameters) = try loadStack(reference) { l, d, h, layout in
     RecurrentLayer(cell, inputSize: l == 0 ? d : h, hiddenSize: h, layout: &layout, suffix: "_l\(l)")
@@ -194,16 +199,26 @@ final class RecurrentGradientProblem<Layer: GradientCheckedLayer> {
   let rh: Tensor
   let rc: Tensor?
 
-  init(
+  convenience init(
     _ cell: CellKind, seed: UInt64, t: Int, b: Int, d: Int, h: Int, directions: Int = 1, lengths: [Int]? = nil,
     layer make: (inout ParameterLayout) -> Layer
+  ) {
+    self.init(
+      cell.cell, seed: seed + UInt64(CellKind.allCases.firstIndex(of: cell)!), t: t, b: b, d: d, h: h,
+      directions: directions, lengths: lengths, layer: make)
+  }
+
+  /// The same for any cell, from a generator seeded `seed` itself.
+  init(
+    _ cell: any RecurrentCell, seed: UInt64, t: Int, b: Int, d: Int, h: Int, directions: Int = 1,
+    lengths: [Int]? = nil, layer make: (inout ParameterLayout) -> Layer
   ) {
     var layout = ParameterLayout()
     layer = make(&layout)
     self.layout = layout
     parameters = Parameters(layout)
     self.lengths = lengths
-    var generator = RandomGenerator(seed: seed + UInt64(CellKind.allCases.firstIndex(of: cell)!))
+    var generator = RandomGenerator(seed: seed)
     layer.initialize(parameters, using: &generator)
     let state = directions == 1 ? [b, h] : [directions, b, h]
     x = randomTensor([t, b, d], &generator)

@@ -10,20 +10,27 @@ import CKernels
 /// thread runs a slice of the batch through all steps. Memory kept for backward, besides the
 /// layer's input: only the outputs `y [T,B,H]`, `T*B*H` floats (both activations' derivatives
 /// follow from `y`).
-struct ElmanCell: RecurrentCell {
-  let layer: RecurrentLayer
+public struct ElmanCell: RecurrentCell {
+  /// The activation: `tanh` (`CellKind.rnnTanh`) or `relu` (`CellKind.rnnRelu`).
+  public enum Nonlinearity: Sendable { case tanh, relu }
+
+  public let nonlinearity: Nonlinearity
+  public var name: String { (nonlinearity == .relu ? CellKind.rnnRelu : .rnnTanh).rawValue }
+  public var gates: Int { 1 }
+
+  public init(_ nonlinearity: Nonlinearity = .tanh) { self.nonlinearity = nonlinearity }
 
   /// Nothing besides the layer's cache: backward reads only the outputs.
-  struct Cache: RecurrentCellCache {}
+  public struct Cache: RecurrentCellCache {}
 
   /// 1 for relu, 0 for tanh, as the kernels take it.
-  private var relu: Int32 { layer.cell == .rnnRelu ? 1 : 0 }
+  private var relu: Int32 { nonlinearity == .relu ? 1 : 0 }
 
   /// Forward from the input projections `xg = x W_ih^T + b_ih + b_hh` `[T,B,H]`, which the steps
   /// overwrite with the pre-activations. With `lengths`, a padded row's `h_t` is its `h_{t-1}`.
-  func forward(_ xg: consuming Tensor, state: RecurrentState, lengths: [Int]?, parameters: Parameters)
-    -> (y: Tensor, cache: Cache)
-  {
+  public func forward(
+    _ xg: consuming Tensor, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer, parameters: Parameters
+  ) -> (y: Tensor, cache: Cache) {
     let (t, b, h) = (xg.shape[0], xg.shape[1], layer.hiddenSize)
     let relu = relu
     var buffers = [consume xg, Tensor(uninitializedShape: [t, b, h])]  // pre-activations, y
@@ -48,8 +55,9 @@ struct ElmanCell: RecurrentCell {
   /// (`dh_{t-1} = dpre_t W_hh`), each slice of the batch on its own thread; then `W_hh`'s
   /// gradients as whole-sequence GEMMs. Returns the gradient of the input projections, `[T,B,H]`.
   /// A padded row gets a zero gradient and keeps its `dh` (saved around the kernel and the GEMM).
-  func backward(
-    _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, parameters: Parameters
+  public func backward(
+    _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, layer: RecurrentLayer,
+    parameters: Parameters
   ) -> (dxg: Tensor, dState: RecurrentState) {
     let (t, b, h) = (sequence.y.shape[0], sequence.y.shape[1], layer.hiddenSize)
     let relu = relu

@@ -12,11 +12,16 @@ import CKernels
 /// (`rnn_gru_forward_step`, `rnn_gru_backward_step` in `CKernels/recurrent.c`). Memory kept for
 /// backward, besides the layer's input and outputs `y [T,B,H]`: the gates `[T,B,3H]` and `hg_n`
 /// `[T,B,H]`; `T*B*5*H` floats with `y`.
-struct GRUCell: RecurrentCell {
-  let layer: RecurrentLayer
+public struct GRUCell: RecurrentCell {
+  public var name: String { CellKind.gru.rawValue }
+  public var gates: Int { 3 }
+  /// `b_hh` is added inside the step: its `n` part sits inside the reset gate.
+  public var projectionIncludesHiddenBias: Bool { false }
+
+  public init() {}
 
   /// What backward reads besides the layer's cache.
-  struct Cache: RecurrentCellCache {
+  public struct Cache: RecurrentCellCache {
     /// The gates `r, z, n` after their activations, `[T,B,3H]`.
     var gates: Tensor
     /// The hidden side of the candidate, `hg_n = W_hn h + b_hn`, `[T,B,H]`.
@@ -27,9 +32,9 @@ struct GRUCell: RecurrentCell {
   /// the reset gate): the threads share each step by hidden units (`unitParts`, each its half of
   /// `W_hh` and its region of the staged product `hg`) or each run a slice of the batch. With
   /// `lengths`, a padded row's `h_t` is its `h_{t-1}`.
-  func forward(_ xg: consuming Tensor, state: RecurrentState, lengths: [Int]?, parameters: Parameters)
-    -> (y: Tensor, cache: Cache)
-  {
+  public func forward(
+    _ xg: consuming Tensor, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer, parameters: Parameters
+  ) -> (y: Tensor, cache: Cache) {
     let (t, b, h) = (xg.shape[0], xg.shape[1], layer.hiddenSize)
     let g = 3 * h
     let bhh = parameters.value(layer.biasHH)
@@ -75,8 +80,9 @@ struct GRUCell: RecurrentCell {
   /// each slice of the batch on its own thread; then `W_hh`'s gradients as whole-sequence GEMMs.
   /// Returns the gradient of the input projections, `[T,B,3H]`. A padded row gets zero gate
   /// gradients and passes its `dh` through unchanged.
-  func backward(
-    _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, parameters: Parameters
+  public func backward(
+    _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, layer: RecurrentLayer,
+    parameters: Parameters
   ) -> (dxg: Tensor, dState: RecurrentState) {
     let (t, b, h) = (sequence.y.shape[0], sequence.y.shape[1], layer.hiddenSize)
     let g = 3 * h

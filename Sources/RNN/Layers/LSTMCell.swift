@@ -13,11 +13,15 @@ import CKernels
 /// each thread runs a slice of the batch through all steps. Memory kept for backward, besides the
 /// layer's input and outputs `y [T,B,H]`: the activated gates `[T,B,4H]`, `c_t` and `tanh(c_t)`,
 /// each `[T,B,H]`; `T*B*7*H` floats with `y`, so backward needs no transcendental functions.
-struct LSTMCell: RecurrentCell {
-  let layer: RecurrentLayer
+public struct LSTMCell: RecurrentCell {
+  public var name: String { CellKind.lstm.rawValue }
+  public var gates: Int { 4 }
+  public var hasCellState: Bool { true }
+
+  public init() {}
 
   /// What backward reads besides the layer's cache.
-  struct Cache: RecurrentCellCache {
+  public struct Cache: RecurrentCellCache {
     /// The activated gates `sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)`, `[T,B,4H]`.
     var gates: Tensor
     /// The cell states `c_t`, `[T,B,H]`.
@@ -25,15 +29,15 @@ struct LSTMCell: RecurrentCell {
     /// `tanh(c_t)`, `[T,B,H]`.
     var tanhCells: Tensor
 
-    var cellStates: Tensor? { cells }
+    public var cellStates: Tensor? { cells }
   }
 
   /// Forward from the input projections `xg = x W_ih^T + b_ih + b_hh` `[T,B,4H]`, whose storage
   /// becomes the gate cache without a copy. With `lengths`, a padded row's `h_t`, `c_t` are its
   /// `h_{t-1}`, `c_{t-1}`.
-  func forward(_ xg: consuming Tensor, state: RecurrentState, lengths: [Int]?, parameters: Parameters)
-    -> (y: Tensor, cache: Cache)
-  {
+  public func forward(
+    _ xg: consuming Tensor, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer, parameters: Parameters
+  ) -> (y: Tensor, cache: Cache) {
     let (t, b, h) = (xg.shape[0], xg.shape[1], layer.hiddenSize)
     let g = 4 * h
     let sequence = { Tensor(uninitializedShape: [t, b, h]) }
@@ -66,8 +70,9 @@ struct LSTMCell: RecurrentCell {
   /// each slice of the batch on its own thread; then `W_hh`'s gradients as whole-sequence GEMMs.
   /// Returns the gradient of the input projections, `[T,B,4H]`. A padded row gets zero gate
   /// gradients and keeps its `dh`, `dc` (saved around the kernel and the GEMM).
-  func backward(
-    _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, parameters: Parameters
+  public func backward(
+    _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, layer: RecurrentLayer,
+    parameters: Parameters
   ) -> (dxg: Tensor, dState: RecurrentState) {
     let (t, b, h) = (sequence.y.shape[0], sequence.y.shape[1], layer.hiddenSize)
     let g = 4 * h

@@ -11,17 +11,21 @@ public enum CellKind: String, Codable, Sendable, CaseIterable {
   /// `torch.nn.RNN(nonlinearity: "relu")`.
   case rnnRelu = "rnn_relu"
 
-  /// Gate blocks stacked in `weight_ih`/`weight_hh`: rows are `gates * H`.
-  public var gates: Int {
+  /// The cell type this name stands for.
+  public var cell: any RecurrentCell {
     switch self {
-    case .lstm: 4
-    case .gru: 3
-    case .rnnTanh, .rnnRelu: 1
+    case .lstm: LSTMCell()
+    case .gru: GRUCell()
+    case .rnnTanh: ElmanCell(.tanh)
+    case .rnnRelu: ElmanCell(.relu)
     }
   }
 
+  /// Gate blocks stacked in `weight_ih`/`weight_hh`: rows are `gates * H`.
+  public var gates: Int { cell.gates }
+
   /// Whether the state has a cell part `c` besides `h`.
-  public var hasCellState: Bool { self == .lstm }
+  public var hasCellState: Bool { cell.hasCellState }
 }
 
 /// The state a recurrent layer carries from one step to the next: `h [B,H]`, and `c [B,H]` for an LSTM.
@@ -36,6 +40,11 @@ public struct RecurrentState: Equatable, Sendable {
 
   /// The zero state of a layer of `cell` for `batch` sequences.
   public static func zeros(_ cell: CellKind, batch: Int, hidden: Int) -> RecurrentState {
+    zeros(of: cell.cell, batch: batch, hidden: hidden)
+  }
+
+  /// The zero state of a layer of `cell` for `batch` sequences.
+  public static func zeros(of cell: any RecurrentCell, batch: Int, hidden: Int) -> RecurrentState {
     RecurrentState(h: .zeros([batch, hidden]), c: cell.hasCellState ? .zeros([batch, hidden]) : nil)
   }
 }
@@ -43,40 +52,59 @@ public struct RecurrentState: Equatable, Sendable {
 /// What `RecurrentLayer.backward` needs from one `forward` over a sequence.
 public struct RecurrentCache: Sendable {
   /// The input `[T,B,D]` (nil when the layer ran from projections).
-  var x: Tensor?
+  public internal(set) var x: Tensor?
   /// The initial state.
-  var initial: RecurrentState
+  public internal(set) var initial: RecurrentState
   /// Every step's output `h_t`, `[T,B,H]`.
-  var y: Tensor
-  /// The cell's own cache: an `LSTMCell.Cache`, `GRUCell.Cache` or `ElmanCell.Cache`.
-  var cell: any RecurrentCellCache
+  public internal(set) var y: Tensor
+  /// The cell's own cache: its cell's `Cache` (`LSTMCell.Cache`, ...).
+  public internal(set) var cell: any RecurrentCellCache
   /// Each row's number of valid steps, or nil when every row has all `T`. Past its length a row's
   /// `y` and the cell states hold its carried state, not zeros; the returned output has zeros there.
-  var lengths: [Int]? = nil
+  public internal(set) var lengths: [Int]? = nil
 }
 
 /// One recurrent layer over whole sequences `[T,B,D] -> [T,B,H]`, with PyTorch's parameters:
-/// `weight_ih [G*H, D]`, `weight_hh [G*H, H]`, `bias_ih [G*H]`, `bias_hh [G*H]` (`G` gates).
+/// `weight_ih [G*H, D]`, `weight_hh [G*H, H]`, `bias_ih [G*H]`, `bias_hh [G*H]` (`G` gates; the
+/// hidden pair only for a cell that has hidden weights, `RecurrentCell.hasHiddenWeights`).
 ///
 /// The input projection of all steps is one GEMM before the time loop; each step is one GEMM with
 /// `weight_hh` and one fused pointwise kernel; the weight gradients are one GEMM each after the
-/// backward loop. The time loops are the cell's (`LSTMCell`, `GRUCell`, `ElmanCell`), each of which
-/// writes its gate order and memory kept for backward in its header: at most `T*B*(G+3)*H` floats
-/// per layer (an LSTM's), besides the input.
+/// backward loop. The time loops are the cell's (`LSTMCell`, `GRUCell`, `ElmanCell`,
+/// `MinGRUCell`, or any `RecurrentCell`), reached through the cell's type, each of which writes
+/// its gate order and memory kept for backward in its header: at most `T*B*(G+3)*H` floats per
+/// layer (an LSTM's), besides the input.
 public struct RecurrentLayer: Sendable {
-  public let cell: CellKind
+  /// The cell whose time loops the layer runs.
+  public let cell: any RecurrentCell
   /// `D`, the features of each input step.
   public let inputSize: Int
   /// `H`, the features of the state and of each output step.
   public let hiddenSize: Int
   public let weightIH: ParameterRef
-  public let weightHH: ParameterRef
   public let biasIH: ParameterRef
-  public let biasHH: ParameterRef
+  /// `weight_hh` and `bias_hh`, nil for a cell without hidden weights.
+  let hiddenWeights: (weight: ParameterRef, bias: ParameterRef)?
 
-  /// Declares the layer's parameters as `<prefix>weight_ih<suffix>` etc. (e.g. `rnn.` and `_l0`).
+  /// `weight_hh [G*H, H]`; only for a cell with hidden weights.
+  public var weightHH: ParameterRef {
+    require(hiddenWeights != nil, "a \(cell.name) layer has no weight_hh")
+    return hiddenWeights!.weight
+  }
+
+  /// `bias_hh [G*H]`; only for a cell with hidden weights.
+  public var biasHH: ParameterRef {
+    require(hiddenWeights != nil, "a \(cell.name) layer has no bias_hh")
+    return hiddenWeights!.bias
+  }
+
+  /// The built-in cell the layer runs, or nil for another cell.
+  public var kind: CellKind? { CellKind(rawValue: cell.name) }
+
+  /// Declares the layer's parameters as `<prefix>weight_ih<suffix>` etc. (e.g. `rnn.` and `_l0`),
+  /// in PyTorch's order, each uniform in `[-1/sqrt(H), 1/sqrt(H)]` as PyTorch initialises them.
   public init(
-    _ cell: CellKind, inputSize: Int, hiddenSize: Int, layout: inout ParameterLayout,
+    _ cell: any RecurrentCell, inputSize: Int, hiddenSize: Int, layout: inout ParameterLayout,
     prefix: String = "", suffix: String = ""
   ) {
     let rows = cell.gates * hiddenSize
@@ -84,19 +112,35 @@ public struct RecurrentLayer: Sendable {
     self.inputSize = inputSize
     self.hiddenSize = hiddenSize
     let bound = ParameterInitialization.uniform(bound: 1 / Float(hiddenSize).squareRoot())
-    weightIH = layout.declare("\(prefix)weight_ih\(suffix)", shape: [rows, inputSize], initialization: bound)
-    weightHH = layout.declare("\(prefix)weight_hh\(suffix)", shape: [rows, hiddenSize], initialization: bound)
-    biasIH = layout.declare("\(prefix)bias_ih\(suffix)", shape: [rows], initialization: bound)
-    biasHH = layout.declare("\(prefix)bias_hh\(suffix)", shape: [rows], initialization: bound)
+    func declare(_ name: String, _ shape: [Int]) -> ParameterRef {
+      layout.declare("\(prefix)\(name)\(suffix)", shape: shape, initialization: bound)
+    }
+    weightIH = declare("weight_ih", [rows, inputSize])
+    let weightHH = cell.hasHiddenWeights ? declare("weight_hh", [rows, hiddenSize]) : nil
+    biasIH = declare("bias_ih", [rows])
+    hiddenWeights = weightHH.map { ($0, declare("bias_hh", [rows])) }
+  }
+
+  /// A layer of the built-in cell `kind`.
+  public init(
+    _ kind: CellKind, inputSize: Int, hiddenSize: Int, layout: inout ParameterLayout,
+    prefix: String = "", suffix: String = ""
+  ) {
+    self.init(kind.cell, inputSize: inputSize, hiddenSize: hiddenSize, layout: &layout, prefix: prefix, suffix: suffix)
+  }
+
+  /// The layer's parameters in declaration order.
+  public var parameterRefs: [ParameterRef] {
+    [weightIH] + (hiddenWeights.map { [$0.weight] } ?? []) + [biasIH] + (hiddenWeights.map { [$0.bias] } ?? [])
   }
 
   /// PyTorch's initialisation: every parameter uniform in `[-1/sqrt(H), 1/sqrt(H)]`.
   public func initialize(_ parameters: Parameters, using generator: inout RandomGenerator) {
-    parameters.initialize([weightIH, weightHH, biasIH, biasHH], using: &generator)
+    parameters.initialize(parameterRefs, using: &generator)
   }
 
   /// The zero state `[B,H]` (and `c` for an LSTM) for `batch` sequences.
-  public func zeroState(batch: Int) -> RecurrentState { .zeros(cell, batch: batch, hidden: hiddenSize) }
+  public func zeroState(batch: Int) -> RecurrentState { .zeros(of: cell, batch: batch, hidden: hiddenSize) }
 
   /// Runs the layer over `x [T,B,D]` from `state`; returns every step's output `[T,B,H]`, the
   /// final state and the cache for `backward`.
@@ -116,8 +160,8 @@ public struct RecurrentLayer: Sendable {
     return result
   }
 
-  /// Runs the layer from its input projections `xg = x W_ih^T + b_ih` `[T,B,G*H]` (plus `b_hh`,
-  /// except for a GRU, whose `b_hh` stays inside the reset gate) instead of from `x`. `lengths`
+  /// Runs the layer from its input projections `xg = x W_ih^T + b_ih` `[T,B,G*H]` (plus `b_hh`
+  /// where `cell.projectionIncludesHiddenBias`: not for a GRU, whose `b_hh` stays inside the reset gate) instead of from `x`. `lengths`
   /// as in `forward(_:state:lengths:parameters:)`.
   public func forward(
     projected xg: consuming Tensor, state: RecurrentState, lengths: [Int]? = nil, parameters: Parameters
@@ -126,16 +170,11 @@ public struct RecurrentLayer: Sendable {
     require(state.h.shape == [xg.shape[1], hiddenSize], "state \(state.h.shape) is not [B, H]")
     require(
       cell.hasCellState || state.c == nil,
-      "a \(cell.rawValue) layer keeps no cell state c, but its state has one (an LSTM's state?)")
+      "a \(cell.name) layer keeps no cell state c, but its state has one (an LSTM's state?)")
     require(state.c.map { $0.shape == state.h.shape } ?? true, "cell state \(state.c!.shape) is not [B, H]")
     let lengths = Padding.effectiveLengths(lengths, time: xg.shape[0], batch: xg.shape[1])
     let state = cell.hasCellState ? RecurrentState(h: state.h, c: state.c ?? .zeros(state.h.shape)) : state
-    var cache: RecurrentCache
-    switch cell {
-    case .lstm: cache = run(LSTMCell(layer: self), consume xg, state, lengths, parameters)
-    case .gru: cache = run(GRUCell(layer: self), consume xg, state, lengths, parameters)
-    case .rnnTanh, .rnnRelu: cache = run(ElmanCell(layer: self), consume xg, state, lengths, parameters)
-    }
+    var cache = run(cell, consume xg, state, lengths, parameters)
     guard let lengths else { return (cache.y, finalState(cache), cache) }
     cache.lengths = lengths
     return (Padding.zeroingPadded(cache.y, lengths: lengths), finalState(cache), cache)
@@ -160,12 +199,8 @@ public struct RecurrentLayer: Sendable {
     let (t, b) = (cache.y.shape[0], cache.y.shape[1])
     let dy = dy ?? .zeros([t, b, hiddenSize])
     require(dy.shape == [t, b, hiddenSize], "output gradient \(dy.shape) is not [T, B, H]")
-    let dState = dState ?? .zeros(cell, batch: b, hidden: hiddenSize)
-    switch cell {
-    case .lstm: return runBackward(LSTMCell(layer: self), dy, dState, cache, parameters)
-    case .gru: return runBackward(GRUCell(layer: self), dy, dState, cache, parameters)
-    case .rnnTanh, .rnnRelu: return runBackward(ElmanCell(layer: self), dy, dState, cache, parameters)
-    }
+    let dState = dState ?? zeroState(batch: b)
+    return runBackward(cell, dy, dState, cache, parameters)
   }
 
   private func finalState(_ cache: RecurrentCache) -> RecurrentState {
@@ -225,10 +260,12 @@ public struct RecurrentLayer: Sendable {
     }
   }
 
-  /// The biases every input projection starts from: `b_ih + b_hh`, or `b_ih` for a GRU.
+  /// The biases every input projection starts from: `b_ih + b_hh`, or `b_ih` for a GRU or a cell
+  /// without hidden weights.
   func fillProjectionBiases(_ rows: Int, _ out: UnsafeMutablePointer<Float>, _ parameters: Parameters) {
     Parallel.fillRows(
-      rows, cell.gates * hiddenSize, out, parameters.value(biasIH), cell == .gru ? nil : parameters.value(biasHH))
+      rows, cell.gates * hiddenSize, out, parameters.value(biasIH),
+      cell.projectionIncludesHiddenBias ? hiddenWeights.map { UnsafePointer(parameters.value($0.bias)) } : nil)
   }
 
   /// `x W_ih^T` plus biases for every step at once: `[T,B,G*H]`, rows split across threads.
