@@ -253,6 +253,16 @@ void rnn_simple_forward_step(long B, long H, const float *pre, float *h, int rel
 void rnn_simple_backward_step(long B, long H, const float *h, const float *dy,
                               const float *dh_next, float *dpre, int relu);
 
+/// minGRU forward (Feng et al. 2024). gates [B,2H]: in, x W_ih^T + b_ih, blocks z (pre-activation)
+/// and h~ (the candidate); out, z = sigmoid(z) and h~ unchanged. h_prev [B,H]; writes
+/// h = (1 - z) * h_prev + z * h~ [B,H].
+void rnn_mingru_forward_step(long B, long H, float *gates, const float *h_prev, float *h);
+
+/// minGRU backward. dh [B,H]: in, the gradient reaching h_t from step t+1 (dy adds the output's);
+/// out, the gradient of h_{t-1}. Writes dgates [B,2H], the gradients of z's pre-activation and of h~.
+void rnn_mingru_backward_step(long B, long H, const float *gates, const float *h_prev,
+                              const float *dy, float *dh, float *dgates);
+
 // MARK: - Vectors and rows
 
 /// dst[n, :] = a + b for each of N rows of width M (b may be NULL).
