@@ -29,14 +29,17 @@ public struct ElmanCell: RecurrentCell {
   /// Forward from the input projections `xg = x W_ih^T + b_ih + b_hh` `[T,B,H]`, which the steps
   /// overwrite with the pre-activations. With `lengths`, a padded row's `h_t` is its `h_{t-1}`.
   public func forward(
-    _ xg: consuming Tensor, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer, parameters: Parameters
+    _ xg: WorkspaceBuffer, time t: Int, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer,
+    parameters: Parameters
   ) -> (y: Tensor, cache: Cache) {
-    let (t, b, h) = (xg.shape[0], xg.shape[1], layer.hiddenSize)
-    let relu = relu
-    var buffers = [consume xg, Tensor(uninitializedShape: [t, b, h])]  // pre-activations, y
-    layer.withForwardLoop(parameters, parts: [0..<h], mutating: &buffers, reading: [state.h]) { p in
-      let (whh, transposed) = (p.weights[0], p.transposed)
-      let (pre, y, h0) = (p.outputs[0], p.outputs[1], p.inputs[0])
+    let (b, h) = (state.h.shape[0], layer.hiddenSize)
+    let (relu, pre) = (relu, xg.pointer)
+    let weights = layer.forwardHiddenWeights(parameters, parts: [0..<h])
+    defer { weights.release() }
+    let (whh, transposed) = (weights.parts[0], weights.transposed)
+    var outputs = [Tensor(uninitializedShape: [t, b, h])]
+    Tensor.withPointers(mutating: &outputs, reading: [state.h]) { outputs, inputs in
+      let (y, h0) = (outputs[0], inputs[0])
       Parallel.split(b) { slice in
         let (r, n) = (slice.lowerBound, slice.count)
         for step in 0..<t {
@@ -48,7 +51,7 @@ public struct ElmanCell: RecurrentCell {
         }
       }
     }
-    return (buffers[1], Cache())
+    return (outputs[0], Cache())
   }
 
   /// Backward through time: per step the activation's derivative and one GEMM
@@ -58,16 +61,16 @@ public struct ElmanCell: RecurrentCell {
   public func backward(
     _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, layer: RecurrentLayer,
     parameters: Parameters
-  ) -> (dxg: Tensor, dState: RecurrentState) {
+  ) -> (dxg: WorkspaceBuffer, dState: RecurrentState) {
     let (t, b, h) = (sequence.y.shape[0], sequence.y.shape[1], layer.hiddenSize)
     let relu = relu
     let lengths = sequence.lengths
     let whh = parameters.value(layer.weightHH)
-    var buffers = [
-      Tensor(uninitializedShape: [t, b, h]), dState.h, Tensor(uninitializedShape: [lengths == nil ? 0 : b, h]),
-    ]  // dpre, dh, the padded rows' dh
-    Tensor.withPointers(mutating: &buffers, reading: [dy, sequence.y]) { outputs, inputs in
-      let (dpre, dhNext, saved) = (outputs[0], outputs[1], outputs[2])
+    let dpreBuffer = layer.workspace.buffer("elman dpre", count: t * b * h)
+    let dhBuffer = layer.workspace.buffer("elman dh", copying: dState.h)
+    let savedBuffer = layer.workspace.buffer("elman saved", count: lengths == nil ? 0 : b * h)  // padded rows' dh
+    let (dpre, dhNext, saved) = (dpreBuffer.pointer, dhBuffer.pointer, savedBuffer.pointer)
+    Tensor.withPointers(reading: [dy, sequence.y]) { inputs in
       let (dy, y) = (inputs[0], inputs[1])
       Parallel.split(b) { slice in
         let (r, n) = (slice.lowerBound, slice.count)
@@ -85,7 +88,7 @@ public struct ElmanCell: RecurrentCell {
         }
       }
     }
-    buffers[0].withPointer { layer.accumulateHiddenGradients(dhg: $0, cache: sequence, parameters: parameters) }
-    return (buffers[0], RecurrentState(h: buffers[1]))
+    layer.accumulateHiddenGradients(dhg: dpre, cache: sequence, parameters: parameters)
+    return (dpreBuffer, RecurrentState(h: dhBuffer.tensor([b, h])))
   }
 }

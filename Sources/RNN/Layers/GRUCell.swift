@@ -20,12 +20,12 @@ public struct GRUCell: RecurrentCell {
 
   public init() {}
 
-  /// What backward reads besides the layer's cache.
+  /// What backward reads besides the layer's cache (workspace buffers).
   public struct Cache: RecurrentCellCache {
     /// The gates `r, z, n` after their activations, `[T,B,3H]`.
-    var gates: Tensor
+    let gates: WorkspaceBuffer
     /// The hidden side of the candidate, `hg_n = W_hn h + b_hn`, `[T,B,H]`.
-    var hiddenCandidates: Tensor
+    let hiddenCandidates: WorkspaceBuffer
   }
 
   /// Forward from the input projections `xg = x W_ih^T + b_ih` `[T,B,3H]` (`b_hh` stays inside
@@ -33,19 +33,24 @@ public struct GRUCell: RecurrentCell {
   /// `W_hh` and its region of the staged product `hg`) or each run a slice of the batch. With
   /// `lengths`, a padded row's `h_t` is its `h_{t-1}`.
   public func forward(
-    _ xg: consuming Tensor, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer, parameters: Parameters
+    _ xg: WorkspaceBuffer, time t: Int, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer,
+    parameters: Parameters
   ) -> (y: Tensor, cache: Cache) {
-    let (t, b, h) = (xg.shape[0], xg.shape[1], layer.hiddenSize)
+    let (b, h) = (state.h.shape[0], layer.hiddenSize)
     let g = 3 * h
     let bhh = parameters.value(layer.biasHH)
     let parts = layer.unitParts
-    var buffers = [
-      Tensor(uninitializedShape: [b, g]), Tensor(uninitializedShape: [t, b, g]),
-      Tensor(uninitializedShape: [t, b, h]), Tensor(uninitializedShape: [t, b, h]),
-    ]  // hg of one step, gates, hg_n, y
-    layer.withForwardLoop(parameters, parts: parts ?? [0..<h], mutating: &buffers, reading: [xg, state.h]) { p in
-      let (hg, gates, hn, y) = (p.outputs[0], p.outputs[1], p.outputs[2], p.outputs[3])
-      let (xg, h0, transposed) = (p.inputs[0], p.inputs[1], p.transposed)
+    let cache = Cache(
+      gates: layer.workspace.buffer("gru gates", count: t * b * g),
+      hiddenCandidates: layer.workspace.buffer("gru hg_n", count: t * b * h))
+    let step = layer.workspace.buffer("gru hg", count: b * g)  // hg of one step
+    let (xg, hg, gates, hn) = (UnsafePointer(xg.pointer), step.pointer, cache.gates.pointer, cache.hiddenCandidates.pointer)
+    let weights = layer.forwardHiddenWeights(parameters, parts: parts ?? [0..<h])
+    defer { weights.release() }
+    let transposed = weights.transposed
+    var outputs = [Tensor(uninitializedShape: [t, b, h])]
+    Tensor.withPointers(mutating: &outputs, reading: [state.h]) { outputs, inputs in
+      let (y, h0) = (outputs[0], inputs[0])
       /// `rows` x `units` at `step`: the product into `hg` (`[rows, 3 * units]`), then the cell.
       func run(
         _ step: Int, rows: Range<Int>, units: Range<Int>, weight: UnsafePointer<Float>, hg: UnsafeMutablePointer<Float>
@@ -63,17 +68,17 @@ public struct GRUCell: RecurrentCell {
       if let parts {
         Parallel.pairStages(t) { step, part in
           let units = parts[part]
-          run(step, rows: 0..<b, units: units, weight: p.weights[part], hg: hg + b * 3 * units.lowerBound)
+          run(step, rows: 0..<b, units: units, weight: weights.parts[part], hg: hg + b * 3 * units.lowerBound)
         }
       } else {
         Parallel.split(b) { rows in
           for step in 0..<t {
-            run(step, rows: rows, units: 0..<h, weight: p.weights[0], hg: hg + rows.lowerBound * g)
+            run(step, rows: rows, units: 0..<h, weight: weights.parts[0], hg: hg + rows.lowerBound * g)
           }
         }
       }
     }
-    return (buffers[3], Cache(gates: buffers[1], hiddenCandidates: buffers[2]))
+    return (outputs[0], cache)
   }
 
   /// Backward through time: per step one fused kernel and one GEMM (`dh_{t-1} += dhg_t W_hh`),
@@ -83,19 +88,20 @@ public struct GRUCell: RecurrentCell {
   public func backward(
     _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, layer: RecurrentLayer,
     parameters: Parameters
-  ) -> (dxg: Tensor, dState: RecurrentState) {
+  ) -> (dxg: WorkspaceBuffer, dState: RecurrentState) {
     let (t, b, h) = (sequence.y.shape[0], sequence.y.shape[1], layer.hiddenSize)
     let g = 3 * h
     let whh = parameters.value(layer.weightHH)
     let lengths = sequence.lengths
-    var buffers = [
-      Tensor(uninitializedShape: [t, b, g]), Tensor(uninitializedShape: [t, b, g]), dState.h,
-      Tensor(uninitializedShape: [b, h]),
-    ]  // dxg, dhg, dh_t and dh_{t-1} (swapped each step)
-    let inputs = [dy, cache.gates, cache.hiddenCandidates, sequence.y, sequence.initial.h]
-    Tensor.withPointers(mutating: &buffers, reading: inputs) { outputs, inputs in
-      let (dxg, dhg, dhNext, dhPrev) = (outputs[0], outputs[1], outputs[2], outputs[3])
-      let (dy, gates, hn, y, h0) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4])
+    let workspace = layer.workspace
+    let dxgBuffer = workspace.buffer("gru dxg", count: t * b * g)
+    let dhgBuffer = workspace.buffer("gru dhg", count: t * b * g)
+    let dhBuffer = workspace.buffer("gru dh", copying: dState.h)
+    let swapBuffer = workspace.buffer("gru dh'", count: b * h)  // dh_t and dh_{t-1}, swapped each step
+    let (dxg, dhg, dhNext, dhPrev) = (dxgBuffer.pointer, dhgBuffer.pointer, dhBuffer.pointer, swapBuffer.pointer)
+    let (gates, hn) = (cache.gates.pointer, cache.hiddenCandidates.pointer)
+    Tensor.withPointers(reading: [dy, sequence.y, sequence.initial.h]) { inputs in
+      let (dy, y, h0) = (inputs[0], inputs[1], inputs[2])
       Parallel.split(b) { slice in
         let (r, n) = (slice.lowerBound, slice.count)
         var (next, prev) = (dhNext + r * h, dhPrev + r * h)
@@ -116,7 +122,7 @@ public struct GRUCell: RecurrentCell {
         if next != dhNext + r * h { (dhNext + r * h).update(from: next, count: n * h) }
       }
     }
-    buffers[1].withPointer { layer.accumulateHiddenGradients(dhg: $0, cache: sequence, parameters: parameters) }
-    return (buffers[0], RecurrentState(h: buffers[2]))
+    layer.accumulateHiddenGradients(dhg: dhg, cache: sequence, parameters: parameters)
+    return (dxgBuffer, RecurrentState(h: dhBuffer.tensor([b, h])))
   }
 }

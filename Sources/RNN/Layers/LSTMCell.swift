@@ -8,7 +8,7 @@ import CKernels
 ///
 /// with `weight_ih [4H, D]`, `weight_hh [4H, H]`, `bias_ih [4H]`, `bias_hh [4H]` (in
 /// `RecurrentLayer`). State `(h, c)`, each `[B, H]`. Per step: one GEMM with `W_hh` (forward: as
-/// `RecurrentLayer.withForwardHiddenWeights` lends it, a transposed copy from `H = 256`) and one
+/// `RecurrentLayer.forwardHiddenWeights` gives it, a transposed copy from `H = 256`) and one
 /// fused kernel (`rnn_lstm_forward_step`, `rnn_lstm_backward_step` in `CKernels/recurrent.c`);
 /// each thread runs a slice of the batch through all steps. Memory kept for backward, besides the
 /// layer's input and outputs `y [T,B,H]`: the activated gates `[T,B,4H]`, `c_t` and `tanh(c_t)`,
@@ -20,32 +20,36 @@ public struct LSTMCell: RecurrentCell {
 
   public init() {}
 
-  /// What backward reads besides the layer's cache.
+  /// What backward reads besides the layer's cache (workspace buffers).
   public struct Cache: RecurrentCellCache {
     /// The activated gates `sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)`, `[T,B,4H]`.
-    var gates: Tensor
+    let gates: WorkspaceBuffer
     /// The cell states `c_t`, `[T,B,H]`.
-    var cells: Tensor
+    let cells: WorkspaceBuffer
     /// `tanh(c_t)`, `[T,B,H]`.
-    var tanhCells: Tensor
+    let tanhCells: WorkspaceBuffer
 
-    public var cellStates: Tensor? { cells }
+    public var cellStates: UnsafePointer<Float>? { UnsafePointer(cells.pointer) }
   }
 
-  /// Forward from the input projections `xg = x W_ih^T + b_ih + b_hh` `[T,B,4H]`, whose storage
-  /// becomes the gate cache without a copy. With `lengths`, a padded row's `h_t`, `c_t` are its
-  /// `h_{t-1}`, `c_{t-1}`.
+  /// Forward from the input projections `xg = x W_ih^T + b_ih + b_hh` `[T,B,4H]`, which become
+  /// the gate cache in place. With `lengths`, a padded row's `h_t`, `c_t` are its `h_{t-1}`, `c_{t-1}`.
   public func forward(
-    _ xg: consuming Tensor, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer, parameters: Parameters
+    _ xg: WorkspaceBuffer, time t: Int, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer,
+    parameters: Parameters
   ) -> (y: Tensor, cache: Cache) {
-    let (t, b, h) = (xg.shape[0], xg.shape[1], layer.hiddenSize)
+    let (b, h) = (state.h.shape[0], layer.hiddenSize)
     let g = 4 * h
-    let sequence = { Tensor(uninitializedShape: [t, b, h]) }
-    var buffers = [consume xg, sequence(), sequence(), sequence()]  // gates, c_t, tanh(c_t), y_t
-    layer.withForwardLoop(parameters, parts: [0..<h], mutating: &buffers, reading: [state.h, state.c!]) { p in
-      let (whh, transposed) = (p.weights[0], p.transposed)
-      let (gates, cells, tanhCells, y) = (p.outputs[0], p.outputs[1], p.outputs[2], p.outputs[3])
-      let (h0, c0) = (p.inputs[0], p.inputs[1])
+    let cache = Cache(
+      gates: xg, cells: layer.workspace.buffer("lstm c", count: t * b * h),
+      tanhCells: layer.workspace.buffer("lstm tanh(c)", count: t * b * h))
+    let (gates, cells, tanhCells) = (cache.gates.pointer, cache.cells.pointer, cache.tanhCells.pointer)
+    let weights = layer.forwardHiddenWeights(parameters, parts: [0..<h])
+    defer { weights.release() }
+    let (whh, transposed) = (weights.parts[0], weights.transposed)
+    var outputs = [Tensor(uninitializedShape: [t, b, h])]
+    Tensor.withPointers(mutating: &outputs, reading: [state.h, state.c!]) { outputs, inputs in
+      let (y, h0, c0) = (outputs[0], inputs[0], inputs[1])
       Parallel.split(b) { slice in
         let (r, n) = (slice.lowerBound, slice.count)
         for step in 0..<t {
@@ -63,7 +67,7 @@ public struct LSTMCell: RecurrentCell {
         }
       }
     }
-    return (buffers[3], Cache(gates: buffers[0], cells: buffers[1], tanhCells: buffers[2]))
+    return (outputs[0], cache)
   }
 
   /// Backward through time: per step one fused kernel and one GEMM (`dh_{t-1} = dgates_t W_hh`),
@@ -73,24 +77,26 @@ public struct LSTMCell: RecurrentCell {
   public func backward(
     _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, layer: RecurrentLayer,
     parameters: Parameters
-  ) -> (dxg: Tensor, dState: RecurrentState) {
+  ) -> (dxg: WorkspaceBuffer, dState: RecurrentState) {
     let (t, b, h) = (sequence.y.shape[0], sequence.y.shape[1], layer.hiddenSize)
     let g = 4 * h
     let lengths = sequence.lengths
     let whh = parameters.value(layer.weightHH)
-    var buffers = [
-      Tensor(uninitializedShape: [t, b, g]), dState.h, dState.c ?? .zeros([b, h]),
-      Tensor(uninitializedShape: [lengths == nil ? 0 : 2, b, h]),
-    ]  // dgates, dh, dc, the padded rows' dh and dc
-    let inputs = [dy, cache.gates, cache.cells, cache.tanhCells, sequence.initial.c!]
-    Tensor.withPointers(mutating: &buffers, reading: inputs) { outputs, inputs in
-      let (dgates, dhNext, dc, saved) = (outputs[0], outputs[1], outputs[2], outputs[3])
-      let (dy, gates, cells, tanhCells, c0) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4])
+    let workspace = layer.workspace
+    let dgatesBuffer = workspace.buffer("lstm dgates", count: t * b * g)
+    let dhBuffer = workspace.buffer("lstm dh", copying: dState.h)
+    let dcBuffer = workspace.buffer("lstm dc", copying: dState.c ?? .zeros([b, h]))
+    let savedBuffer = workspace.buffer("lstm saved", count: lengths == nil ? 0 : 2 * b * h)  // padded rows' dh, dc
+    let (dgates, dhNext, dc, saved) = (dgatesBuffer.pointer, dhBuffer.pointer, dcBuffer.pointer, savedBuffer.pointer)
+    let gates = UnsafePointer(cache.gates.pointer)
+    let (cells, tanhCells) = (UnsafePointer(cache.cells.pointer), UnsafePointer(cache.tanhCells.pointer))
+    Tensor.withPointers(reading: [dy, sequence.initial.c!]) { inputs in
+      let (dy, c0) = (inputs[0], inputs[1])
       Parallel.split(b) { slice in
         let (r, n) = (slice.lowerBound, slice.count)
         for step in stride(from: t - 1, through: 0, by: -1) {
           let now = (step * b + r) * h
-          let cPrev = step == 0 ? c0 + r * h : cells + now - b * h
+          let cPrev = step == 0 ? c0 + r * h : cells + (now - b * h)
           let dgatesT = dgates + (step * b + r) * g
           let (savedH, savedC) = (saved + r * h, saved + (b + r) * h)
           if let lengths {
@@ -108,8 +114,7 @@ public struct LSTMCell: RecurrentCell {
         }
       }
     }
-    let dgates = buffers[0]
-    dgates.withPointer { layer.accumulateHiddenGradients(dhg: $0, cache: sequence, parameters: parameters) }
-    return (dgates, RecurrentState(h: buffers[1], c: buffers[2]))
+    layer.accumulateHiddenGradients(dhg: dgates, cache: sequence, parameters: parameters)
+    return (dgatesBuffer, RecurrentState(h: dhBuffer.tensor([b, h]), c: dcBuffer.tensor([b, h])))
   }
 }

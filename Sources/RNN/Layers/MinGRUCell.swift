@@ -24,21 +24,22 @@ public struct MinGRUCell: RecurrentCell {
 
   public init() {}
 
-  /// What backward reads besides the layer's cache.
+  /// What backward reads besides the layer's cache (a workspace buffer).
   public struct Cache: RecurrentCellCache {
     /// `sigmoid(z)` and `h~`, `[T,B,2H]`.
-    var gates: Tensor
+    let gates: WorkspaceBuffer
   }
 
-  /// Forward from the input projections `xg [T,B,2H]`, whose storage becomes the gate cache.
+  /// Forward from the input projections `xg [T,B,2H]`, which become the gate cache in place.
   /// With `lengths`, a padded row's `h_t` is its `h_{t-1}`.
   public func forward(
-    _ xg: consuming Tensor, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer, parameters: Parameters
+    _ xg: WorkspaceBuffer, time t: Int, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer,
+    parameters: Parameters
   ) -> (y: Tensor, cache: Cache) {
-    let (t, b, h) = (xg.shape[0], xg.shape[1], layer.hiddenSize)
-    var buffers = [consume xg, Tensor(uninitializedShape: [t, b, h])]  // gates, y
-    Tensor.withPointers(mutating: &buffers, reading: [state.h]) { outputs, inputs in
-      let (gates, y, h0) = (outputs[0], outputs[1], inputs[0])
+    let (b, h, gates) = (state.h.shape[0], layer.hiddenSize, xg.pointer)
+    var outputs = [Tensor(uninitializedShape: [t, b, h])]
+    Tensor.withPointers(mutating: &outputs, reading: [state.h]) { outputs, inputs in
+      let (y, h0) = (outputs[0], inputs[0])
       Parallel.split(b) { slice in
         let (r, n) = (slice.lowerBound, slice.count)
         for step in 0..<t {
@@ -49,7 +50,7 @@ public struct MinGRUCell: RecurrentCell {
         }
       }
     }
-    return (buffers[1], Cache(gates: buffers[0]))
+    return (outputs[0], Cache(gates: xg))
   }
 
   /// Backward through time, the scan reversed: per step one fused kernel, each slice of the batch
@@ -58,16 +59,15 @@ public struct MinGRUCell: RecurrentCell {
   public func backward(
     _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, layer: RecurrentLayer,
     parameters: Parameters
-  ) -> (dxg: Tensor, dState: RecurrentState) {
+  ) -> (dxg: WorkspaceBuffer, dState: RecurrentState) {
     let (t, b, h) = (sequence.y.shape[0], sequence.y.shape[1], layer.hiddenSize)
     let lengths = sequence.lengths
-    var buffers = [
-      Tensor(uninitializedShape: [t, b, 2 * h]), dState.h, Tensor(uninitializedShape: [lengths == nil ? 0 : b, h]),
-    ]  // dgates, dh, the padded rows' dh
-    let inputs = [dy, cache.gates, sequence.y, sequence.initial.h]
-    Tensor.withPointers(mutating: &buffers, reading: inputs) { outputs, inputs in
-      let (dgates, dh, saved) = (outputs[0], outputs[1], outputs[2])
-      let (dy, gates, y, h0) = (inputs[0], inputs[1], inputs[2], inputs[3])
+    let dgatesBuffer = layer.workspace.buffer("mingru dgates", count: t * b * 2 * h)
+    let dhBuffer = layer.workspace.buffer("mingru dh", copying: dState.h)
+    let savedBuffer = layer.workspace.buffer("mingru saved", count: lengths == nil ? 0 : b * h)  // padded rows' dh
+    let (dgates, dh, saved, gates) = (dgatesBuffer.pointer, dhBuffer.pointer, savedBuffer.pointer, cache.gates.pointer)
+    Tensor.withPointers(reading: [dy, sequence.y, sequence.initial.h]) { inputs in
+      let (dy, y, h0) = (inputs[0], inputs[1], inputs[2])
       Parallel.split(b) { slice in
         let (r, n) = (slice.lowerBound, slice.count)
         for step in stride(from: t - 1, through: 0, by: -1) {
@@ -83,6 +83,6 @@ public struct MinGRUCell: RecurrentCell {
         }
       }
     }
-    return (buffers[0], RecurrentState(h: buffers[1]))
+    return (dgatesBuffer, RecurrentState(h: dhBuffer.tensor([b, h])))
   }
 }

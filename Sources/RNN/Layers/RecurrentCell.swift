@@ -33,23 +33,25 @@ public protocol RecurrentCell: Sendable {
   /// `b_hh` inside the step itself (the GRU's reset gate). Default: true.
   var projectionIncludesHiddenBias: Bool { get }
 
-  /// The forward time loop from the input projections `xg [T,B,G*H]` (which it may reuse as
-  /// storage) and `state` (with `c` for a cell that has one): every step's output `[T,B,H]` and
-  /// the cell's cache. With `lengths`, a padded row carries its state unchanged (`Padding`).
-  /// `layer` gives the sizes, the parameters' places and the workspace.
+  /// The forward time loop over `time` steps from the input projections `xg [T,B,G*H]` (a
+  /// workspace buffer, which it may keep as its cache or overwrite) and `state` (`[B,H]`, with `c`
+  /// for a cell that has one): every step's output `[T,B,H]` and the cell's cache. With
+  /// `lengths`, a padded row carries its state unchanged (`Padding`). `layer` gives the sizes,
+  /// the parameters' places and the workspace its other buffers come from.
   func forward(
-    _ xg: consuming Tensor, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer, parameters: Parameters
+    _ xg: WorkspaceBuffer, time: Int, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer,
+    parameters: Parameters
   ) -> (y: Tensor, cache: Cache)
 
   /// The backward time loop: from `dy [T,B,H]` and the final state's gradient, accumulates the
   /// gradients of the hidden weights (if any: `layer.accumulateHiddenGradients`) and returns those
-  /// of `xg [T,B,G*H]` and of the initial state. `sequence` is the layer's cache of the same
+  /// of `xg [T,B,G*H]` (in a workspace buffer) and of the initial state. `sequence` is the layer's cache of the same
   /// forward (its input state, outputs and lengths); a padded row gets zero gradients for its
   /// padded steps and passes its state's gradient through them unchanged.
   func backward(
     _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, layer: RecurrentLayer,
     parameters: Parameters
-  ) -> (dxg: Tensor, dState: RecurrentState)
+  ) -> (dxg: WorkspaceBuffer, dState: RecurrentState)
 }
 
 extension RecurrentCell {
@@ -61,53 +63,29 @@ extension RecurrentCell {
 /// What a cell keeps for backward.
 public protocol RecurrentCellCache: Sendable {
   /// The cell states `c_t` `[T,B,H]` of a cell that has them (an LSTM); nil by default.
-  var cellStates: Tensor? { get }
+  var cellStates: UnsafePointer<Float>? { get }
 }
 
 extension RecurrentCellCache {
-  public var cellStates: Tensor? { nil }
-}
-
-/// The raw pointers of a forward time loop, taken once at its top.
-struct ForwardLoopPointers {
-  /// The recurrent weight of each part of the hidden units, as `withForwardHiddenWeights` lends it.
-  let weights: [UnsafePointer<Float>]
-  /// Whether the weights are multiplied transposed (`[G*w, H]`) or plain (`[H, G*w]`).
-  let transposed: Bool
-  /// The buffers the loop writes, in the order given.
-  let outputs: [UnsafeMutablePointer<Float>]
-  /// The tensors the loop reads, in the order given.
-  let inputs: [UnsafePointer<Float>]
+  public var cellStates: UnsafePointer<Float>? { nil }
 }
 
 extension RecurrentLayer {
-  /// Borrows everything a forward time loop touches in one closure: the recurrent weights for
-  /// `parts` of the hidden units (`withForwardHiddenWeights`) and the elements of `outputs` and
-  /// `inputs` (`Tensor.withPointers`).
-  func withForwardLoop<R>(
-    _ parameters: Parameters, parts: [Range<Int>], mutating outputs: inout [Tensor], reading inputs: [Tensor],
-    _ body: (ForwardLoopPointers) -> R
-  ) -> R {
-    withForwardHiddenWeights(parameters, parts: parts) { weights, transposed in
-      Tensor.withPointers(mutating: &outputs, reading: inputs) {
-        body(ForwardLoopPointers(weights: weights, transposed: transposed, outputs: $0, inputs: $1))
-      }
-    }
-  }
-
   /// Runs `cell`'s forward time loop and wraps its cache in the layer's (the cell's type opened
   /// from the layer's `any RecurrentCell`: one dynamic dispatch per call).
   func run<Cell: RecurrentCell>(
-    _ cell: Cell, _ xg: consuming Tensor, _ state: RecurrentState, _ lengths: [Int]?, _ parameters: Parameters
+    _ cell: Cell, _ xg: WorkspaceBuffer, _ time: Int, _ state: RecurrentState, _ lengths: [Int]?,
+    _ parameters: Parameters
   ) -> RecurrentCache {
-    let (y, cellCache) = cell.forward(consume xg, state: state, lengths: lengths, layer: self, parameters: parameters)
+    let (y, cellCache) = cell.forward(
+      xg, time: time, state: state, lengths: lengths, layer: self, parameters: parameters)
     return RecurrentCache(initial: state, y: y, cell: cellCache)
   }
 
   /// Runs `cell`'s backward time loop with the cell's part of `cache`.
   func runBackward<Cell: RecurrentCell>(
     _ cell: Cell, _ dy: Tensor, _ dState: RecurrentState, _ cache: RecurrentCache, _ parameters: Parameters
-  ) -> (dxg: Tensor, dState: RecurrentState) {
+  ) -> (dxg: WorkspaceBuffer, dState: RecurrentState) {
     guard let cellCache = cache.cell as? Cell.Cache else {
       fatalError("a cache of another cell than \(cell.name) passed to backward")
     }
