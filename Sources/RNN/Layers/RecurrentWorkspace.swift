@@ -53,6 +53,9 @@ public final class RecurrentWorkspace: Sendable {
     return buffer
   }
 
+  /// Where the buffer `slot` holds now is, without taking it (nil: none yet).
+  func address(_ slot: String) -> UnsafeMutablePointer<Float>? { slots.withLock { $0[slot]?.pointer } }
+
   /// The floats the slots hold now.
   public var footprint: Int { slots.withLock { $0.values.reduce(0) { $0 + $1.capacity } } }
 }
