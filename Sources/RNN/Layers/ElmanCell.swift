@@ -37,21 +37,12 @@ public struct ElmanCell: RecurrentCell {
     let weights = layer.forwardHiddenWeights(parameters, parts: [0..<h])
     defer { weights.release() }
     let (whh, transposed) = (weights.parts[0], weights.transposed)
-    var outputs = [Tensor(uninitializedShape: [t, b, h])]
-    Tensor.withPointers(mutating: &outputs, reading: [state.h]) { outputs, inputs in
-      let (y, h0) = (outputs[0], inputs[0])
-      Parallel.split(b) { slice in
-        let (r, n) = (slice.lowerBound, slice.count)
-        for step in 0..<t {
-          let now = (step * b + r) * h
-          let hPrev = step == 0 ? h0 + r * h : UnsafePointer(y + now - b * h)
-          BLAS.gemm(false, transposed, n, h, h, hPrev, whh, beta: 1, pre + now)
-          rnn_simple_forward_step(n, h, pre + now, y + now, relu)
-          if let lengths { Padding.copyPadded(lengths, slice, step: step, width: h, from: hPrev, to: y + now) }
-        }
-      }
+    let y = layer.forwardSteps(time: t, state: state, lengths: lengths) { step, rows, hPrev, y in
+      let pre = pre + (step * b + rows.lowerBound) * h
+      BLAS.gemm(false, transposed, rows.count, h, h, hPrev, whh, beta: 1, pre)
+      rnn_simple_forward_step(rows.count, h, pre, y, relu)
     }
-    return (outputs[0], Cache())
+    return (y, Cache())
   }
 
   /// Backward through time: per step the activation's derivative and one GEMM
@@ -69,6 +60,7 @@ public struct ElmanCell: RecurrentCell {
     let dpreBuffer = layer.workspace.buffer("elman dpre", count: t * b * h)
     let dhBuffer = layer.workspace.buffer("elman dh", copying: dState.h)
     let savedBuffer = layer.workspace.buffer("elman saved", count: lengths == nil ? 0 : b * h)  // padded rows' dh
+    defer { extendLifetime(savedBuffer) }  // the loop uses only its pointer
     let (dpre, dhNext, saved) = (dpreBuffer.pointer, dhBuffer.pointer, savedBuffer.pointer)
     Tensor.withPointers(reading: [dy, sequence.y]) { inputs in
       let (dy, y) = (inputs[0], inputs[1])

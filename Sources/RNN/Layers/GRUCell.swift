@@ -44,6 +44,7 @@ public struct GRUCell: RecurrentCell {
       gates: layer.workspace.buffer("gru gates", count: t * b * g),
       hiddenCandidates: layer.workspace.buffer("gru hg_n", count: t * b * h))
     let step = layer.workspace.buffer("gru hg", count: b * g)  // hg of one step
+    defer { extendLifetime(step) }  // the loop uses only its pointer
     let (xg, hg, gates, hn) = (UnsafePointer(xg.pointer), step.pointer, cache.gates.pointer, cache.hiddenCandidates.pointer)
     let weights = layer.forwardHiddenWeights(parameters, parts: parts ?? [0..<h])
     defer { weights.release() }
@@ -98,6 +99,7 @@ public struct GRUCell: RecurrentCell {
     let dhgBuffer = workspace.buffer("gru dhg", count: t * b * g)
     let dhBuffer = workspace.buffer("gru dh", copying: dState.h)
     let swapBuffer = workspace.buffer("gru dh'", count: b * h)  // dh_t and dh_{t-1}, swapped each step
+    defer { extendLifetime((dhgBuffer, swapBuffer)) }  // the loops use only their pointers
     let (dxg, dhg, dhNext, dhPrev) = (dxgBuffer.pointer, dhgBuffer.pointer, dhBuffer.pointer, swapBuffer.pointer)
     let (gates, hn) = (cache.gates.pointer, cache.hiddenCandidates.pointer)
     Tensor.withPointers(reading: [dy, sequence.y, sequence.initial.h]) { inputs in

@@ -47,27 +47,18 @@ public struct LSTMCell: RecurrentCell {
     let weights = layer.forwardHiddenWeights(parameters, parts: [0..<h])
     defer { weights.release() }
     let (whh, transposed) = (weights.parts[0], weights.transposed)
-    var outputs = [Tensor(uninitializedShape: [t, b, h])]
-    Tensor.withPointers(mutating: &outputs, reading: [state.h, state.c!]) { outputs, inputs in
-      let (y, h0, c0) = (outputs[0], inputs[0], inputs[1])
-      Parallel.split(b) { slice in
-        let (r, n) = (slice.lowerBound, slice.count)
-        for step in 0..<t {
-          let now = (step * b + r) * h
-          let before = now - b * h
-          let hPrev = step == 0 ? h0 + r * h : UnsafePointer(y + before)
-          let cPrev = step == 0 ? c0 + r * h : UnsafePointer(cells + before)
-          let gatesT = gates + (step * b + r) * g
-          BLAS.gemm(false, transposed, n, g, h, hPrev, whh, beta: 1, gatesT)
-          rnn_lstm_forward_step(n, h, gatesT, cPrev, cells + now, tanhCells + now, y + now)
-          if let lengths {
-            Padding.copyPadded(lengths, slice, step: step, width: h, from: hPrev, to: y + now)
-            Padding.copyPadded(lengths, slice, step: step, width: h, from: cPrev, to: cells + now)
-          }
-        }
-      }
+    let c0Buffer = layer.workspace.buffer("lstm c0", copying: state.c!)
+    defer { extendLifetime(c0Buffer) }  // the loop uses only its pointer
+    let c0 = c0Buffer.pointer
+    let y = layer.forwardSteps(time: t, state: state, lengths: lengths) { step, rows, hPrev, y in
+      let now = (step * b + rows.lowerBound) * h
+      let cPrev = step == 0 ? c0 + rows.lowerBound * h : cells + (now - b * h)
+      let gatesT = gates + (step * b + rows.lowerBound) * g
+      BLAS.gemm(false, transposed, rows.count, g, h, hPrev, whh, beta: 1, gatesT)
+      rnn_lstm_forward_step(rows.count, h, gatesT, cPrev, cells + now, tanhCells + now, y)
+      if let lengths { Padding.copyPadded(lengths, rows, step: step, width: h, from: cPrev, to: cells + now) }
     }
-    return (outputs[0], cache)
+    return (y, cache)
   }
 
   /// Backward through time: per step one fused kernel and one GEMM (`dh_{t-1} = dgates_t W_hh`),
@@ -87,6 +78,7 @@ public struct LSTMCell: RecurrentCell {
     let dhBuffer = workspace.buffer("lstm dh", copying: dState.h)
     let dcBuffer = workspace.buffer("lstm dc", copying: dState.c ?? .zeros([b, h]))
     let savedBuffer = workspace.buffer("lstm saved", count: lengths == nil ? 0 : 2 * b * h)  // padded rows' dh, dc
+    defer { extendLifetime(savedBuffer) }  // the loop uses only its pointer
     let (dgates, dhNext, dc, saved) = (dgatesBuffer.pointer, dhBuffer.pointer, dcBuffer.pointer, savedBuffer.pointer)
     let gates = UnsafePointer(cache.gates.pointer)
     let (cells, tanhCells) = (UnsafePointer(cache.cells.pointer), UnsafePointer(cache.tanhCells.pointer))

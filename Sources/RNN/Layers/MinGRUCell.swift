@@ -37,20 +37,10 @@ public struct MinGRUCell: RecurrentCell {
     parameters: Parameters
   ) -> (y: Tensor, cache: Cache) {
     let (b, h, gates) = (state.h.shape[0], layer.hiddenSize, xg.pointer)
-    var outputs = [Tensor(uninitializedShape: [t, b, h])]
-    Tensor.withPointers(mutating: &outputs, reading: [state.h]) { outputs, inputs in
-      let (y, h0) = (outputs[0], inputs[0])
-      Parallel.split(b) { slice in
-        let (r, n) = (slice.lowerBound, slice.count)
-        for step in 0..<t {
-          let now = (step * b + r) * h
-          let hPrev = step == 0 ? h0 + r * h : UnsafePointer(y + now - b * h)
-          rnn_mingru_forward_step(n, h, gates + (step * b + r) * 2 * h, hPrev, y + now)
-          if let lengths { Padding.copyPadded(lengths, slice, step: step, width: h, from: hPrev, to: y + now) }
-        }
-      }
+    let y = layer.forwardSteps(time: t, state: state, lengths: lengths) { step, rows, hPrev, y in
+      rnn_mingru_forward_step(rows.count, h, gates + (step * b + rows.lowerBound) * 2 * h, hPrev, y)
     }
-    return (outputs[0], Cache(gates: xg))
+    return (y, Cache(gates: xg))
   }
 
   /// Backward through time, the scan reversed: per step one fused kernel, each slice of the batch
@@ -65,6 +55,7 @@ public struct MinGRUCell: RecurrentCell {
     let dgatesBuffer = layer.workspace.buffer("mingru dgates", count: t * b * 2 * h)
     let dhBuffer = layer.workspace.buffer("mingru dh", copying: dState.h)
     let savedBuffer = layer.workspace.buffer("mingru saved", count: lengths == nil ? 0 : b * h)  // padded rows' dh
+    defer { extendLifetime(savedBuffer) }  // the loop uses only its pointer
     let (dgates, dh, saved, gates) = (dgatesBuffer.pointer, dhBuffer.pointer, savedBuffer.pointer, cache.gates.pointer)
     Tensor.withPointers(reading: [dy, sequence.y, sequence.initial.h]) { inputs in
       let (dy, y, h0) = (inputs[0], inputs[1], inputs[2])

@@ -71,6 +71,31 @@ extension RecurrentCellCache {
 }
 
 extension RecurrentLayer {
+  /// The frame of a forward time loop in which each thread runs a slice of the batch through all
+  /// `time` steps: allocates the outputs `y [T,B,H]`, and calls `body` per step and slice with
+  /// the slice's `h_{t-1}` (the initial state's rows at step 0) and its rows of `y_t`, both
+  /// `[rows, H]`; after it a padded row's `y_t` is its `h_{t-1}` (a cell with more state copies
+  /// that itself). Returns `y`.
+  func forwardSteps(
+    time t: Int, state: RecurrentState, lengths: [Int]?,
+    _ body: (_ step: Int, _ rows: Range<Int>, _ hPrev: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) -> Void
+  ) -> Tensor {
+    let (b, h) = (state.h.shape[0], hiddenSize)
+    var outputs = [Tensor(uninitializedShape: [t, b, h])]
+    Tensor.withPointers(mutating: &outputs, reading: [state.h]) { outputs, inputs in
+      let (y, h0) = (outputs[0], inputs[0])
+      Parallel.split(b) { rows in
+        for step in 0..<t {
+          let now = (step * b + rows.lowerBound) * h
+          let hPrev = step == 0 ? h0 + rows.lowerBound * h : UnsafePointer(y + now - b * h)
+          body(step, rows, hPrev, y + now)
+          if let lengths { Padding.copyPadded(lengths, rows, step: step, width: h, from: hPrev, to: y + now) }
+        }
+      }
+    }
+    return outputs[0]
+  }
+
   /// Runs `cell`'s forward time loop and wraps its cache in the layer's (the cell's type opened
   /// from the layer's `any RecurrentCell`: one dynamic dispatch per call).
   func run<Cell: RecurrentCell>(

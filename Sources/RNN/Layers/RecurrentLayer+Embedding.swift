@@ -43,6 +43,7 @@ extension RecurrentLayer {
   func tableGradients(_ dxg: UnsafePointer<Float>, tokens: [Int32], embedding: Embedding, parameters: Parameters) {
     let (v, rows, e) = (embedding.vocabularySize, cell.gates * hiddenSize, embedding.size)
     let dtable = workspace.buffer("table gradients", count: v * rows)
+    defer { extendLifetime(dtable) }  // used only through its pointer
     dtable.pointer.update(repeating: 0, count: v * rows)
     let (target, source) = (UncheckedBox(dtable.pointer), UncheckedBox(dxg))
     tokens.withUnsafeBufferPointer { tokens in
