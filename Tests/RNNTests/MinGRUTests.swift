@@ -103,7 +103,8 @@ final class MinGRUTests: XCTestCase {
           let y =
             step % 2 == 0
             ? rnn(inputs, time: t, batch: b, embedding: embedding, parameters: parameters, on: tape).y
-            : rnn(embedding(inputs, shape: [t, b], parameters: parameters, on: tape), parameters: parameters, on: tape).y
+            : rnn(embedding(inputs, shape: [t, b], parameters: parameters, on: tape), parameters: parameters, on: tape)
+              .y
           return tape.softmaxCrossEntropy(decoder(y, parameters: parameters, on: tape), targets: targets)
         })
     }

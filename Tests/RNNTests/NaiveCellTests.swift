@@ -18,7 +18,7 @@ final class NaiveCellTests: XCTestCase {
     for cell in CellKind.allCases { checkAgainstNaive(cell, time: 7, batch: 1) }
   }
 
-  /// From `H = 256` the forward loop multiplies by a transposed copy of `W_hh` (`withForwardHiddenWeights`).
+  /// From `H = 256` the forward loop multiplies by a transposed copy of `W_hh` (`forwardHiddenWeights`).
   func testWideLayersMatchNaive() {
     for cell in CellKind.allCases { checkAgainstNaive(cell, time: 4, batch: 3, hidden: 256) }
   }

@@ -45,7 +45,9 @@ public struct GRUCell: RecurrentCell {
       hiddenCandidates: layer.workspace.buffer("gru hg_n", count: t * b * h))
     let step = layer.workspace.buffer("gru hg", count: b * g)  // hg of one step
     defer { extendLifetime(step) }  // the loop uses only its pointer
-    let (xg, hg, gates, hn) = (UnsafePointer(xg.pointer), step.pointer, cache.gates.pointer, cache.hiddenCandidates.pointer)
+    let (xg, hg, gates, hn) = (
+      UnsafePointer(xg.pointer), step.pointer, cache.gates.pointer, cache.hiddenCandidates.pointer
+    )
     let weights = layer.forwardHiddenWeights(parameters, parts: parts ?? [0..<h])
     defer { weights.release() }
     let transposed = weights.transposed

@@ -65,7 +65,9 @@ public struct MinGRUCell: RecurrentCell {
           let now = (step * b + r) * h
           let hPrev = step == 0 ? h0 + r * h : y + now - b * h
           let dgatesT = dgates + (step * b + r) * 2 * h
-          if let lengths { Padding.copyPadded(lengths, slice, step: step, width: h, from: dh + r * h, to: saved + r * h) }
+          if let lengths {
+            Padding.copyPadded(lengths, slice, step: step, width: h, from: dh + r * h, to: saved + r * h)
+          }
           rnn_mingru_backward_step(n, h, gates + (step * b + r) * 2 * h, hPrev, dy + now, dh + r * h, dgatesT)
           if let lengths {
             Padding.zeroPadded(lengths, slice, step: step, width: 2 * h, dgatesT)

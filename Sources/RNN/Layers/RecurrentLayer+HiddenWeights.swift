@@ -59,7 +59,8 @@ extension RecurrentLayer {
       }
     }
     BLAS.holdConstant(copy.pointer, count: g * h * h)  // with bf16 products: rounded once for every step
-    return ForwardHiddenWeights(parts: offsets.map { UnsafePointer(copy.pointer + $0) }, transposed: transposed, copy: copy)
+    return ForwardHiddenWeights(
+      parts: offsets.map { UnsafePointer(copy.pointer + $0) }, transposed: transposed, copy: copy)
   }
 
   /// The hidden side of backward, once every step's gradient `dhg [T,B,G*H]` of the hidden

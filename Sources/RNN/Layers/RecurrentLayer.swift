@@ -230,8 +230,11 @@ public struct RecurrentLayer: Sendable {
     let (t, b) = (cache.y.shape[0], cache.y.shape[1])
     guard t > 0 else { return cache.initial }
     let size = b * hiddenSize
-    let c = cache.cell.cellStates.map { cells in Tensor(shape: [b, hiddenSize]) { $0.update(from: cells + (t - 1) * size, count: size) } }
-    return RecurrentState(h: Tensor(shape: [b, hiddenSize], scalars: Array(cache.y.scalars[(t - 1) * size..<t * size])), c: c)
+    let c = cache.cell.cellStates.map { cells in
+      Tensor(shape: [b, hiddenSize]) { $0.update(from: cells + (t - 1) * size, count: size) }
+    }
+    return RecurrentState(
+      h: Tensor(shape: [b, hiddenSize], scalars: Array(cache.y.scalars[(t - 1) * size..<t * size])), c: c)
   }
 
   /// The biases every input projection starts from: `b_ih + b_hh`, or `b_ih` for a GRU or a cell
@@ -249,7 +252,8 @@ public struct RecurrentLayer: Sendable {
     let rows = cell.gates * hiddenSize
     let out = workspace.buffer("projections", count: n * rows)
     fillProjectionBiases(n, out.pointer, parameters)
-    x.withPointer { x in BLAS.parallelGemm(false, true, n, rows, d, x, parameters.value(weightIH), beta: 1, out.pointer) }
+    x.withPointer { x in BLAS.parallelGemm(false, true, n, rows, d, x, parameters.value(weightIH), beta: 1, out.pointer)
+    }
     return out
   }
 
