@@ -55,10 +55,12 @@ RNN_KERNEL void rnn_gru_forward_step(long B, long H, long u, long w, const float
                                      float *h) {
   const float *restrict br = bhh + u, *restrict bz = br + H, *restrict bn = bz + H;
   for (long b = 0; b < B; b++) {
-    const float *restrict xr = xg + b * 3 * H + u, *restrict xz = xr + H, *restrict xn = xz + H;
+    // xg and gates may be one buffer (the training loop keeps the gates in the projections):
+    // each element is read before the same element is written, so neither is `restrict`.
+    const float *xr = xg + b * 3 * H + u, *xz = xr + H, *xn = xz + H;
     const float *restrict hr = hg + b * 3 * w, *restrict hz = hr + w, *restrict hnn = hz + w;
     const float *restrict hp = h_prev + b * H + u;
-    float *restrict gr = gates + b * 3 * H + u, *restrict gz = gr + H, *restrict gn = gz + H;
+    float *gr = gates + b * 3 * H + u, *gz = gr + H, *gn = gz + H;
     float *restrict keep = hn + b * H + u, *restrict out = h + b * H + u;
     RNN_VECTORIZE
     for (long j = 0; j < w; j++) {

@@ -235,8 +235,9 @@ void rnn_lstm_backward_step(long B, long H, const float *gates, const float *c_p
 
 /// GRU forward for hidden units [u, u+w) of each of B rows. xg [B,3H] = x W_ih^T + b_ih;
 /// hg [B,3w] = h_prev W_hh^T for these units (blocks r,z,n of width w), to which `bhh` [3H] adds
-/// b_hh. Writes these units' columns of gates [B,3H] = r,z,n, hn [B,H] = the n part of
-/// h_prev W_hh^T + b_hh (kept for backward) and h [B,H].
+/// b_hh. Writes these units' columns of gates [B,3H] = r,z,n (which may be xg itself: each element
+/// is read before it is written), hn [B,H] = the n part of h_prev W_hh^T + b_hh (kept for
+/// backward) and h [B,H].
 void rnn_gru_forward_step(long B, long H, long u, long w, const float *xg, const float *hg,
                           const float *bhh, const float *h_prev, float *gates, float *hn, float *h);
 

@@ -43,11 +43,13 @@ public struct Bidirectional: Sendable {
     self.cell = cell
     self.inputSize = inputSize
     self.hiddenSize = hiddenSize
+    let scratch = RecurrentWorkspace()
     forwardLayer = RecurrentLayer(
-      cell, inputSize: inputSize, hiddenSize: hiddenSize, layout: &layout, prefix: prefix, suffix: suffix)
+      cell, inputSize: inputSize, hiddenSize: hiddenSize, layout: &layout, prefix: prefix, suffix: suffix,
+      scratch: scratch)
     reverseLayer = RecurrentLayer(
       cell, inputSize: inputSize, hiddenSize: hiddenSize, layout: &layout, prefix: prefix,
-      suffix: suffix + "_reverse")
+      suffix: suffix + "_reverse", scratch: scratch)
   }
 
   /// PyTorch's initialisation, as `RecurrentLayer.initialize`, forward direction first.

@@ -57,9 +57,9 @@ public struct ElmanCell: RecurrentCell {
     let relu = relu
     let lengths = sequence.lengths
     let whh = parameters.value(layer.weightHH)
-    let dpreBuffer = layer.workspace.buffer("elman dpre", count: t * b * h)
-    let dhBuffer = layer.workspace.buffer("elman dh", copying: dState.h)
-    let savedBuffer = layer.workspace.buffer("elman saved", count: lengths == nil ? 0 : b * h)  // padded rows' dh
+    let dpreBuffer = layer.scratch.buffer("elman dpre", count: t * b * h)
+    let dhBuffer = layer.scratch.buffer("elman dh", copying: dState.h)
+    let savedBuffer = layer.scratch.buffer("elman saved", count: lengths == nil ? 0 : b * h)  // padded rows' dh
     defer { extendLifetime(savedBuffer) }  // the loop uses only its pointer
     let (dpre, dhNext, saved) = (dpreBuffer.pointer, dhBuffer.pointer, savedBuffer.pointer)
     Tensor.withPointers(reading: [dy, sequence.y]) { inputs in

@@ -29,7 +29,7 @@ public struct GRUCell: RecurrentCell {
   }
 
   /// Forward from the input projections `xg = x W_ih^T + b_ih` `[T,B,3H]` (`b_hh` stays inside
-  /// the reset gate): the threads share each step by hidden units (`unitParts`, each its half of
+  /// the reset gate), which become the gate cache in place: the threads share each step by hidden units (`unitParts`, each its half of
   /// `W_hh` and its region of the staged product `hg`) or each run a slice of the batch. With
   /// `lengths`, a padded row's `h_t` is its `h_{t-1}`.
   public func forward(
@@ -40,10 +40,8 @@ public struct GRUCell: RecurrentCell {
     let g = 3 * h
     let bhh = parameters.value(layer.biasHH)
     let parts = layer.unitParts
-    let cache = Cache(
-      gates: layer.workspace.buffer("gru gates", count: t * b * g),
-      hiddenCandidates: layer.workspace.buffer("gru hg_n", count: t * b * h))
-    let step = layer.workspace.buffer("gru hg", count: b * g)  // hg of one step
+    let cache = Cache(gates: xg, hiddenCandidates: layer.workspace.buffer("gru hg_n", count: t * b * h))
+    let step = layer.scratch.buffer("gru hg", count: b * g)  // hg of one step
     defer { extendLifetime(step) }  // the loop uses only its pointer
     let (xg, hg, gates, hn) = (
       UnsafePointer(xg.pointer), step.pointer, cache.gates.pointer, cache.hiddenCandidates.pointer
@@ -96,11 +94,11 @@ public struct GRUCell: RecurrentCell {
     let g = 3 * h
     let whh = parameters.value(layer.weightHH)
     let lengths = sequence.lengths
-    let workspace = layer.workspace
-    let dxgBuffer = workspace.buffer("gru dxg", count: t * b * g)
-    let dhgBuffer = workspace.buffer("gru dhg", count: t * b * g)
-    let dhBuffer = workspace.buffer("gru dh", copying: dState.h)
-    let swapBuffer = workspace.buffer("gru dh'", count: b * h)  // dh_t and dh_{t-1}, swapped each step
+    let scratch = layer.scratch
+    let dxgBuffer = scratch.buffer("gru dxg", count: t * b * g)
+    let dhgBuffer = scratch.buffer("gru dhg", count: t * b * g)
+    let dhBuffer = scratch.buffer("gru dh", copying: dState.h)
+    let swapBuffer = scratch.buffer("gru dh'", count: b * h)  // dh_t and dh_{t-1}, swapped each step
     defer { extendLifetime((dhgBuffer, swapBuffer)) }  // the loops use only their pointers
     let (dxg, dhg, dhNext, dhPrev) = (dxgBuffer.pointer, dhgBuffer.pointer, dhBuffer.pointer, swapBuffer.pointer)
     let (gates, hn) = (cache.gates.pointer, cache.hiddenCandidates.pointer)

@@ -47,7 +47,7 @@ public struct LSTMCell: RecurrentCell {
     let weights = layer.forwardHiddenWeights(parameters, parts: [0..<h])
     defer { weights.release() }
     let (whh, transposed) = (weights.parts[0], weights.transposed)
-    let c0Buffer = layer.workspace.buffer("lstm c0", copying: state.c!)
+    let c0Buffer = layer.scratch.buffer("lstm c0", copying: state.c!)
     defer { extendLifetime(c0Buffer) }  // the loop uses only its pointer
     let c0 = c0Buffer.pointer
     let y = layer.forwardSteps(time: t, state: state, lengths: lengths) { step, rows, hPrev, y in
@@ -73,11 +73,11 @@ public struct LSTMCell: RecurrentCell {
     let g = 4 * h
     let lengths = sequence.lengths
     let whh = parameters.value(layer.weightHH)
-    let workspace = layer.workspace
-    let dgatesBuffer = workspace.buffer("lstm dgates", count: t * b * g)
-    let dhBuffer = workspace.buffer("lstm dh", copying: dState.h)
-    let dcBuffer = workspace.buffer("lstm dc", copying: dState.c ?? .zeros([b, h]))
-    let savedBuffer = workspace.buffer("lstm saved", count: lengths == nil ? 0 : 2 * b * h)  // padded rows' dh, dc
+    let scratch = layer.scratch
+    let dgatesBuffer = scratch.buffer("lstm dgates", count: t * b * g)
+    let dhBuffer = scratch.buffer("lstm dh", copying: dState.h)
+    let dcBuffer = scratch.buffer("lstm dc", copying: dState.c ?? .zeros([b, h]))
+    let savedBuffer = scratch.buffer("lstm saved", count: lengths == nil ? 0 : 2 * b * h)  // padded rows' dh, dc
     defer { extendLifetime(savedBuffer) }  // the loop uses only its pointer
     let (dgates, dhNext, dc, saved) = (dgatesBuffer.pointer, dhBuffer.pointer, dcBuffer.pointer, savedBuffer.pointer)
     let gates = UnsafePointer(cache.gates.pointer)

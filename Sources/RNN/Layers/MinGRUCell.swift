@@ -52,9 +52,9 @@ public struct MinGRUCell: RecurrentCell {
   ) -> (dxg: WorkspaceBuffer, dState: RecurrentState) {
     let (t, b, h) = (sequence.y.shape[0], sequence.y.shape[1], layer.hiddenSize)
     let lengths = sequence.lengths
-    let dgatesBuffer = layer.workspace.buffer("mingru dgates", count: t * b * 2 * h)
-    let dhBuffer = layer.workspace.buffer("mingru dh", copying: dState.h)
-    let savedBuffer = layer.workspace.buffer("mingru saved", count: lengths == nil ? 0 : b * h)  // padded rows' dh
+    let dgatesBuffer = layer.scratch.buffer("mingru dgates", count: t * b * 2 * h)
+    let dhBuffer = layer.scratch.buffer("mingru dh", copying: dState.h)
+    let savedBuffer = layer.scratch.buffer("mingru saved", count: lengths == nil ? 0 : b * h)  // padded rows' dh
     defer { extendLifetime(savedBuffer) }  // the loop uses only its pointer
     let (dgates, dh, saved, gates) = (dgatesBuffer.pointer, dhBuffer.pointer, savedBuffer.pointer, cache.gates.pointer)
     Tensor.withPointers(reading: [dy, sequence.y, sequence.initial.h]) { inputs in

@@ -6,11 +6,11 @@ import CKernels
 // whenever the vocabulary is smaller than a batch (a character vocabulary: 65-200 vs thousands).
 extension RecurrentLayer {
   /// Each character's input projection: `embedding.weight W_ih^T` plus biases, `[V, G*H]`, in
-  /// the workspace's `table` buffer.
+  /// the scratch workspace's `table` buffer.
   func projectionTable(_ embedding: Embedding, _ parameters: Parameters) -> WorkspaceBuffer {
     require(embedding.size == inputSize, "embedding size \(embedding.size) is not the layer's input size \(inputSize)")
     let (v, rows) = (embedding.vocabularySize, cell.gates * hiddenSize)
-    let table = workspace.buffer("table", count: v * rows)
+    let table = scratch.buffer("table", count: v * rows)
     fillProjectionBiases(v, table.pointer, parameters)
     BLAS.parallelGemm(
       false, true, v, rows, inputSize, parameters.value(embedding.weight), parameters.value(weightIH), beta: 1,
@@ -38,11 +38,11 @@ extension RecurrentLayer {
   }
 
   /// The input side of backward through the table: sums `dxg [T,B,G*H]` by character into
-  /// `dtable [V, G*H]` (the workspace's `table gradients`), then `db_ih += sum(dtable)`,
+  /// `dtable [V, G*H]` (the scratch workspace's `table gradients`), then `db_ih += sum(dtable)`,
   /// `dW_ih += dtable^T embedding.weight`, `d embedding.weight += dtable W_ih`.
   func tableGradients(_ dxg: UnsafePointer<Float>, tokens: [Int32], embedding: Embedding, parameters: Parameters) {
     let (v, rows, e) = (embedding.vocabularySize, cell.gates * hiddenSize, embedding.size)
-    let dtable = workspace.buffer("table gradients", count: v * rows)
+    let dtable = scratch.buffer("table gradients", count: v * rows)
     defer { extendLifetime(dtable) }  // used only through its pointer
     dtable.pointer.update(repeating: 0, count: v * rows)
     let (target, source) = (UncheckedBox(dtable.pointer), UncheckedBox(dxg))

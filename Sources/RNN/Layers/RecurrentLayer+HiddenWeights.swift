@@ -41,13 +41,13 @@ extension RecurrentLayer {
   /// (`transposed` false: a plain product), which oneDNN runs about twice as fast there
   /// (`[16, 512] x [512, 2048]`: 154-173 against 71 GFLOP/s on two cores; 2x512 LSTM training
   /// +20-25%) and slower at `H = 128`. One part of all units uses `W_hh` itself; otherwise the
-  /// copy lives in the workspace (`hidden weights`) until `release()`.
+  /// copy lives in the scratch workspace (`hidden weights`) until `release()`.
   func forwardHiddenWeights(_ parameters: Parameters, parts: [Range<Int>]) -> ForwardHiddenWeights {
     let (g, h, whh) = (cell.gates, hiddenSize, parameters.value(weightHH))
     let transposed = h < 256
     if transposed && parts.count == 1 { return ForwardHiddenWeights(parts: [whh], transposed: true, copy: nil) }
     let offsets = parts.map { g * $0.lowerBound * h }
-    let copy = workspace.buffer("hidden weights", count: g * h * h)
+    let copy = scratch.buffer("hidden weights", count: g * h * h)
     for (units, offset) in zip(parts, offsets) {
       for q in 0..<g {
         let rows = whh + (q * h + units.lowerBound) * h

@@ -85,9 +85,13 @@ public struct RecurrentLayer: Sendable {
   public let biasIH: ParameterRef
   /// `weight_hh` and `bias_hh`, nil for a cell without hidden weights.
   let hiddenWeights: (weight: ParameterRef, bias: ParameterRef)?
-  /// The buffers the layer's calls reuse (projections, caches, gradients), shared by copies of
-  /// the layer.
+  /// The buffers the layer's calls reuse and its caches keep (projections, gates, cell states),
+  /// shared by copies of the layer.
   public let workspace = RecurrentWorkspace()
+  /// The buffers no call keeps past its own end (gate gradients, a step's scratch, the transposed
+  /// `W_hh`), shared by the layers built together (a stack's, both directions'): one layer's
+  /// backward is done with them before the next one's starts.
+  public let scratch: RecurrentWorkspace
 
   /// `weight_hh [G*H, H]`; only for a cell with hidden weights.
   public var weightHH: ParameterRef {
@@ -106,12 +110,14 @@ public struct RecurrentLayer: Sendable {
 
   /// Declares the layer's parameters as `<prefix>weight_ih<suffix>` etc. (e.g. `rnn.` and `_l0`),
   /// in PyTorch's order, each uniform in `[-1/sqrt(H), 1/sqrt(H)]` as PyTorch initialises them.
+  /// Layers built together may share `scratch` (nil: one of its own).
   public init(
     _ cell: any RecurrentCell, inputSize: Int, hiddenSize: Int, layout: inout ParameterLayout,
-    prefix: String = "", suffix: String = ""
+    prefix: String = "", suffix: String = "", scratch: RecurrentWorkspace? = nil
   ) {
     let rows = cell.gates * hiddenSize
     self.cell = cell
+    self.scratch = scratch ?? RecurrentWorkspace()
     self.inputSize = inputSize
     self.hiddenSize = hiddenSize
     let bound = ParameterInitialization.uniform(bound: 1 / Float(hiddenSize).squareRoot())

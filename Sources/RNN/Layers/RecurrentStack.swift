@@ -23,10 +23,11 @@ public struct RecurrentStack: Sendable {
     layout: inout ParameterLayout, prefix: String = "rnn."
   ) {
     require(count > 0, "a recurrent stack of \(count) layers")
+    let scratch = RecurrentWorkspace()
     layers = (0..<count).map { l in
       RecurrentLayer(
         cell, inputSize: l == 0 ? inputSize : hiddenSize, hiddenSize: hiddenSize, layout: &layout, prefix: prefix,
-        suffix: "_l\(l)")
+        suffix: "_l\(l)", scratch: scratch)
     }
     self.dropout = dropout
   }
