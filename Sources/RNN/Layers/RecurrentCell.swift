@@ -37,7 +37,8 @@ public protocol RecurrentCell: Sendable {
   /// workspace buffer, which it may keep as its cache or overwrite) and `state` (`[B,H]`, with `c`
   /// for a cell that has one): every step's output `[T,B,H]` and the cell's cache. With
   /// `lengths`, a padded row carries its state unchanged (`Padding`). `layer` gives the sizes,
-  /// the parameters' places and the workspace its other buffers come from.
+  /// the parameters' places and the workspaces its other buffers come from: `layer.workspace`
+  /// for what the cache keeps, `layer.scratch` for what is done with when the call returns.
   func forward(
     _ xg: WorkspaceBuffer, time: Int, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer,
     parameters: Parameters
