@@ -39,6 +39,13 @@ root), all tensors stored as little-endian F32:
   [L,B,H], and ``grad.<name>`` for every parameter plus ``grad.h0`` and
   ``grad.c0``. ``__metadata__`` as above plus V and E.
 
+* ``mingru.safetensors``, ``packed_mingru.safetensors`` -- two stacked minGRU
+  layers (the ``MinGRU`` module below: no ``torch.nn`` equivalent), sizes and
+  tensors as the bare modules (parameters ``weight_ih_l{k}``, ``bias_ih_l{k}``
+  only); the packed one over rows of ``lengths`` [B] (stored as F32), with
+  zero outputs past a row's length and its state kept there. Each seeds its
+  own generator (``mingru`` as the only argument writes just these).
+
 The ``c0``/``c_n``/``grad.c0`` tensors exist only for LSTM files.
 
 Determinism and precision: the torch seed is fixed; every random value is
@@ -75,6 +82,8 @@ FIXTURES = os.path.join(ROOT, "Tests", "RNNTests", "Fixtures")
 
 CELLS = ["lstm", "gru", "rnn_tanh", "rnn_relu"]
 CHARLM_CELLS = ["lstm", "gru", "rnn_tanh"]
+# The rows' lengths of ``packed_mingru`` (all of 0...T, unsorted), as ``make-sequence-references.py``.
+MINGRU_LENGTHS = [7, 3, 0, 5]
 
 
 # ---------------------------------------------------------------------------
@@ -241,6 +250,67 @@ def cell_fixture(cell):
 
 
 # ---------------------------------------------------------------------------
+# (a2) a cell PyTorch does not have: minGRU (Feng et al. 2024)
+# ---------------------------------------------------------------------------
+
+class MinGRU(nn.Module):
+    """``L`` stacked minGRU layers, ``x [T,B,D] -> y [T,B,H]``, as swift-rnn's ``MinGRUCell``:
+    per layer ``z, cand = Linear(D, 2H)(x).chunk(2)``, ``h_t = (1 - sigmoid(z_t)) h_{t-1} +
+    sigmoid(z_t) cand_t``. Parameters ``weight_ih_l{k}`` [2H, D], ``bias_ih_l{k}`` [2H]; no
+    hidden-to-hidden weights. With ``lengths``, row ``b`` keeps its state after its
+    ``lengths[b]`` steps and outputs zeros there (as packed sequences)."""
+
+    def __init__(self, input_size, hidden, layers):
+        super().__init__()
+        self.hidden = hidden
+        for k in range(layers):
+            d = input_size if k == 0 else hidden
+            self.register_parameter(f"weight_ih_l{k}", nn.Parameter(torch.empty(2 * hidden, d)))
+            self.register_parameter(f"bias_ih_l{k}", nn.Parameter(torch.empty(2 * hidden)))
+        self.layers = layers
+
+    def forward(self, x, h0, lengths=None):
+        T = x.shape[0]
+        finals = []
+        for k in range(self.layers):
+            xg = F.linear(x, getattr(self, f"weight_ih_l{k}"), getattr(self, f"bias_ih_l{k}"))
+            z, cand = xg.sigmoid().chunk(2, dim=-1)[0], xg.chunk(2, dim=-1)[1]
+            h, ys = h0[k], []
+            for t in range(T):
+                new = (1 - z[t]) * h + z[t] * cand[t]
+                if lengths is None:
+                    h = new
+                    ys.append(h)
+                else:
+                    valid = (t < lengths).to(x.dtype).unsqueeze(1)
+                    h = valid * new + (1 - valid) * h
+                    ys.append(valid * h)
+            x = torch.stack(ys)
+            finals.append(h)
+        return x, torch.stack(finals)
+
+
+def mingru_fixture(lengths):
+    """Like ``cell_fixture`` for ``MinGRU`` (``lengths``: a packed-style batch, stored as F32)."""
+    torch.manual_seed(SEED + (2 if lengths else 1))
+    T, B, D, H, L = 7, len(lengths) if lengths else 3, 5, 4, 2
+    rnn = MinGRU(D, H, L).double()
+    reinit_uniform(rnn)
+    x = randn(T, B, D).requires_grad_()
+    h0 = randn(L, B, H).requires_grad_()
+    dy = randn(T, B, H)
+    dh_n = randn(L, B, H)
+    lengths_tensor = torch.tensor(lengths, dtype=torch.int64) if lengths else None
+    y, h_n = rnn(x, h0, lengths_tensor)
+    tensors = backward_rnn(rnn, x, h0, None, dy, dh_n, None, y, h_n)
+    if lengths:
+        tensors["lengths"] = lengths_tensor.double()
+    metadata = {"cell": "mingru", "T": T, "B": B, "D": D, "H": H, "L": L,
+                "torch": torch.__version__}
+    return tensors, metadata
+
+
+# ---------------------------------------------------------------------------
 # (b) character-level language model
 # ---------------------------------------------------------------------------
 
@@ -312,6 +382,11 @@ def main():
     jobs = [(f"{c}.safetensors", cell_fixture, c) for c in CELLS]
     jobs += [(f"charlm_{c}.safetensors", charlm_fixture, c) for c in CHARLM_CELLS]
     jobs += [("model", model_fixture, None)]
+    # Each seeds its own generator, so `make-references.py mingru` writes only these two.
+    jobs += [("mingru.safetensors", mingru_fixture, None)]
+    jobs += [("packed_mingru.safetensors", mingru_fixture, MINGRU_LENGTHS)]
+    if sys.argv[1:] == ["mingru"]:
+        jobs = jobs[-2:]
     for filename, fn, cell in jobs:
         if fn is model_fixture:
             parameters, outputs = fn(cell)

@@ -55,10 +55,12 @@ RNN_KERNEL void rnn_gru_forward_step(long B, long H, long u, long w, const float
                                      float *h) {
   const float *restrict br = bhh + u, *restrict bz = br + H, *restrict bn = bz + H;
   for (long b = 0; b < B; b++) {
-    const float *restrict xr = xg + b * 3 * H + u, *restrict xz = xr + H, *restrict xn = xz + H;
+    // xg and gates may be one buffer (the training loop keeps the gates in the projections):
+    // each element is read before the same element is written, so neither is `restrict`.
+    const float *xr = xg + b * 3 * H + u, *xz = xr + H, *xn = xz + H;
     const float *restrict hr = hg + b * 3 * w, *restrict hz = hr + w, *restrict hnn = hz + w;
     const float *restrict hp = h_prev + b * H + u;
-    float *restrict gr = gates + b * 3 * H + u, *restrict gz = gr + H, *restrict gn = gz + H;
+    float *gr = gates + b * 3 * H + u, *gz = gr + H, *gn = gz + H;
     float *restrict keep = hn + b * H + u, *restrict out = h + b * H + u;
     RNN_VECTORIZE
     for (long j = 0; j < w; j++) {
@@ -119,4 +121,36 @@ RNN_KERNEL void rnn_simple_backward_step(long B, long H, const float *h, const f
   else
     RNN_VECTORIZE
     for (long k = 0; k < n; k++) d[k] = (g[k] + next[k]) * (1.0f - y[k] * y[k]);
+}
+
+RNN_KERNEL void rnn_mingru_forward_step(long B, long H, float *gates, const float *h_prev,
+                                        float *h) {
+  for (long b = 0; b < B; b++) {
+    float *restrict gz = gates + b * 2 * H, *restrict gh = gz + H;
+    const float *restrict hp = h_prev + b * H;
+    float *restrict out = h + b * H;
+    RNN_VECTORIZE
+    for (long j = 0; j < H; j++) {
+      float z = rnn_sigmoidf(gz[j]);
+      gz[j] = z;
+      out[j] = (1.0f - z) * hp[j] + z * gh[j];
+    }
+  }
+}
+
+RNN_KERNEL void rnn_mingru_backward_step(long B, long H, const float *gates, const float *h_prev,
+                                         const float *dy, float *dh, float *dgates) {
+  for (long b = 0; b < B; b++) {
+    const float *restrict gz = gates + b * 2 * H, *restrict gh = gz + H;
+    const float *restrict hp = h_prev + b * H, *restrict y = dy + b * H;
+    float *restrict d = dh + b * H;
+    float *restrict dz = dgates + b * 2 * H, *restrict dcand = dz + H;
+    RNN_VECTORIZE
+    for (long j = 0; j < H; j++) {
+      float z = gz[j], g = y[j] + d[j];
+      dz[j] = g * (gh[j] - hp[j]) * z * (1.0f - z);
+      dcand[j] = g * z;
+      d[j] = g * (1.0f - z);
+    }
+  }
 }

@@ -22,7 +22,7 @@ final class BidirectionalTests: XCTestCase {
       ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
         + ["weight_ih_l0_reverse", "weight_hh_l0_reverse", "bias_ih_l0_reverse", "bias_hh_l0_reverse"])
 
-    let initial = try reference.requireState("h0", "c0", cell)
+    let initial = try reference.requireState("h0", "c0", cell.cell)
     // States [2L,B,H] in PyTorch's order: l0, l0_reverse, l1, l1_reverse.
     func pair(_ s: Tensor, _ l: Int) -> Tensor { stack([slice(s, 2 * l), slice(s, 2 * l + 1)]) }
     func unpair(_ states: [Tensor]) -> Tensor { stack(states.flatMap { [slice($0, 0), slice($0, 1)] }) }
@@ -40,9 +40,9 @@ final class BidirectionalTests: XCTestCase {
       finals.append(final)
     }
     try assertOutputs(
-      reference, cell, y: tape[y], hN: unpair(finals.map { tape[$0.h] }), cN: unpair(finals.map { tape[$0.c!] }))
+      reference, cell.cell, y: tape[y], hN: unpair(finals.map { tape[$0.h] }), cN: unpair(finals.map { tape[$0.c!] }))
 
-    let dFinal = try reference.requireState("dh_n", "dc_n", cell)
+    let dFinal = try reference.requireState("dh_n", "dc_n", cell.cell)
     tape.accumulate(try reference.require("dy"), into: y)
     for (l, final) in finals.enumerated() {
       tape.accumulate(pair(dFinal.h, l), into: final.h)
@@ -50,7 +50,7 @@ final class BidirectionalTests: XCTestCase {
     }
     tape.backward(from: y, seed: 0)
     try assertGradients(
-      reference, cell, dx: try XCTUnwrap(tape.gradient(input)), dh0: unpair(states.map { tape.gradient($0.h)! }),
+      reference, cell.cell, dx: try XCTUnwrap(tape.gradient(input)), dh0: unpair(states.map { tape.gradient($0.h)! }),
       dc0: unpair(states.map { tape.gradient($0.c!)! }), layout: layout, parameters: parameters)
   }
 

@@ -18,7 +18,7 @@ final class NaiveCellTests: XCTestCase {
     for cell in CellKind.allCases { checkAgainstNaive(cell, time: 7, batch: 1) }
   }
 
-  /// From `H = 256` the forward loop multiplies by a transposed copy of `W_hh` (`withForwardHiddenWeights`).
+  /// From `H = 256` the forward loop multiplies by a transposed copy of `W_hh` (`forwardHiddenWeights`).
   func testWideLayersMatchNaive() {
     for cell in CellKind.allCases { checkAgainstNaive(cell, time: 4, batch: 3, hidden: 256) }
   }
@@ -186,7 +186,7 @@ private struct NaiveCell {
   let bHH: [Double]
 
   init(_ layer: RecurrentLayer, _ parameters: Parameters) {
-    cell = layer.cell
+    cell = layer.kind!
     d = layer.inputSize
     h = layer.hiddenSize
     func values(_ ref: ParameterRef) -> [Double] { parameters.tensor(ref).scalars.map(Double.init) }

@@ -9,7 +9,7 @@ final class RecurrentStackTests: XCTestCase {
     let reference = try fixture((packed ? "packed_" : "") + cell.rawValue)
     let lengths = packed ? try reference.require("lengths").scalars.map { Int($0) } : nil
     let x = try reference.require("x")
-    let initial = try reference.requireState("h0", "c0", cell)
+    let initial = try reference.requireState("h0", "c0", cell.cell)
     var layout = ParameterLayout()
     let rnn = RecurrentStack(cell, inputSize: x.shape[2], hiddenSize: initial.h.shape[2], layers: 2, layout: &layout, prefix: "")
     let parameters = Parameters(layout)
@@ -22,9 +22,9 @@ final class RecurrentStackTests: XCTestCase {
     }
     let (y, final) = rnn(input, state: states, lengths: lengths, parameters: parameters, on: tape)
     try assertOutputs(
-      reference, cell, y: tape[y], hN: stack(final.map { tape[$0.h] }), cN: stack(final.map { tape[$0.c!] }))
+      reference, cell.cell, y: tape[y], hN: stack(final.map { tape[$0.h] }), cN: stack(final.map { tape[$0.c!] }))
 
-    let dFinal = try reference.requireState("dh_n", "dc_n", cell)
+    let dFinal = try reference.requireState("dh_n", "dc_n", cell.cell)
     for l in 0..<2 {
       tape.accumulate(slice(dFinal.h, l), into: final[l].h)
       if let c = final[l].c { tape.accumulate(slice(dFinal.c!, l), into: c) }
@@ -32,7 +32,7 @@ final class RecurrentStackTests: XCTestCase {
     tape.accumulate(try reference.require("dy"), into: y)
     tape.backward(from: y, seed: 0)
     try assertGradients(
-      reference, cell, dx: tape.gradient(input)!, dh0: stack(states.map { tape.gradient($0.h)! }),
+      reference, cell.cell, dx: tape.gradient(input)!, dh0: stack(states.map { tape.gradient($0.h)! }),
       dc0: stack(states.map { tape.gradient($0.c!)! }), layout: layout, parameters: parameters)
   }
 

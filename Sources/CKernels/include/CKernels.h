@@ -236,8 +236,9 @@ void rnn_lstm_backward_step(long B, long H, const float *gates, const float *c_p
 
 /// GRU forward for hidden units [u, u+w) of each of B rows. xg [B,3H] = x W_ih^T + b_ih;
 /// hg [B,3w] = h_prev W_hh^T for these units (blocks r,z,n of width w), to which `bhh` [3H] adds
-/// b_hh. Writes these units' columns of gates [B,3H] = r,z,n, hn [B,H] = the n part of
-/// h_prev W_hh^T + b_hh (kept for backward) and h [B,H].
+/// b_hh. Writes these units' columns of gates [B,3H] = r,z,n (which may be xg itself: each element
+/// is read before it is written), hn [B,H] = the n part of h_prev W_hh^T + b_hh (kept for
+/// backward) and h [B,H].
 void rnn_gru_forward_step(long B, long H, long u, long w, const float *xg, const float *hg,
                           const float *bhh, const float *h_prev, float *gates, float *hn, float *h);
 
@@ -253,6 +254,16 @@ void rnn_simple_forward_step(long B, long H, const float *pre, float *h, int rel
 /// Vanilla RNN backward: dpre = (dy + dh_next) * act'(h); h, dy, dh_next, dpre: [B,H].
 void rnn_simple_backward_step(long B, long H, const float *h, const float *dy,
                               const float *dh_next, float *dpre, int relu);
+
+/// minGRU forward (Feng et al. 2024). gates [B,2H]: in, x W_ih^T + b_ih, blocks z (pre-activation)
+/// and h~ (the candidate); out, z = sigmoid(z) and h~ unchanged. h_prev [B,H]; writes
+/// h = (1 - z) * h_prev + z * h~ [B,H].
+void rnn_mingru_forward_step(long B, long H, float *gates, const float *h_prev, float *h);
+
+/// minGRU backward. dh [B,H]: in, the gradient reaching h_t from step t+1 (dy adds the output's);
+/// out, the gradient of h_{t-1}. Writes dgates [B,2H], the gradients of z's pre-activation and of h~.
+void rnn_mingru_backward_step(long B, long H, const float *gates, const float *h_prev,
+                              const float *dy, float *dh, float *dgates);
 
 // MARK: - Vectors and rows
 

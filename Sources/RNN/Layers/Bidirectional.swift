@@ -19,7 +19,7 @@ public struct BidirectionalCache: Sendable {
 /// With `lengths`, row `b`'s reverse direction reads steps `lengths[b]-1, ..., 0` (as PyTorch's
 /// packed sequences), so it starts at the row's last valid step, not at `T-1`.
 public struct Bidirectional: Sendable {
-  public let cell: CellKind
+  public let cell: any RecurrentCell
   /// `D`, the features of each input step.
   public let inputSize: Int
   /// `H`, the features of each direction's state; outputs have `2H`.
@@ -27,19 +27,29 @@ public struct Bidirectional: Sendable {
   public let forwardLayer: RecurrentLayer
   public let reverseLayer: RecurrentLayer
 
+  /// Both directions of the built-in cell `kind`.
+  public init(
+    _ kind: CellKind, inputSize: Int, hiddenSize: Int, layout: inout ParameterLayout, prefix: String = "",
+    suffix: String = ""
+  ) {
+    self.init(kind.cell, inputSize: inputSize, hiddenSize: hiddenSize, layout: &layout, prefix: prefix, suffix: suffix)
+  }
+
   /// Declares both directions' parameters, forward then reverse (PyTorch's order).
   public init(
-    _ cell: CellKind, inputSize: Int, hiddenSize: Int, layout: inout ParameterLayout, prefix: String = "",
+    _ cell: any RecurrentCell, inputSize: Int, hiddenSize: Int, layout: inout ParameterLayout, prefix: String = "",
     suffix: String = ""
   ) {
     self.cell = cell
     self.inputSize = inputSize
     self.hiddenSize = hiddenSize
+    let scratch = RecurrentWorkspace()
     forwardLayer = RecurrentLayer(
-      cell, inputSize: inputSize, hiddenSize: hiddenSize, layout: &layout, prefix: prefix, suffix: suffix)
+      cell, inputSize: inputSize, hiddenSize: hiddenSize, layout: &layout, prefix: prefix, suffix: suffix,
+      scratch: scratch)
     reverseLayer = RecurrentLayer(
       cell, inputSize: inputSize, hiddenSize: hiddenSize, layout: &layout, prefix: prefix,
-      suffix: suffix + "_reverse")
+      suffix: suffix + "_reverse", scratch: scratch)
   }
 
   /// PyTorch's initialisation, as `RecurrentLayer.initialize`, forward direction first.

@@ -10,56 +10,59 @@ import CKernels
 /// thread runs a slice of the batch through all steps. Memory kept for backward, besides the
 /// layer's input: only the outputs `y [T,B,H]`, `T*B*H` floats (both activations' derivatives
 /// follow from `y`).
-struct ElmanCell: RecurrentCell {
-  let layer: RecurrentLayer
+public struct ElmanCell: RecurrentCell {
+  /// The activation: `tanh` (`CellKind.rnnTanh`) or `relu` (`CellKind.rnnRelu`).
+  public enum Nonlinearity: Sendable { case tanh, relu }
+
+  public let nonlinearity: Nonlinearity
+  public var name: String { (nonlinearity == .relu ? CellKind.rnnRelu : .rnnTanh).rawValue }
+  public var gates: Int { 1 }
+
+  public init(_ nonlinearity: Nonlinearity = .tanh) { self.nonlinearity = nonlinearity }
 
   /// Nothing besides the layer's cache: backward reads only the outputs.
-  struct Cache: RecurrentCellCache {}
+  public struct Cache: RecurrentCellCache {}
 
   /// 1 for relu, 0 for tanh, as the kernels take it.
-  private var relu: Int32 { layer.cell == .rnnRelu ? 1 : 0 }
+  private var relu: Int32 { nonlinearity == .relu ? 1 : 0 }
 
   /// Forward from the input projections `xg = x W_ih^T + b_ih + b_hh` `[T,B,H]`, which the steps
   /// overwrite with the pre-activations. With `lengths`, a padded row's `h_t` is its `h_{t-1}`.
-  func forward(_ xg: consuming Tensor, state: RecurrentState, lengths: [Int]?, parameters: Parameters)
-    -> (y: Tensor, cache: Cache)
-  {
-    let (t, b, h) = (xg.shape[0], xg.shape[1], layer.hiddenSize)
-    let relu = relu
-    var buffers = [consume xg, Tensor(uninitializedShape: [t, b, h])]  // pre-activations, y
-    layer.withForwardLoop(parameters, parts: [0..<h], mutating: &buffers, reading: [state.h]) { p in
-      let (whh, transposed) = (p.weights[0], p.transposed)
-      let (pre, y, h0) = (p.outputs[0], p.outputs[1], p.inputs[0])
-      Parallel.split(b) { slice in
-        let (r, n) = (slice.lowerBound, slice.count)
-        for step in 0..<t {
-          let now = (step * b + r) * h
-          let hPrev = step == 0 ? h0 + r * h : UnsafePointer(y + now - b * h)
-          BLAS.gemm(false, transposed, n, h, h, hPrev, whh, beta: 1, pre + now)
-          rnn_simple_forward_step(n, h, pre + now, y + now, relu)
-          if let lengths { Padding.copyPadded(lengths, slice, step: step, width: h, from: hPrev, to: y + now) }
-        }
-      }
+  public func forward(
+    _ xg: WorkspaceBuffer, time t: Int, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer,
+    parameters: Parameters
+  ) -> (y: Tensor, cache: Cache) {
+    let (b, h) = (state.h.shape[0], layer.hiddenSize)
+    let (relu, pre) = (relu, xg.pointer)
+    let weights = layer.forwardHiddenWeights(parameters, parts: [0..<h])
+    defer { weights.release() }
+    let (whh, transposed) = (weights.parts[0], weights.transposed)
+    let y = layer.forwardSteps(time: t, state: state, lengths: lengths) { step, rows, hPrev, y in
+      let pre = pre + (step * b + rows.lowerBound) * h
+      BLAS.gemm(false, transposed, rows.count, h, h, hPrev, whh, beta: 1, pre)
+      rnn_simple_forward_step(rows.count, h, pre, y, relu)
     }
-    return (buffers[1], Cache())
+    return (y, Cache())
   }
 
   /// Backward through time: per step the activation's derivative and one GEMM
   /// (`dh_{t-1} = dpre_t W_hh`), each slice of the batch on its own thread; then `W_hh`'s
   /// gradients as whole-sequence GEMMs. Returns the gradient of the input projections, `[T,B,H]`.
   /// A padded row gets a zero gradient and keeps its `dh` (saved around the kernel and the GEMM).
-  func backward(
-    _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, parameters: Parameters
-  ) -> (dxg: Tensor, dState: RecurrentState) {
+  public func backward(
+    _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, layer: RecurrentLayer,
+    parameters: Parameters
+  ) -> (dxg: WorkspaceBuffer, dState: RecurrentState) {
     let (t, b, h) = (sequence.y.shape[0], sequence.y.shape[1], layer.hiddenSize)
     let relu = relu
     let lengths = sequence.lengths
     let whh = parameters.value(layer.weightHH)
-    var buffers = [
-      Tensor(uninitializedShape: [t, b, h]), dState.h, Tensor(uninitializedShape: [lengths == nil ? 0 : b, h]),
-    ]  // dpre, dh, the padded rows' dh
-    Tensor.withPointers(mutating: &buffers, reading: [dy, sequence.y]) { outputs, inputs in
-      let (dpre, dhNext, saved) = (outputs[0], outputs[1], outputs[2])
+    let dpreBuffer = layer.scratch.buffer("elman dpre", count: t * b * h)
+    let dhBuffer = layer.scratch.buffer("elman dh", copying: dState.h)
+    let savedBuffer = layer.scratch.buffer("elman saved", count: lengths == nil ? 0 : b * h)  // padded rows' dh
+    defer { extendLifetime(savedBuffer) }  // the loop uses only its pointer
+    let (dpre, dhNext, saved) = (dpreBuffer.pointer, dhBuffer.pointer, savedBuffer.pointer)
+    Tensor.withPointers(reading: [dy, sequence.y]) { inputs in
       let (dy, y) = (inputs[0], inputs[1])
       Parallel.split(b) { slice in
         let (r, n) = (slice.lowerBound, slice.count)
@@ -77,7 +80,7 @@ struct ElmanCell: RecurrentCell {
         }
       }
     }
-    buffers[0].withPointer { layer.accumulateHiddenGradients(dhg: $0, cache: sequence, parameters: parameters) }
-    return (buffers[0], RecurrentState(h: buffers[1]))
+    layer.accumulateHiddenGradients(dhg: dpre, cache: sequence, parameters: parameters)
+    return (dpreBuffer, RecurrentState(h: dhBuffer.tensor([b, h])))
   }
 }

@@ -12,35 +12,46 @@ import CKernels
 /// (`rnn_gru_forward_step`, `rnn_gru_backward_step` in `CKernels/recurrent.c`). Memory kept for
 /// backward, besides the layer's input and outputs `y [T,B,H]`: the gates `[T,B,3H]` and `hg_n`
 /// `[T,B,H]`; `T*B*5*H` floats with `y`.
-struct GRUCell: RecurrentCell {
-  let layer: RecurrentLayer
+public struct GRUCell: RecurrentCell {
+  public var name: String { CellKind.gru.rawValue }
+  public var gates: Int { 3 }
+  /// `b_hh` is added inside the step: its `n` part sits inside the reset gate.
+  public var projectionIncludesHiddenBias: Bool { false }
 
-  /// What backward reads besides the layer's cache.
-  struct Cache: RecurrentCellCache {
+  public init() {}
+
+  /// What backward reads besides the layer's cache (workspace buffers).
+  public struct Cache: RecurrentCellCache {
     /// The gates `r, z, n` after their activations, `[T,B,3H]`.
-    var gates: Tensor
+    let gates: WorkspaceBuffer
     /// The hidden side of the candidate, `hg_n = W_hn h + b_hn`, `[T,B,H]`.
-    var hiddenCandidates: Tensor
+    let hiddenCandidates: WorkspaceBuffer
   }
 
   /// Forward from the input projections `xg = x W_ih^T + b_ih` `[T,B,3H]` (`b_hh` stays inside
-  /// the reset gate): the threads share each step by hidden units (`unitParts`, each its half of
+  /// the reset gate), which become the gate cache in place: the threads share each step by hidden units (`unitParts`, each its half of
   /// `W_hh` and its region of the staged product `hg`) or each run a slice of the batch. With
   /// `lengths`, a padded row's `h_t` is its `h_{t-1}`.
-  func forward(_ xg: consuming Tensor, state: RecurrentState, lengths: [Int]?, parameters: Parameters)
-    -> (y: Tensor, cache: Cache)
-  {
-    let (t, b, h) = (xg.shape[0], xg.shape[1], layer.hiddenSize)
+  public func forward(
+    _ xg: WorkspaceBuffer, time t: Int, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer,
+    parameters: Parameters
+  ) -> (y: Tensor, cache: Cache) {
+    let (b, h) = (state.h.shape[0], layer.hiddenSize)
     let g = 3 * h
     let bhh = parameters.value(layer.biasHH)
     let parts = layer.unitParts
-    var buffers = [
-      Tensor(uninitializedShape: [b, g]), Tensor(uninitializedShape: [t, b, g]),
-      Tensor(uninitializedShape: [t, b, h]), Tensor(uninitializedShape: [t, b, h]),
-    ]  // hg of one step, gates, hg_n, y
-    layer.withForwardLoop(parameters, parts: parts ?? [0..<h], mutating: &buffers, reading: [xg, state.h]) { p in
-      let (hg, gates, hn, y) = (p.outputs[0], p.outputs[1], p.outputs[2], p.outputs[3])
-      let (xg, h0, transposed) = (p.inputs[0], p.inputs[1], p.transposed)
+    let cache = Cache(gates: xg, hiddenCandidates: layer.workspace.buffer("gru hg_n", count: t * b * h))
+    let step = layer.scratch.buffer("gru hg", count: b * g)  // hg of one step
+    defer { extendLifetime(step) }  // the loop uses only its pointer
+    let (xg, hg, gates, hn) = (
+      UnsafePointer(xg.pointer), step.pointer, cache.gates.pointer, cache.hiddenCandidates.pointer
+    )
+    let weights = layer.forwardHiddenWeights(parameters, parts: parts ?? [0..<h])
+    defer { weights.release() }
+    let transposed = weights.transposed
+    var outputs = [Tensor(uninitializedShape: [t, b, h])]
+    Tensor.withPointers(mutating: &outputs, reading: [state.h]) { outputs, inputs in
+      let (y, h0) = (outputs[0], inputs[0])
       /// `rows` x `units` at `step`: the product into `hg` (`[rows, 3 * units]`), then the cell.
       func run(
         _ step: Int, rows: Range<Int>, units: Range<Int>, weight: UnsafePointer<Float>, hg: UnsafeMutablePointer<Float>
@@ -58,38 +69,41 @@ struct GRUCell: RecurrentCell {
       if let parts {
         Parallel.pairStages(t) { step, part in
           let units = parts[part]
-          run(step, rows: 0..<b, units: units, weight: p.weights[part], hg: hg + b * 3 * units.lowerBound)
+          run(step, rows: 0..<b, units: units, weight: weights.parts[part], hg: hg + b * 3 * units.lowerBound)
         }
       } else {
         Parallel.split(b) { rows in
           for step in 0..<t {
-            run(step, rows: rows, units: 0..<h, weight: p.weights[0], hg: hg + rows.lowerBound * g)
+            run(step, rows: rows, units: 0..<h, weight: weights.parts[0], hg: hg + rows.lowerBound * g)
           }
         }
       }
     }
-    return (buffers[3], Cache(gates: buffers[1], hiddenCandidates: buffers[2]))
+    return (outputs[0], cache)
   }
 
   /// Backward through time: per step one fused kernel and one GEMM (`dh_{t-1} += dhg_t W_hh`),
   /// each slice of the batch on its own thread; then `W_hh`'s gradients as whole-sequence GEMMs.
   /// Returns the gradient of the input projections, `[T,B,3H]`. A padded row gets zero gate
   /// gradients and passes its `dh` through unchanged.
-  func backward(
-    _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, parameters: Parameters
-  ) -> (dxg: Tensor, dState: RecurrentState) {
+  public func backward(
+    _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, layer: RecurrentLayer,
+    parameters: Parameters
+  ) -> (dxg: WorkspaceBuffer, dState: RecurrentState) {
     let (t, b, h) = (sequence.y.shape[0], sequence.y.shape[1], layer.hiddenSize)
     let g = 3 * h
     let whh = parameters.value(layer.weightHH)
     let lengths = sequence.lengths
-    var buffers = [
-      Tensor(uninitializedShape: [t, b, g]), Tensor(uninitializedShape: [t, b, g]), dState.h,
-      Tensor(uninitializedShape: [b, h]),
-    ]  // dxg, dhg, dh_t and dh_{t-1} (swapped each step)
-    let inputs = [dy, cache.gates, cache.hiddenCandidates, sequence.y, sequence.initial.h]
-    Tensor.withPointers(mutating: &buffers, reading: inputs) { outputs, inputs in
-      let (dxg, dhg, dhNext, dhPrev) = (outputs[0], outputs[1], outputs[2], outputs[3])
-      let (dy, gates, hn, y, h0) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4])
+    let scratch = layer.scratch
+    let dxgBuffer = scratch.buffer("gru dxg", count: t * b * g)
+    let dhgBuffer = scratch.buffer("gru dhg", count: t * b * g)
+    let dhBuffer = scratch.buffer("gru dh", copying: dState.h)
+    let swapBuffer = scratch.buffer("gru dh'", count: b * h)  // dh_t and dh_{t-1}, swapped each step
+    defer { extendLifetime((dhgBuffer, swapBuffer)) }  // the loops use only their pointers
+    let (dxg, dhg, dhNext, dhPrev) = (dxgBuffer.pointer, dhgBuffer.pointer, dhBuffer.pointer, swapBuffer.pointer)
+    let (gates, hn) = (cache.gates.pointer, cache.hiddenCandidates.pointer)
+    Tensor.withPointers(reading: [dy, sequence.y, sequence.initial.h]) { inputs in
+      let (dy, y, h0) = (inputs[0], inputs[1], inputs[2])
       Parallel.split(b) { slice in
         let (r, n) = (slice.lowerBound, slice.count)
         var (next, prev) = (dhNext + r * h, dhPrev + r * h)
@@ -110,7 +124,7 @@ struct GRUCell: RecurrentCell {
         if next != dhNext + r * h { (dhNext + r * h).update(from: next, count: n * h) }
       }
     }
-    buffers[1].withPointer { layer.accumulateHiddenGradients(dhg: $0, cache: sequence, parameters: parameters) }
-    return (buffers[0], RecurrentState(h: buffers[2]))
+    layer.accumulateHiddenGradients(dhg: dhg, cache: sequence, parameters: parameters)
+    return (dxgBuffer, RecurrentState(h: dhBuffer.tensor([b, h])))
   }
 }

@@ -4,17 +4,22 @@ import CKernels
 /// returns `dx = dy W`. `x [N..., I]`, `dy [N..., O]`, `weight [O, I]`, `bias [O]`; each product
 /// split by rows across threads.
 func affineBackward(_ dy: Tensor, x: Tensor, weight: ParameterRef, bias: ParameterRef, parameters: Parameters) -> Tensor {
+  dy.withPointer { affineBackward($0, x: x, weight: weight, bias: bias, parameters: parameters) }
+}
+
+/// The same with `dy` at a pointer (a recurrent layer's workspace).
+func affineBackward(
+  _ dy: UnsafePointer<Float>, x: Tensor, weight: ParameterRef, bias: ParameterRef, parameters: Parameters
+) -> Tensor {
   let (o, i) = (weight.shape[0], weight.shape[1])
   let n = x.count / i
   guard n > 0 else { return .zeros(x.shape) }
-  return dy.withPointer { dy in
-    x.withPointer { x in
-      BLAS.accumulateWeightGradient(o, i, [.init(n: n, dy: dy, ldy: o, x: x)], into: parameters.gradient(weight))
-    }
-    Parallel.addColumnSums(n, o, dy, into: parameters.gradient(bias))
-    return Tensor(shape: x.shape) { dx in
-      BLAS.parallelGemm(false, false, n, i, o, dy, parameters.value(weight), beta: 0, dx)
-    }
+  x.withPointer { x in
+    BLAS.accumulateWeightGradient(o, i, [.init(n: n, dy: dy, ldy: o, x: x)], into: parameters.gradient(weight))
+  }
+  Parallel.addColumnSums(n, o, dy, into: parameters.gradient(bias))
+  return Tensor(shape: x.shape) { dx in
+    BLAS.parallelGemm(false, false, n, i, o, dy, parameters.value(weight), beta: 0, dx)
   }
 }
 

@@ -1,80 +1,120 @@
-/// One kind of recurrent cell run over whole sequences: `LSTMCell`, `GRUCell`, `ElmanCell`.
-/// `RecurrentLayer` holds the parameters and the work common to every cell (input projections,
-/// lengths, the final state, `W_hh`'s gradients) and hands the time loops to its cell; each cell
-/// keeps what its backward needs in its own `Cache`.
-protocol RecurrentCell: Sendable {
+/// One kind of recurrent cell run over whole sequences (`LSTMCell`, `GRUCell`, `ElmanCell`,
+/// `MinGRUCell`): everything `RecurrentLayer` needs to know about it, in one type.
+///
+/// `RecurrentLayer` holds the parameters and does the work common to every cell: the input
+/// projections `xg = x W_ih^T + b_ih (+ b_hh)` of the whole sequence as one GEMM before the time
+/// loop, the checks of shapes and lengths, the final state, and the input side of backward. It
+/// hands the time loops to its cell, which keeps what its backward needs in its own `Cache`.
+///
+/// To add a cell, write one type conforming to this protocol (see `MinGRUCell.swift` for a small
+/// one, `LSTMCell.swift` for one with a per-step GEMM), its fused step kernels in
+/// `CKernels/recurrent.c`, and its tests; build layers with `RecurrentLayer(MyCell(), ...)` or
+/// `RecurrentStack(MyCell(), ...)`. The built-in cells that checkpoints, the command line,
+/// sampling and the GPU path know are also named by `CellKind`.
+public protocol RecurrentCell: Sendable {
   /// What the cell's backward reads besides the layer's `RecurrentCache`.
   associatedtype Cache: RecurrentCellCache
 
-  /// The layer whose parameters and sizes the cell uses.
-  var layer: RecurrentLayer { get }
+  /// The cell's name in messages; for a built-in cell, its `CellKind` raw value.
+  var name: String { get }
 
-  /// The forward time loop from the input projections `xg [T,B,G*H]` (which it may reuse as
-  /// storage) and `state` (with `c` for a cell that has one): every step's output `[T,B,H]` and
-  /// the cell's cache. With `lengths`, a padded row carries its state unchanged.
-  func forward(_ xg: consuming Tensor, state: RecurrentState, lengths: [Int]?, parameters: Parameters)
-    -> (y: Tensor, cache: Cache)
+  /// `G`, the gate blocks of `H` rows each stacked in `weight_ih` (and `weight_hh`): the input
+  /// projections are `[T,B,G*H]`.
+  var gates: Int { get }
+
+  /// Whether the state has a cell part `c [B,H]` besides `h` (an LSTM's). Default: false.
+  var hasCellState: Bool { get }
+
+  /// Whether the layer declares `weight_hh [G*H, H]` and `bias_hh [G*H]`, multiplied by the
+  /// state each step. Default: true.
+  var hasHiddenWeights: Bool { get }
+
+  /// Whether the input projections include `b_hh` (`b_ih + b_hh`); false for a cell that adds
+  /// `b_hh` inside the step itself (the GRU's reset gate). Default: true.
+  var projectionIncludesHiddenBias: Bool { get }
+
+  /// The forward time loop over `time` steps from the input projections `xg [T,B,G*H]` (a
+  /// workspace buffer, which it may keep as its cache or overwrite) and `state` (`[B,H]`, with `c`
+  /// for a cell that has one): every step's output `[T,B,H]` and the cell's cache. With
+  /// `lengths`, a padded row carries its state unchanged (`Padding`). `layer` gives the sizes,
+  /// the parameters' places and the workspaces its other buffers come from: `layer.workspace`
+  /// for what the cache keeps, `layer.scratch` for what is done with when the call returns.
+  func forward(
+    _ xg: WorkspaceBuffer, time: Int, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer,
+    parameters: Parameters
+  ) -> (y: Tensor, cache: Cache)
 
   /// The backward time loop: from `dy [T,B,H]` and the final state's gradient, accumulates the
-  /// gradients of `weight_hh` and `bias_hh` and returns those of `xg [T,B,G*H]` and of the
-  /// initial state. `sequence` is the layer's cache of the same forward.
+  /// gradients of the hidden weights (if any: `layer.accumulateHiddenGradients`) and returns those
+  /// of `xg [T,B,G*H]` (in a workspace buffer) and of the initial state. `sequence` is the layer's cache of the same
+  /// forward (its input state, outputs and lengths); a padded row gets zero gradients for its
+  /// padded steps and passes its state's gradient through them unchanged.
   func backward(
-    _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, parameters: Parameters
-  ) -> (dxg: Tensor, dState: RecurrentState)
+    _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, layer: RecurrentLayer,
+    parameters: Parameters
+  ) -> (dxg: WorkspaceBuffer, dState: RecurrentState)
+}
+
+extension RecurrentCell {
+  public var hasCellState: Bool { false }
+  public var hasHiddenWeights: Bool { true }
+  public var projectionIncludesHiddenBias: Bool { true }
 }
 
 /// What a cell keeps for backward.
-protocol RecurrentCellCache: Sendable {
+public protocol RecurrentCellCache: Sendable {
   /// The cell states `c_t` `[T,B,H]` of a cell that has them (an LSTM); nil by default.
-  var cellStates: Tensor? { get }
+  var cellStates: UnsafePointer<Float>? { get }
 }
 
 extension RecurrentCellCache {
-  var cellStates: Tensor? { nil }
-}
-
-/// The raw pointers of a forward time loop, taken once at its top.
-struct ForwardLoopPointers {
-  /// The recurrent weight of each part of the hidden units, as `withForwardHiddenWeights` lends it.
-  let weights: [UnsafePointer<Float>]
-  /// Whether the weights are multiplied transposed (`[G*w, H]`) or plain (`[H, G*w]`).
-  let transposed: Bool
-  /// The buffers the loop writes, in the order given.
-  let outputs: [UnsafeMutablePointer<Float>]
-  /// The tensors the loop reads, in the order given.
-  let inputs: [UnsafePointer<Float>]
+  public var cellStates: UnsafePointer<Float>? { nil }
 }
 
 extension RecurrentLayer {
-  /// Borrows everything a forward time loop touches in one closure: the recurrent weights for
-  /// `parts` of the hidden units (`withForwardHiddenWeights`) and the elements of `outputs` and
-  /// `inputs` (`Tensor.withPointers`).
-  func withForwardLoop<R>(
-    _ parameters: Parameters, parts: [Range<Int>], mutating outputs: inout [Tensor], reading inputs: [Tensor],
-    _ body: (ForwardLoopPointers) -> R
-  ) -> R {
-    withForwardHiddenWeights(parameters, parts: parts) { weights, transposed in
-      Tensor.withPointers(mutating: &outputs, reading: inputs) {
-        body(ForwardLoopPointers(weights: weights, transposed: transposed, outputs: $0, inputs: $1))
+  /// The frame of a forward time loop in which each thread runs a slice of the batch through all
+  /// `time` steps: allocates the outputs `y [T,B,H]`, and calls `body` per step and slice with
+  /// the slice's `h_{t-1}` (the initial state's rows at step 0) and its rows of `y_t`, both
+  /// `[rows, H]`; after it a padded row's `y_t` is its `h_{t-1}` (a cell with more state copies
+  /// that itself). Returns `y`.
+  func forwardSteps(
+    time t: Int, state: RecurrentState, lengths: [Int]?,
+    _ body: (_ step: Int, _ rows: Range<Int>, _ hPrev: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) -> Void
+  ) -> Tensor {
+    let (b, h) = (state.h.shape[0], hiddenSize)
+    var outputs = [Tensor(uninitializedShape: [t, b, h])]
+    Tensor.withPointers(mutating: &outputs, reading: [state.h]) { outputs, inputs in
+      let (y, h0) = (outputs[0], inputs[0])
+      Parallel.split(b) { rows in
+        for step in 0..<t {
+          let now = (step * b + rows.lowerBound) * h
+          let hPrev = step == 0 ? h0 + rows.lowerBound * h : UnsafePointer(y + now - b * h)
+          body(step, rows, hPrev, y + now)
+          if let lengths { Padding.copyPadded(lengths, rows, step: step, width: h, from: hPrev, to: y + now) }
+        }
       }
     }
+    return outputs[0]
   }
 
-  /// Runs `cell`'s forward time loop and wraps its cache in the layer's.
+  /// Runs `cell`'s forward time loop and wraps its cache in the layer's (the cell's type opened
+  /// from the layer's `any RecurrentCell`: one dynamic dispatch per call).
   func run<Cell: RecurrentCell>(
-    _ cell: Cell, _ xg: consuming Tensor, _ state: RecurrentState, _ lengths: [Int]?, _ parameters: Parameters
+    _ cell: Cell, _ xg: WorkspaceBuffer, _ time: Int, _ state: RecurrentState, _ lengths: [Int]?,
+    _ parameters: Parameters
   ) -> RecurrentCache {
-    let (y, cellCache) = cell.forward(consume xg, state: state, lengths: lengths, parameters: parameters)
+    let (y, cellCache) = cell.forward(
+      xg, time: time, state: state, lengths: lengths, layer: self, parameters: parameters)
     return RecurrentCache(initial: state, y: y, cell: cellCache)
   }
 
   /// Runs `cell`'s backward time loop with the cell's part of `cache`.
   func runBackward<Cell: RecurrentCell>(
     _ cell: Cell, _ dy: Tensor, _ dState: RecurrentState, _ cache: RecurrentCache, _ parameters: Parameters
-  ) -> (dxg: Tensor, dState: RecurrentState) {
+  ) -> (dxg: WorkspaceBuffer, dState: RecurrentState) {
     guard let cellCache = cache.cell as? Cell.Cache else {
-      fatalError("a cache of another cell than \(self.cell.rawValue) passed to backward")
+      fatalError("a cache of another cell than \(cell.name) passed to backward")
     }
-    return cell.backward(dy, dState: dState, cache: cellCache, sequence: cache, parameters: parameters)
+    return cell.backward(dy, dState: dState, cache: cellCache, sequence: cache, layer: self, parameters: parameters)
   }
 }

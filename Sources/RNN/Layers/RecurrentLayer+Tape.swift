@@ -47,15 +47,15 @@ extension RecurrentLayer {
     require(tokens.count == time * batch, "\(tokens.count) tokens for [\(time), \(batch)]")
     let state = state ?? StateVariables(zeroState(batch: batch), on: tape)
     let table = projectionTable(embedding, parameters)
-    let xg = gatherProjections(table, tokens: tokens, time: time, batch: batch)
+    let xg = gatherProjections(table, vocabularySize: embedding.vocabularySize, tokens: tokens)
     let (yValue, finalValue, cache) = forward(
-      projected: consume xg, state: state.values(on: tape), lengths: lengths, parameters: parameters)
+      projections: xg, time: time, batch: batch, state: state.values(on: tape), lengths: lengths, parameters: parameters)
     let y = tape.input(yValue)
     let final = StateVariables(finalValue, on: tape)
     tape.onBackward { [self] in
       guard let (dy, dState) = outputGradients(y: y, final: final, on: tape) else { return }
-      let grads = backwardToProjection(dy, dState: dState, cache: cache, parameters: parameters)
-      tableGradients(grads.dxg, tokens: tokens, embedding: embedding, parameters: parameters)
+      let grads = backwardToProjections(dy, dState: dState, cache: cache, parameters: parameters)
+      tableGradients(grads.dxg.pointer, tokens: tokens, embedding: embedding, parameters: parameters)
       accumulateStateGradients(grads.dState, into: state, on: tape)
     }
     return (y, final)

@@ -7,15 +7,27 @@ public struct RecurrentStack: Sendable {
   /// The probability of dropping an output between layers.
   public let dropout: Float
 
+  /// `count` layers of the built-in cell `kind`.
   public init(
-    _ cell: CellKind, inputSize: Int, hiddenSize: Int, layers count: Int, dropout: Float = 0,
+    _ kind: CellKind, inputSize: Int, hiddenSize: Int, layers count: Int, dropout: Float = 0,
+    layout: inout ParameterLayout, prefix: String = "rnn."
+  ) {
+    self.init(
+      kind.cell, inputSize: inputSize, hiddenSize: hiddenSize, layers: count, dropout: dropout, layout: &layout,
+      prefix: prefix)
+  }
+
+  /// `count` layers of `cell`, each declaring its parameters in turn.
+  public init(
+    _ cell: any RecurrentCell, inputSize: Int, hiddenSize: Int, layers count: Int, dropout: Float = 0,
     layout: inout ParameterLayout, prefix: String = "rnn."
   ) {
     require(count > 0, "a recurrent stack of \(count) layers")
+    let scratch = RecurrentWorkspace()
     layers = (0..<count).map { l in
       RecurrentLayer(
         cell, inputSize: l == 0 ? inputSize : hiddenSize, hiddenSize: hiddenSize, layout: &layout, prefix: prefix,
-        suffix: "_l\(l)")
+        suffix: "_l\(l)", scratch: scratch)
     }
     self.dropout = dropout
   }

@@ -20,3 +20,11 @@ extension Tensor {
     }
   }
 }
+
+extension Tensor {
+  /// `withPointers(mutating:reading:_:)` with nothing to write.
+  static func withPointers<R>(reading inputs: [Tensor], _ body: (_ inputs: [UnsafePointer<Float>]) -> R) -> R {
+    var none: [Tensor] = []
+    return withPointers(mutating: &none, reading: inputs) { body($1) }
+  }
+}
