@@ -3,10 +3,10 @@ import XCTest
 
 @testable import RNN
 
-/// The folder of PyTorch reference files made by `Scripts/make-references.py`.
 /// Whether this test process (and so the `rnn` it runs, built alike) runs under AddressSanitizer.
 let underAddressSanitizer = dlsym(nil, "__asan_init") != nil
 
+/// The folder of PyTorch reference files made by `Scripts/make-references.py`.
 let fixturesFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
 /// Loads `Fixtures/<name>.safetensors`.
