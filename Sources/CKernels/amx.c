@@ -65,6 +65,18 @@ RNN_KERNEL static void pack_inner_tile(const uint16_t *restrict B, long ldb, uin
   }
 }
 
+/// The same for B stored transposed, [N, K] (rows ldb apart): the pair (k, k+1) of column n is
+/// already a 32-bit word of row n, so the tile is a 16 x 16 transpose of words.
+RNN_KERNEL static void pack_inner_tile_transposed(const uint16_t *restrict B, long ldb,
+                                                  uint16_t *restrict out) {
+  for (long j = 0; j < TILE_N; j++)
+    for (long r = 0; r < TILE_K / 2; r++) {
+      uint32_t word;
+      memcpy(&word, B + j * ldb + 2 * r, sizeof word);
+      memcpy(out + r * 2 * TILE_N + 2 * j, &word, sizeof word);
+    }
+}
+
 void rnn_amx_pack(long K, long N, const uint16_t *B, long ldb, int trans_b, uint16_t *dst) {
   long slices = round_up(K, TILE_K) / TILE_K, groups = round_up(N, GROUP_N) / GROUP_N;
   for (long group = 0; group < groups; group++)
@@ -72,8 +84,9 @@ void rnn_amx_pack(long K, long N, const uint16_t *B, long ldb, int trans_b, uint
       for (long tile = 0; tile < GROUP_N / TILE_N; tile++) {
         uint16_t *out = dst + ((group * slices + slice) * (GROUP_N / TILE_N) + tile) * TILE_ELEMENTS;
         long n0 = group * GROUP_N + tile * TILE_N, k0 = slice * TILE_K;
-        if (!trans_b && k0 + TILE_K <= K && n0 + TILE_N <= N) {
-          pack_inner_tile(B + k0 * ldb + n0, ldb, out);
+        if (k0 + TILE_K <= K && n0 + TILE_N <= N) {
+          if (trans_b) pack_inner_tile_transposed(B + n0 * ldb + k0, ldb, out);
+          else pack_inner_tile(B + k0 * ldb + n0, ldb, out);
           continue;
         }
         for (long j = 0; j < TILE_N; j++)
@@ -194,6 +207,18 @@ void rnn_amx_gemm(long M, long N, long K, const float *A, long lda, const uint16
 
 int rnn_amx_available(void) { return 0; }
 long rnn_amx_packed_count(long K, long N) { return 0; }
+/// The same for B stored transposed, [N, K] (rows ldb apart): the pair (k, k+1) of column n is
+/// already a 32-bit word of row n, so the tile is a 16 x 16 transpose of words.
+RNN_KERNEL static void pack_inner_tile_transposed(const uint16_t *restrict B, long ldb,
+                                                  uint16_t *restrict out) {
+  for (long j = 0; j < TILE_N; j++)
+    for (long r = 0; r < TILE_K / 2; r++) {
+      uint32_t word;
+      memcpy(&word, B + j * ldb + 2 * r, sizeof word);
+      memcpy(out + r * 2 * TILE_N + 2 * j, &word, sizeof word);
+    }
+}
+
 void rnn_amx_pack(long K, long N, const uint16_t *B, long ldb, int trans_b, uint16_t *dst) {}
 void rnn_amx_gemm(long M, long N, long K, const float *A, long lda, const uint16_t *packed,
                   int accumulate, float *C, long ldc) {}

@@ -100,6 +100,8 @@ const char *rnn_blas_bf16_kernel(void) {
 
 int rnn_bf16_products(void) { return bf16.active; }
 
+int rnn_blas_bf16_tiles(void) { return bf16.active && rnn_amx_available(); }
+
 rnn_precision rnn_blas_precision(void) { return bf16.active ? RNN_PRECISION_BF16 : RNN_PRECISION_FP32; }
 
 /// dst[i] = bf16(src[i]), nearest even.

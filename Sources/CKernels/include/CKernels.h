@@ -82,6 +82,10 @@ rnn_precision rnn_blas_set_precision(rnn_precision precision);
 /// The precision rnn_sgemm's products run in.
 rnn_precision rnn_blas_precision(void);
 
+/// 1 when bf16 products run and those of few rows (at most 128) against a held operand run on
+/// AMX tiles from a copy packed once per hold (gemm_bf16.c, amx.c).
+int rnn_blas_bf16_tiles(void);
+
 /// One line: the kernel that runs bf16 products, or why none can, e.g.
 /// "oneDNN dnnl_gemm_bf16bf16f32 (avx512_core_amx kernels), fp32 accumulation".
 const char *rnn_blas_bf16_kernel(void);

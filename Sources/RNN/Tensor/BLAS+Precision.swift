@@ -21,6 +21,11 @@ extension BLAS {
   /// The precision products run in now.
   public static var productPrecision: ProductPrecision { rnn_blas_precision() == RNN_PRECISION_BF16 ? .bf16 : .fp32 }
 
+  /// Whether bf16 products of at most 128 rows against a held operand (`holdConstant`) run on AMX
+  /// tiles from a copy packed once per hold (a time loop's products: the weight is laid out for
+  /// the tiles once, in either layout).
+  public static var productsOnTiles: Bool { rnn_blas_bf16_tiles() != 0 }
+
   /// The kernel that runs bf16 products, or why none can on this machine.
   public static var bf16Kernel: String { String(cString: rnn_blas_bf16_kernel()) }
 
