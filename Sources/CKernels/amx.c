@@ -207,18 +207,6 @@ void rnn_amx_gemm(long M, long N, long K, const float *A, long lda, const uint16
 
 int rnn_amx_available(void) { return 0; }
 long rnn_amx_packed_count(long K, long N) { return 0; }
-/// The same for B stored transposed, [N, K] (rows ldb apart): the pair (k, k+1) of column n is
-/// already a 32-bit word of row n, so the tile is a 16 x 16 transpose of words.
-RNN_KERNEL static void pack_inner_tile_transposed(const uint16_t *restrict B, long ldb,
-                                                  uint16_t *restrict out) {
-  for (long j = 0; j < TILE_N; j++)
-    for (long r = 0; r < TILE_K / 2; r++) {
-      uint32_t word;
-      memcpy(&word, B + j * ldb + 2 * r, sizeof word);
-      memcpy(out + r * 2 * TILE_N + 2 * j, &word, sizeof word);
-    }
-}
-
 void rnn_amx_pack(long K, long N, const uint16_t *B, long ldb, int trans_b, uint16_t *dst) {}
 void rnn_amx_gemm(long M, long N, long K, const float *A, long lda, const uint16_t *packed,
                   int accumulate, float *C, long ldc) {}

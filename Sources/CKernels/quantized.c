@@ -112,6 +112,25 @@ static int portable_only;
 
 void rnn_packed_portable_only(int on) { portable_only = on; }
 
+enum extension { VNNI, BF16_DOT };
+
+/// 1 if this CPU runs the kernel of `extension` (AVX512-VNNI's int8 or AVX512-BF16's bf16 products,
+/// each with AVX512-BW), and tests have not asked for the portable kernels.
+static int use(enum extension extension) {
+#if defined(__x86_64__) && defined(__clang__)
+  static int known[2] = {-1, -1};  // a benign race: every thread computes the same values
+  if (known[extension] < 0) {
+    __builtin_cpu_init();
+    known[extension] = __builtin_cpu_supports("avx512bw") &&
+                       (extension == VNNI ? __builtin_cpu_supports("avx512vnni")
+                                          : __builtin_cpu_supports("avx512bf16"));
+  }
+  return known[extension] && !portable_only;
+#else
+  return 0;
+#endif
+}
+
 // MARK: - bf16 products
 
 /// A 32-bit word of the pair layout holds W[k, j] in its low half and W[k + 1, j] in its high
@@ -174,19 +193,6 @@ RNN_BF16_DOT_PANEL(32)
 RNN_BF16_DOT_PANEL(16)
 #endif
 
-/// 1 if this CPU runs the AVX512-BF16 kernel (and tests have not asked for the portable one).
-static int use_bf16_dot(void) {
-#if defined(RNN_HAVE_BF16_DOT_KERNEL)
-  static int known = -1;  // a benign race: every thread computes the same value
-  if (known < 0) {
-    __builtin_cpu_init();
-    known = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
-  }
-  return known && !portable_only;
-#else
-  return 0;
-#endif
-}
 
 /// x [K] as its pairs in bf16 (K rounded up to 2, the padding zero), the words of the pair layout.
 RNN_KERNEL static void round_input_pairs(long K, const float *restrict x, uint16_t *restrict out) {
@@ -199,7 +205,7 @@ static void gemv_bf16(long K, long N, const float *x, const uint32_t *w, float *
                       uint8_t *scratch) {
   long rows = rnn_packed_rows(RNN_PRECISION_BF16, K);
 #if defined(RNN_HAVE_BF16_DOT_KERNEL)
-  if (use_bf16_dot()) {
+  if (use(BF16_DOT)) {
     round_input_pairs(K, x, (uint16_t *)scratch);
     const uint32_t *pairs = (const uint32_t *)scratch;
     for (long n = 0; n < N;) {
@@ -279,24 +285,11 @@ RNN_INT8_VNNI_PANEL(32)
 RNN_INT8_VNNI_PANEL(16)
 #endif
 
-/// 1 if this CPU runs the AVX512-VNNI int8 kernel (and tests have not asked for the portable one).
-static int use_vnni(void) {
-#if defined(__x86_64__) && defined(__clang__)
-  static int known = -1;  // a benign race: every thread computes the same value
-  if (known < 0) {
-    __builtin_cpu_init();
-    known = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
-  }
-  return known && !portable_only;
-#else
-  return 0;
-#endif
-}
 
 static void int8_panel(long width, long quads, const uint8_t *xq, const int8_t *panel,
                        int32_t *acc) {
 #if defined(RNN_HAVE_VNNI_KERNEL)
-  if (use_vnni()) {
+  if (use(VNNI)) {
     switch (width) {
     case 128: int8_vnni128(quads, xq, panel, acc); return;
     case 64: int8_vnni64(quads, xq, panel, acc); return;
@@ -384,14 +377,14 @@ const char *rnn_packed_kernel(rnn_precision precision) {
   char *line = lines[precision == RNN_PRECISION_BF16 ? 1 : (precision == RNN_PRECISION_INT8 ? 2 : 0)];
   switch (precision) {
   case RNN_PRECISION_BF16:
-    if (use_bf16_dot())
+    if (use(BF16_DOT))
       snprintf(line, sizeof lines[0], "bf16 x bf16 avx512_bf16 (inputs rounded per step)");
     else
       snprintf(line, sizeof lines[0], "bf16 weights widened to fp32, %s", clone_level());
     break;
   case RNN_PRECISION_INT8:
     snprintf(line, sizeof lines[0], "int8 x int8 %s (inputs quantised per step)",
-             use_vnni() ? "avx512_vnni" : clone_level());
+             use(VNNI) ? "avx512_vnni" : clone_level());
     break;
   default:
     snprintf(line, sizeof lines[0], "fp32, %s", clone_level());
