@@ -8,7 +8,8 @@ enum Distributed {
   /// Joins the job when this process was started by `mpirun`; nil when it runs alone. Open MPI's
   /// libmpi is the system's `libmpi.so.40` unless `RNN_MPI_LIBRARY` names another. A known
   /// `batchSize` that does not divide among the ranks is refused first, before MPI starts, by
-  /// rank 0 alone (the other ranks exit with the same status and say nothing). Ranks other than
+  /// rank 0 alone (the other ranks say nothing and exit with the same status two seconds later,
+  /// once rank 0's message is out and mpirun is ending the job). Ranks other than
   /// 0 print nothing on standard output from here on.
   static func join(batchSize: Int?, environment: [String: String] = ProcessInfo.processInfo.environment) throws
     -> MPICommunicator?
@@ -16,7 +17,11 @@ enum Distributed {
     guard MPICommunicator.isLaunched(environment: environment) else { return nil }
     if let batchSize, let place = MPICommunicator.launchedPlace(environment: environment), batchSize % place.size != 0 {
       let error = DataParallelError.indivisibleBatch(batchSize: batchSize, ranks: place.size)
-      guard place.rank == 0 else { throw ExitCode.failure }
+      guard place.rank == 0 else {
+        // mpirun ends the whole job as soon as any rank fails: leave rank 0 the time to say why.
+        sleep(2)
+        throw ExitCode.failure
+      }
       throw Failure(error.description)
     }
     let communicator: MPICommunicator
