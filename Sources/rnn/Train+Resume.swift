@@ -43,8 +43,8 @@ extension Train {
   func runSettings(resuming saved: (checkpoint: Checkpoint, state: TrainingState)?) throws -> RunSettings {
     guard let saved else {
       return RunSettings(
-        config: training.config, data: data, dataFromRun: false, valFraction: valFraction ?? Self.defaultFractions.validation,
-        testFraction: testFraction ?? Self.defaultFractions.test, runID: RunRecord.makeID())
+        config: training.config, data: data, dataFromRun: false, valFraction: valFraction ?? Corpus.defaultValidationFraction,
+        testFraction: testFraction ?? Corpus.defaultTestFraction, runID: RunRecord.makeID())
     }
     let run = saved.state.run
     let model = saved.checkpoint.model.config
@@ -87,8 +87,8 @@ extension Train {
     }
     return RunSettings(
       config: config, data: data, dataFromRun: fromRun,
-      valFraction: valFraction ?? run?.valFraction ?? Self.defaultFractions.validation,
-      testFraction: testFraction ?? run?.testFraction ?? Self.defaultFractions.test,
+      valFraction: valFraction ?? run?.valFraction ?? Corpus.defaultValidationFraction,
+      testFraction: testFraction ?? run?.testFraction ?? Corpus.defaultTestFraction,
       runID: run?.id ?? RunRecord.makeID())
   }
 }

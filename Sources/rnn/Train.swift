@@ -35,9 +35,9 @@ struct Train: ParsableCommand {
   var dropout: Float?
   @OptionGroup var training: TrainingOptions
   @OptionGroup var schedule: RunScheduleOptions
-  @Option(parsing: .unconditional, help: "Fraction of the text, from its end, held out for validation (default: \(Self.defaultFractions.validation)).")
+  @Option(parsing: .unconditional, help: "Fraction of the text, from its end, held out for validation (default: \(Corpus.defaultValidationFraction)).")
   var valFraction: Double?
-  @Option(parsing: .unconditional, help: "Fraction of the text, at its very end, held out for the final test (default: \(Self.defaultFractions.test)).")
+  @Option(parsing: .unconditional, help: "Fraction of the text, at its very end, held out for the final test (default: \(Corpus.defaultTestFraction)).")
   var testFraction: Double?
   @Option(name: .customLong("checkpoint-dir"), help: "Folder for latest.safetensors and best.safetensors (default: checkpoints; with --resume, the checkpoint's folder).")
   var checkpointFolder: String?
@@ -56,9 +56,6 @@ struct Train: ParsableCommand {
   @OptionGroup var compute: ComputeOptions
   @OptionGroup var products: TrainingPrecisionOption
   @OptionGroup var device: DeviceOption
-
-  /// The held-out fractions of a new run.
-  static let defaultFractions = (validation: 0.05, test: 0.05)
 
   /// The folder the run writes: --checkpoint-dir, else the folder of --resume's checkpoint, else `checkpoints`.
   var checkpointDir: String {
@@ -85,7 +82,7 @@ struct Train: ParsableCommand {
     }
     guard !(quiet && verbose) else { throw ValidationError("--quiet and --verbose exclude each other") }
     if let dropout, !(0..<1).contains(dropout) { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
-    let (validation, test) = (valFraction ?? Self.defaultFractions.validation, testFraction ?? Self.defaultFractions.test)
+    let (validation, test) = (valFraction ?? Corpus.defaultValidationFraction, testFraction ?? Corpus.defaultTestFraction)
     guard (0..<1).contains(validation), (0..<1).contains(test), validation + test < 1 else {
       throw ValidationError("--val-fraction and --test-fraction must be in [0, 1) and sum below 1")
     }

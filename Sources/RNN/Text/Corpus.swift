@@ -46,12 +46,17 @@ public struct Corpus: Sendable {
     }
   }
 
+  /// The fraction of a text held out for validation when none is given (`rnn train --val-fraction`).
+  public static let defaultValidationFraction = 0.05
+  /// The fraction held out, at the very end, for the final test (`rnn train --test-fraction`).
+  public static let defaultTestFraction = 0.05
+
   /// Contiguous splits of `count` tokens: train first, then validation, then test (each a tail).
   ///
   /// Validation and test get `floor(count * fraction)` tokens; train gets the rest. The caller
   /// validates the fractions (each in `0 ..< 1`, sum below 1).
   public static func split(
-    count: Int, valFraction: Double, testFraction: Double
+    count: Int, valFraction: Double = defaultValidationFraction, testFraction: Double = defaultTestFraction
   ) -> (train: Range<Int>, validation: Range<Int>, test: Range<Int>) {
     require(count >= 0, "negative count")
     require(
