@@ -11,6 +11,7 @@
 // of A, tmm5-7 the B tiles.
 #include "amx.h"
 
+#include "CKernels.h"
 #include "activations.h"
 
 #if defined(__x86_64__)
@@ -116,7 +117,7 @@ static const uint16_t *rounded_rows(long M, long K, const float *A, long lda) {
   for (long r = 0; r < rows; r++) {
     uint16_t *row = scratch.data + r * cols;
     long filled = r < M ? K : 0;
-    for (long k = 0; k < filled; k++) row[k] = rnn_bf16_bits(A[r * lda + k]);
+    rnn_round_to_bf16(filled, A + r * lda, row);
     memset(row + filled, 0, (size_t)(cols - filled) * sizeof(uint16_t));
   }
   return scratch.data;

@@ -10,7 +10,6 @@
 // CPU with AMX tiles, a product of few rows (a time loop's step) against a held operand runs on
 // our own tile kernel (amx.c) instead, from a copy packed for the tiles once per hold.
 #include "CKernels.h"
-#include "activations.h"
 #include "amx.h"
 #include "onednn.h"
 
@@ -48,8 +47,9 @@ static struct {
 } held = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 // Operands of held buffers packed for the AMX kernel, made at their first product in a hold and
-// dropped with it (the memory kept for the next). Past MAX_PACKED operands (a layer's W_hh two
-// ways: 2 per layer, and the weights of the forward loops' re-laid-out copies), oneDNN runs them.
+// dropped with it (the memory kept for the next). Past MAX_PACKED operands (per layer W_hh, read
+// transposed forward and plain backward, or a GRU's two halves of its copy forward: 2-3 a layer),
+// oneDNN runs them.
 enum { MAX_PACKED = 16, AMX_MAX_ROWS = 128 };
 static struct {
   int count;
@@ -104,12 +104,6 @@ int rnn_blas_bf16_tiles(void) { return bf16.active && rnn_amx_available(); }
 
 rnn_precision rnn_blas_precision(void) { return bf16.active ? RNN_PRECISION_BF16 : RNN_PRECISION_FP32; }
 
-/// dst[i] = bf16(src[i]), nearest even.
-RNN_KERNEL static void round_to_bf16(long n, const float *restrict src, uint16_t *restrict dst) {
-  RNN_VECTORIZE
-  for (long i = 0; i < n; i++) dst[i] = rnn_bf16_bits(src[i]);
-}
-
 void rnn_blas_hold_constant(const float *values, long count) {
   pthread_mutex_lock(&held.lock);
   if (held.count < MAX_HELD) {
@@ -122,7 +116,7 @@ void rnn_blas_hold_constant(const float *values, long count) {
       if (copy) held.buffer[slot].copy = copy, held.buffer[slot].capacity = count;
     }
     if (bf16.active && count <= held.buffer[slot].capacity) {
-      round_to_bf16(count, values, held.buffer[slot].copy);
+      rnn_round_to_bf16(count, values, held.buffer[slot].copy);
       held.buffer[slot].copied = 1;
     }
   }
@@ -233,8 +227,8 @@ static const uint16_t *operand(int which, long rows, long cols, const float *X, 
     scratch[which].capacity = need;
   }
   uint16_t *out = scratch[which].data;
-  if (ld == cols) round_to_bf16(rows * cols, X, out);
-  else for (long r = 0; r < rows; r++) round_to_bf16(cols, X + r * ld, out + r * cols);
+  if (ld == cols) rnn_round_to_bf16(rows * cols, X, out);
+  else for (long r = 0; r < rows; r++) rnn_round_to_bf16(cols, X + r * ld, out + r * cols);
   *ld_out = cols;
   return out;
 }

@@ -51,6 +51,11 @@ long rnn_precision_bytes(rnn_precision precision) {
 
 float rnn_round_bf16(float x) { return rnn_bf16_value(rnn_bf16_bits(x)); }
 
+RNN_KERNEL void rnn_round_to_bf16(long n, const float *restrict x, uint16_t *restrict bits) {
+  RNN_VECTORIZE
+  for (long i = 0; i < n; i++) bits[i] = rnn_bf16_bits(x[i]);
+}
+
 // MARK: - Packing
 
 static void pack_bf16(long K, long n, const float *src, long lds, uint16_t *dst) {
@@ -193,46 +198,48 @@ RNN_BF16_DOT_PANEL(32)
 RNN_BF16_DOT_PANEL(16)
 #endif
 
-
 /// x [K] as its pairs in bf16 (K rounded up to 2, the padding zero), the words of the pair layout.
-RNN_KERNEL static void round_input_pairs(long K, const float *restrict x, uint16_t *restrict out) {
-  RNN_VECTORIZE
-  for (long k = 0; k < K; k++) out[k] = rnn_bf16_bits(x[k]);
+static void round_input_pairs(long K, const float *x, uint16_t *out) {
+  rnn_round_to_bf16(K, x, out);
   if (K % 2) out[K] = 0;
+}
+
+/// y[0..width) += x * panel for a panel of `width` columns: with AVX512-BF16, x's bf16 pairs in
+/// `pairs` (round_input_pairs); else x itself, each weight widened.
+static void bf16_panel(long width, long K, const float *x, const uint32_t *pairs,
+                       const uint32_t *panel, float *y) {
+#if defined(RNN_HAVE_BF16_DOT_KERNEL)
+  if (pairs) {
+    long count = rnn_packed_rows(RNN_PRECISION_BF16, K) / 2;
+    switch (width) {
+    case 128: bf16_dot128(count, pairs, panel, y); return;
+    case 64: bf16_dot64(count, pairs, panel, y); return;
+    case 48: bf16_dot48(count, pairs, panel, y); return;
+    case 32: bf16_dot32(count, pairs, panel, y); return;
+    default: bf16_dot16(count, pairs, panel, y); return;
+    }
+  }
+#endif
+  switch (width) {
+  case 128: bf16_panel128(K, x, panel, y); break;
+  case 64: bf16_panel64(K, x, panel, y); break;
+  case 48: bf16_panel48(K, x, panel, y); break;
+  case 32: bf16_panel32(K, x, panel, y); break;
+  default: bf16_panel16(K, x, panel, y); break;
+  }
 }
 
 static void gemv_bf16(long K, long N, const float *x, const uint32_t *w, float *y,
                       uint8_t *scratch) {
   long rows = rnn_packed_rows(RNN_PRECISION_BF16, K);
-#if defined(RNN_HAVE_BF16_DOT_KERNEL)
+  const uint32_t *pairs = NULL;
   if (use(BF16_DOT)) {
     round_input_pairs(K, x, (uint16_t *)scratch);
-    const uint32_t *pairs = (const uint32_t *)scratch;
-    for (long n = 0; n < N;) {
-      long width = rnn_panel_width(N, n);
-      const uint32_t *panel = w + rows / 2 * n;
-      switch (width) {
-      case 128: bf16_dot128(rows / 2, pairs, panel, y + n); break;
-      case 64: bf16_dot64(rows / 2, pairs, panel, y + n); break;
-      case 48: bf16_dot48(rows / 2, pairs, panel, y + n); break;
-      case 32: bf16_dot32(rows / 2, pairs, panel, y + n); break;
-      default: bf16_dot16(rows / 2, pairs, panel, y + n); break;
-      }
-      n += width;
-    }
-    return;
+    pairs = (const uint32_t *)scratch;
   }
-#endif
   for (long n = 0; n < N;) {
     long width = rnn_panel_width(N, n);
-    const uint32_t *panel = w + rows / 2 * n;
-    switch (width) {
-    case 128: bf16_panel128(K, x, panel, y + n); break;
-    case 64: bf16_panel64(K, x, panel, y + n); break;
-    case 48: bf16_panel48(K, x, panel, y + n); break;
-    case 32: bf16_panel32(K, x, panel, y + n); break;
-    default: bf16_panel16(K, x, panel, y + n); break;
-    }
+    bf16_panel(width, K, x, pairs, w + rows / 2 * n, y + n);
     n += width;
   }
 }

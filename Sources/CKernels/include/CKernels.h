@@ -169,6 +169,9 @@ void rnn_packed_portable_only(int on);
 /// bf16 nearest-even rounding of x, as a float (NaN stays NaN).
 float rnn_round_bf16(float x);
 
+/// bits[i] = the bf16 nearest x[i] (ties to even; NaN stays NaN), as its 16 bits, for i < n.
+void rnn_round_to_bf16(long n, const float *x, uint16_t *bits);
+
 /// One line naming the kernel `rnn_gemv_packed` runs for `precision` on this CPU, e.g.
 /// "int8 avx512_vnni (inputs quantised per call)".
 const char *rnn_packed_kernel(rnn_precision precision);
