@@ -5,6 +5,10 @@ import RNN
 /// How `rnn train` and `rnn bench` take part in an `mpirun` job (see README, "Training on several
 /// machines"): each rank runs the same command; rank 0 alone prints and writes files.
 enum Distributed {
+  /// Microseconds a rank other than 0 waits, on an error rank 0 meets too, for rank 0 to print it
+  /// and end the job before it speaks itself.
+  static let rankZeroGrace: UInt32 = 2_000_000
+
   /// Joins the job when this process was started by `mpirun`; nil when it runs alone. Open MPI's
   /// libmpi is the system's `libmpi.so.40` unless `RNN_MPI_LIBRARY` names another. A known
   /// `batchSize` that does not divide among the ranks is refused first, before MPI starts, by
@@ -19,7 +23,7 @@ enum Distributed {
       let error = DataParallelError.indivisibleBatch(batchSize: batchSize, ranks: place.size)
       guard place.rank == 0 else {
         // mpirun ends the whole job as soon as any rank fails: leave rank 0 the time to say why.
-        sleep(2)
+        usleep(rankZeroGrace)
         throw ExitCode.failure
       }
       throw Failure(error.description)
@@ -59,7 +63,7 @@ enum Distributed {
     } catch {
       if communicator.rank != 0 {
         // mpirun's SIGTERM either ends this process or, once training has begun, is recorded.
-        for _ in 0..<40 where StopRequest.received == nil { usleep(50_000) }
+        for _ in 0..<rankZeroGrace / 50_000 where StopRequest.received == nil { usleep(50_000) }
         if StopRequest.received != nil { communicator.abort(code: 1) }
       }
       let rank = communicator.rank == 0 ? "" : "rank \(communicator.rank): "
