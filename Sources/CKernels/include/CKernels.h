@@ -3,6 +3,8 @@
 //   blas.c         matrix multiply through the fastest BLAS found at run time (oneDNN, OpenBLAS)
 //                  or a built-in vectorised fallback; no link-time dependency on any BLAS.
 //   gemm_bf16.c    the same products in bf16 (oneDNN, AMX / AVX512-BF16) for training.
+//   held.c         operands held constant for a training step: bf16 copies, packed copies.
+//   gemm_packed.c  fp32 products of few rows against a held, packed weight (the time loops').
 //   quantized.c    batch-1 matrix-vector products with weights in bf16 or int8 (sampling).
 //   recurrent.c    fused pointwise forward/backward of one LSTM, GRU or vanilla-RNN time step.
 //   vector.c       bias broadcast and reduction, softmax cross-entropy, norms, dropout masks.
@@ -82,18 +84,24 @@ rnn_precision rnn_blas_set_precision(rnn_precision precision);
 /// The precision rnn_sgemm's products run in.
 rnn_precision rnn_blas_precision(void);
 
-/// 1 when bf16 products run and those of few rows (at most 128) against a held operand run on
-/// AMX tiles from a copy packed once per hold (gemm_bf16.c, amx.c).
-int rnn_blas_bf16_tiles(void);
+/// 1 when `B [count floats]` lies in a held buffer (rnn_blas_hold_constant) and a product of few
+/// rows (at most 128) against it, in either layout, runs on our own kernel from a copy packed
+/// once per hold: in fp32 with AVX-512 (gemm_packed.c), in bf16 on AMX tiles (amx.c).
+int rnn_blas_packs_held(const float *B, long count);
+
+/// 1 when `values [count]` lies inside a buffer held now.
+int rnn_blas_is_held(const float *values, long count);
 
 /// One line: the kernel that runs bf16 products, or why none can, e.g.
 /// "oneDNN dnnl_gemm_bf16bf16f32 (avx512_core_amx kernels), fp32 accumulation".
 const char *rnn_blas_bf16_kernel(void);
 
-/// With bf16 products: rounds `values [count]` to bf16 once; until `rnn_blas_release_constant`
-/// of the same `values`, products read an operand inside this buffer from that copy instead of
-/// rounding it each time. The values must not change meanwhile (training: the weights, during
-/// forward and backward). Holds nest, up to 8 at a time. With fp32 products: nothing to copy.
+/// Holds `values [count]` constant until `rnn_blas_release_constant` of the same `values` (held.c):
+/// the values must not change meanwhile (training: the weights, during forward and backward).
+/// With bf16 products they are rounded to bf16 once, and products read an operand inside the
+/// buffer from that copy instead of rounding it each time. A product of few rows against an
+/// operand inside it packs that operand at its first use and reuses it (`rnn_blas_packs_held`).
+/// Holds nest, up to 8 at a time.
 void rnn_blas_hold_constant(const float *values, long count);
 
 /// Ends `rnn_blas_hold_constant(values, ...)`.

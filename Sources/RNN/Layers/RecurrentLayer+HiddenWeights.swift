@@ -40,13 +40,13 @@ extension RecurrentLayer {
   /// true: multiplied transposed on the fly), or from `H = 256` up their transpose `[H, G*w]`
   /// (`transposed` false: a plain product), which oneDNN runs about twice as fast there
   /// (`[16, 512] x [512, 2048]`: 154-173 against 71 GFLOP/s on two cores; 2x512 LSTM training
-  /// +20-25%) and slower at `H = 128`. With bf16 products on AMX tiles (`BLAS.productsOnTiles`),
-  /// which lay the weight out for themselves once per step, always transposed. One part of all
-  /// units uses `W_hh` itself; otherwise the copy lives in the scratch workspace (`hidden
-  /// weights`) until `release()`.
+  /// +20-25%) and slower at `H = 128`. When `W_hh` is held and its products run from a copy
+  /// packed once per hold (`BLAS.packsHeld`: a training step's, in fp32 with AVX-512 or in bf16 on
+  /// AMX tiles), always transposed. One part of all units uses `W_hh` itself; otherwise the copy
+  /// lives in the scratch workspace (`hidden weights`) until `release()`.
   func forwardHiddenWeights(_ parameters: Parameters, parts: [Range<Int>]) -> ForwardHiddenWeights {
     let (g, h, whh) = (cell.gates, hiddenSize, parameters.value(weightHH))
-    let transposed = h < 256 || BLAS.productsOnTiles
+    let transposed = h < 256 || BLAS.packsHeld(whh, count: g * h * h)
     if transposed && parts.count == 1 { return ForwardHiddenWeights(parts: [whh], transposed: true, copy: nil) }
     let offsets = parts.map { g * $0.lowerBound * h }
     let copy = scratch.buffer("hidden weights", count: g * h * h)

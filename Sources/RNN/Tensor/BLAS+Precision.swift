@@ -21,10 +21,13 @@ extension BLAS {
   /// The precision products run in now.
   public static var productPrecision: ProductPrecision { rnn_blas_precision() == RNN_PRECISION_BF16 ? .bf16 : .fp32 }
 
-  /// Whether bf16 products of at most 128 rows against a held operand (`holdConstant`) run on AMX
-  /// tiles from a copy packed once per hold (a time loop's products: the weight is laid out for
-  /// the tiles once, in either layout).
-  public static var productsOnTiles: Bool { rnn_blas_bf16_tiles() != 0 }
+  /// Whether products of at most 128 rows against `values [count]` run on our own kernel from a
+  /// copy packed once per hold, in either layout: the values lie in a held buffer
+  /// (`holdConstant`), and the CPU has AVX-512 (fp32 products) or AMX tiles (bf16 products).
+  /// A time loop's weight then needs no re-laid-out copy.
+  public static func packsHeld(_ values: UnsafePointer<Float>, count: Int) -> Bool {
+    rnn_blas_packs_held(values, count) != 0
+  }
 
   /// The kernel that runs bf16 products, or why none can on this machine.
   public static var bf16Kernel: String { String(cString: rnn_blas_bf16_kernel()) }
@@ -34,9 +37,10 @@ extension BLAS {
     productPrecision == .bf16 ? "\(description); in bf16: \(bf16Kernel)" : description
   }
 
-  /// With bf16 products: rounds `parameters`' values to bf16 once, for every product until
-  /// `releaseConstant(parameters)` (the values must not change meanwhile; holds nest). With fp32
-  /// products: nothing.
+  /// Holds `parameters`' values constant until `releaseConstant(parameters)` (they must not change
+  /// meanwhile; holds nest): with bf16 products they are rounded to bf16 once, for every product,
+  /// and a product of few rows against a weight among them packs it once for our own kernel
+  /// (`packsHeld`).
   public static func holdConstant(_ parameters: Parameters) {
     rnn_blas_hold_constant(parameters.values.baseAddress!, parameters.count)
   }
