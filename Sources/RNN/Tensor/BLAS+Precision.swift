@@ -34,21 +34,11 @@ extension BLAS {
     productPrecision == .bf16 ? "\(description); in bf16: \(bf16Kernel)" : description
   }
 
-  /// With bf16 products: rounds `parameters`' values to bf16 once, for every product until
-  /// `releaseConstant(parameters)` (the values must not change meanwhile; holds nest). With fp32
+  /// With bf16 products: rounds the `count` floats at `values` to bf16 once, for every product
+  /// until `releaseConstant(values)` (the values must not change meanwhile; holds nest). With fp32
   /// products: nothing.
-  public static func holdConstant(_ parameters: Parameters) {
-    rnn_blas_hold_constant(parameters.values.baseAddress!, parameters.count)
-  }
-
-  /// `holdConstant` for `count` floats at `values`.
   public static func holdConstant(_ values: UnsafePointer<Float>, count: Int) { rnn_blas_hold_constant(values, count) }
 
-  /// Ends `holdConstant(parameters)`: products round those operands themselves again.
-  public static func releaseConstant(_ parameters: Parameters) {
-    rnn_blas_release_constant(parameters.values.baseAddress!)
-  }
-
-  /// Ends `holdConstant(values, count:)`.
+  /// Ends `holdConstant(values, count:)`: products round those operands themselves again.
   public static func releaseConstant(_ values: UnsafePointer<Float>) { rnn_blas_release_constant(values) }
 }
