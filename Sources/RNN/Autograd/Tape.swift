@@ -1,5 +1,3 @@
-import CKernels
-
 /// A value recorded on a `Tape`.
 public struct Variable: Hashable, Sendable {
   /// Index of the value on its tape.
@@ -11,16 +9,20 @@ public struct Variable: Hashable, Sendable {
 /// gradients into the `Parameters` and into each recorded value. Models are written forward only.
 ///
 /// A tape made with `recording: false` keeps no caches and cannot run backward (evaluation,
-/// sampling).
+/// sampling). Its `backend` computes the losses, dropout and the sums of gradients recorded on it;
+/// a model's own layers compute on their parameters' (`Parameters.backend`).
 public final class Tape {
   /// Whether operations keep what their backward needs.
   public let isRecording: Bool
+  /// What computes the tape's own operations.
+  public let backend: any ComputeBackend
   private var values: [Tensor] = []
   private var gradients: [Tensor?] = []
   private var pullbacks: [() -> Void] = []
 
-  public init(recording: Bool = true) {
+  public init(recording: Bool = true, backend: any ComputeBackend = CPUBackend()) {
     isRecording = recording
+    self.backend = backend
   }
 
   /// Records a value that no operation produced (an input, an initial state).
@@ -48,7 +50,7 @@ public final class Tape {
       gradients[variable.id] = gradient
     } else {
       gradient.withPointer { g in
-        gradients[variable.id]!.withMutablePointer { rnn_add(gradient.count, $0, g) }
+        gradients[variable.id]!.withMutablePointer { backend.add(gradient.count, $0, g) }
       }
     }
   }

@@ -1,5 +1,3 @@
-import CKernels
-
 /// What `Bidirectional.backward` needs from one `forward`.
 public struct BidirectionalCache: Sendable {
   /// The forward direction's cache.
@@ -97,7 +95,7 @@ public struct Bidirectional: Sendable {
       parameters: parameters)
     var dx = ahead.dx
     let reverseDx = Self.reversedInTime(back.dx, lengths)
-    dx.withMutablePointer { dx in reverseDx.withPointer { rnn_add(reverseDx.count, dx, $0) } }
+    dx.withMutablePointer { dx in reverseDx.withPointer { parameters.backend.add(reverseDx.count, dx, $0) } }
     return (dx, Self.stacked(ahead.dState, back.dState))
   }
 

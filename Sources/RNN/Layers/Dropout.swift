@@ -1,5 +1,3 @@
-import CKernels
-
 extension Tape {
   /// Inverted dropout: zeroes each element with probability `p` and scales the rest by
   /// `1/(1-p)`, with a mask drawn from `generator`. The identity when `p == 0`.
@@ -26,15 +24,15 @@ extension Tape {
     let mask = Tensor(shape: input.shape) { mask in
       withUnsafeMutablePointer(to: &s) {
         $0.withMemoryRebound(to: UInt32.self, capacity: 4) {
-          rnn_dropout_mask(outer, rows, first, kept, width, mask, p, $0)
+          backend.dropoutMask(outer, rows, first, kept, width, mask, probability: p, state: $0)
         }
       }
     }
-    mask.withPointer { m in input.withMutablePointer { rnn_multiply(count, $0, m) } }
+    mask.withPointer { m in input.withMutablePointer { backend.multiply(count, $0, m) } }
     let y = self.input(input)
     onBackward { [self] in
       guard var dy = gradient(y) else { return }
-      mask.withPointer { m in dy.withMutablePointer { rnn_multiply(count, $0, m) } }
+      mask.withPointer { m in dy.withMutablePointer { backend.multiply(count, $0, m) } }
       accumulate(dy, into: x)
     }
     return y

@@ -1,12 +1,10 @@
-import CKernels
-
 /// The vanilla (Elman) cell, as `torch.nn.RNN` with `nonlinearity` `"tanh"` or `"relu"`:
 ///
 ///     h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh)         [B, H]
 ///
 /// with `weight_ih [H, D]`, `weight_hh [H, H]`, `bias_ih [H]`, `bias_hh [H]` (in
 /// `RecurrentLayer`). State `h [B, H]`. Per step: one GEMM with `W_hh` and the activation
-/// (`rnn_simple_forward_step`, `rnn_simple_backward_step` in `CKernels/recurrent.c`); each
+/// (`ComputeBackend.elmanForwardStep`, `elmanBackwardStep`; on the CPU `recurrent.c`'s); each
 /// thread runs a slice of the batch through all steps. Memory kept for backward, besides the
 /// layer's input: only the outputs `y [T,B,H]`, `T*B*H` floats (both activations' derivatives
 /// follow from `y`).
@@ -23,8 +21,8 @@ public struct ElmanCell: RecurrentCell {
   /// Nothing besides the layer's cache: backward reads only the outputs.
   public struct Cache: RecurrentCellCache {}
 
-  /// 1 for relu, 0 for tanh, as the kernels take it.
-  private var relu: Int32 { nonlinearity == .relu ? 1 : 0 }
+  /// Whether the activation is relu, as the kernels take it.
+  private var relu: Bool { nonlinearity == .relu }
 
   /// Forward from the input projections `xg = x W_ih^T + b_ih + b_hh` `[T,B,H]`, which the steps
   /// overwrite with the pre-activations. With `lengths`, a padded row's `h_t` is its `h_{t-1}`.
@@ -32,15 +30,15 @@ public struct ElmanCell: RecurrentCell {
     _ xg: WorkspaceBuffer, time t: Int, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer,
     parameters: Parameters
   ) -> (y: Tensor, cache: Cache) {
-    let (b, h) = (state.h.shape[0], layer.hiddenSize)
+    let (b, h, backend) = (state.h.shape[0], layer.hiddenSize, parameters.backend)
     let (relu, pre) = (relu, xg.pointer)
     let weights = layer.forwardHiddenWeights(parameters, parts: [0..<h])
     defer { weights.release() }
     let (whh, transposed) = (weights.parts[0], weights.transposed)
     let y = layer.forwardSteps(time: t, state: state, lengths: lengths) { step, rows, hPrev, y in
       let pre = pre + (step * b + rows.lowerBound) * h
-      BLAS.gemm(false, transposed, rows.count, h, h, hPrev, whh, beta: 1, pre)
-      rnn_simple_forward_step(rows.count, h, pre, y, relu)
+      backend.gemm(false, transposed, rows.count, h, h, hPrev, whh, beta: 1, pre)
+      backend.elmanForwardStep(rows.count, h, pre, y, relu: relu)
     }
     return (y, Cache())
   }
@@ -53,7 +51,7 @@ public struct ElmanCell: RecurrentCell {
     _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, layer: RecurrentLayer,
     parameters: Parameters
   ) -> (dxg: WorkspaceBuffer, dState: RecurrentState) {
-    let (t, b, h) = (sequence.y.shape[0], sequence.y.shape[1], layer.hiddenSize)
+    let (t, b, h, backend) = (sequence.y.shape[0], sequence.y.shape[1], layer.hiddenSize, parameters.backend)
     let relu = relu
     let lengths = sequence.lengths
     let whh = parameters.value(layer.weightHH)
@@ -71,9 +69,9 @@ public struct ElmanCell: RecurrentCell {
           if let lengths {
             Padding.copyPadded(lengths, slice, step: step, width: h, from: dhNext + r * h, to: saved + r * h)
           }
-          rnn_simple_backward_step(n, h, y + now, dy + now, dhNext + r * h, dpre + now, relu)
+          backend.elmanBackwardStep(n, h, y + now, dy + now, dhNext + r * h, dpre + now, relu: relu)
           if let lengths { Padding.zeroPadded(lengths, slice, step: step, width: h, dpre + now) }
-          BLAS.gemm(false, false, n, h, h, dpre + now, whh, beta: 0, dhNext + r * h)
+          backend.gemm(false, false, n, h, h, dpre + now, whh, beta: 0, dhNext + r * h)
           if let lengths {
             Padding.copyPadded(lengths, slice, step: step, width: h, from: saved + r * h, to: dhNext + r * h)
           }

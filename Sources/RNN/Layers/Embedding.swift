@@ -1,5 +1,3 @@
-import CKernels
-
 /// A lookup table from token ids to vectors: `weight [V, E]`, as `torch.nn.Embedding`.
 public struct Embedding: Sendable {
   public let vocabularySize: Int
@@ -21,20 +19,20 @@ public struct Embedding: Sendable {
   /// The rows of `tokens` (any shape `S`, ids in `0..<V`): `[S..., E]`.
   public func forward(_ tokens: [Int32], shape: [Int], parameters: Parameters) -> Tensor {
     require(tokens.count == shape.reduce(1, *), "\(tokens.count) tokens for shape \(shape)")
-    let w = parameters.value(weight)
+    for token in tokens {
+      require(token >= 0 && Int(token) < vocabularySize, "token \(token) outside vocabulary of \(vocabularySize)")
+    }
+    let (backend, w) = (parameters.backend, parameters.value(weight))
     return Tensor(shape: shape + [size]) { out in
-      for (n, token) in tokens.enumerated() {
-        require(token >= 0 && Int(token) < vocabularySize, "token \(token) outside vocabulary of \(vocabularySize)")
-        (out + n * size).update(from: w + Int(token) * size, count: size)
-      }
+      tokens.withUnsafeBufferPointer { backend.gatherRows($0, size, from: w, into: out) }
     }
   }
 
   /// Adds each row of `dy [S..., E]` into the gradient row of its token.
   public func backward(_ dy: Tensor, tokens: [Int32], parameters: Parameters) {
-    let dw = parameters.gradient(weight)
+    let (backend, dw) = (parameters.backend, parameters.gradient(weight))
     dy.withPointer { dy in
-      for (n, token) in tokens.enumerated() { rnn_add(size, dw + Int(token) * size, dy + n * size) }
+      tokens.withUnsafeBufferPointer { backend.scatterAddRows($0, size, from: dy, into: dw) }
     }
   }
 

@@ -1,5 +1,3 @@
-import CKernels
-
 /// The GRU cell, as `torch.nn.GRU`: gates in PyTorch's order `r, z, n`, the reset gate applied
 /// to the hidden product after it is taken,
 ///
@@ -9,7 +7,7 @@ import CKernels
 ///
 /// with `weight_ih [3H, D]`, `weight_hh [3H, H]`, `bias_ih [3H]`, `bias_hh [3H]` (in
 /// `RecurrentLayer`). State `h [B, H]`. Per step: one GEMM with `W_hh` and one fused kernel
-/// (`rnn_gru_forward_step`, `rnn_gru_backward_step` in `CKernels/recurrent.c`). Memory kept for
+/// (`ComputeBackend.gruForwardStep`, `gruBackwardStep`; on the CPU `recurrent.c`'s). Memory kept for
 /// backward, besides the layer's input and outputs `y [T,B,H]`: the gates `[T,B,3H]` and `hg_n`
 /// `[T,B,H]`; `T*B*5*H` floats with `y`.
 public struct GRUCell: RecurrentCell {
@@ -36,7 +34,7 @@ public struct GRUCell: RecurrentCell {
     _ xg: WorkspaceBuffer, time t: Int, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer,
     parameters: Parameters
   ) -> (y: Tensor, cache: Cache) {
-    let (b, h) = (state.h.shape[0], layer.hiddenSize)
+    let (b, h, backend) = (state.h.shape[0], layer.hiddenSize, parameters.backend)
     let g = 3 * h
     let bhh = parameters.value(layer.biasHH)
     let parts = layer.unitParts
@@ -58,8 +56,8 @@ public struct GRUCell: RecurrentCell {
       ) {
         let (r, now) = (rows.lowerBound, (step * b + rows.lowerBound) * h)
         let hPrev = step == 0 ? h0 + r * h : UnsafePointer(y + now - b * h)
-        BLAS.gemm(false, transposed, rows.count, 3 * units.count, h, hPrev, weight, beta: 0, hg)
-        rnn_gru_forward_step(
+        backend.gemm(false, transposed, rows.count, 3 * units.count, h, hPrev, weight, beta: 0, hg)
+        backend.gruForwardStep(
           rows.count, h, units.lowerBound, units.count, xg + (step * b + r) * g, hg, bhh, hPrev,
           gates + (step * b + r) * g, hn + now, y + now)
         if let lengths {
@@ -90,7 +88,7 @@ public struct GRUCell: RecurrentCell {
     _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, layer: RecurrentLayer,
     parameters: Parameters
   ) -> (dxg: WorkspaceBuffer, dState: RecurrentState) {
-    let (t, b, h) = (sequence.y.shape[0], sequence.y.shape[1], layer.hiddenSize)
+    let (t, b, h, backend) = (sequence.y.shape[0], sequence.y.shape[1], layer.hiddenSize, parameters.backend)
     let g = 3 * h
     let whh = parameters.value(layer.weightHH)
     let lengths = sequence.lengths
@@ -111,13 +109,13 @@ public struct GRUCell: RecurrentCell {
           let now = (step * b + r) * h
           let hPrev = step == 0 ? h0 + r * h : y + now - b * h
           let (dxgT, dhgT) = (dxg + (step * b + r) * g, dhg + (step * b + r) * g)
-          rnn_gru_backward_step(n, h, gates + (step * b + r) * g, hn + now, hPrev, dy + now, next, dxgT, dhgT, prev)
+          backend.gruBackwardStep(n, h, gates + (step * b + r) * g, hn + now, hPrev, dy + now, next, dxgT, dhgT, prev)
           if let lengths {
             Padding.zeroPadded(lengths, slice, step: step, width: g, dxgT)
             Padding.zeroPadded(lengths, slice, step: step, width: g, dhgT)
             Padding.copyPadded(lengths, slice, step: step, width: h, from: next, to: prev)
           }
-          BLAS.gemm(false, false, n, h, g, dhgT, whh, beta: 1, prev)
+          backend.gemm(false, false, n, h, g, dhgT, whh, beta: 1, prev)
           swap(&next, &prev)
         }
         // The gradient of h_0 ends in `next`; make sure it is in dhNext.

@@ -1,5 +1,3 @@
-import CKernels
-
 /// The LSTM cell, as `torch.nn.LSTM`: gates in PyTorch's order `i, f, g, o`,
 ///
 ///     gates = x W_ih^T + b_ih + h W_hh^T + b_hh          [B, 4H], split i, f, g, o
@@ -9,7 +7,7 @@ import CKernels
 /// with `weight_ih [4H, D]`, `weight_hh [4H, H]`, `bias_ih [4H]`, `bias_hh [4H]` (in
 /// `RecurrentLayer`). State `(h, c)`, each `[B, H]`. Per step: one GEMM with `W_hh` (forward: as
 /// `RecurrentLayer.forwardHiddenWeights` gives it, a transposed copy from `H = 256`) and one
-/// fused kernel (`rnn_lstm_forward_step`, `rnn_lstm_backward_step` in `CKernels/recurrent.c`);
+/// fused kernel (`ComputeBackend.lstmForwardStep`, `lstmBackwardStep`; on the CPU `recurrent.c`'s);
 /// each thread runs a slice of the batch through all steps. Memory kept for backward, besides the
 /// layer's input and outputs `y [T,B,H]`: the activated gates `[T,B,4H]`, `c_t` and `tanh(c_t)`,
 /// each `[T,B,H]`; `T*B*7*H` floats with `y`, so backward needs no transcendental functions.
@@ -38,7 +36,7 @@ public struct LSTMCell: RecurrentCell {
     _ xg: WorkspaceBuffer, time t: Int, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer,
     parameters: Parameters
   ) -> (y: Tensor, cache: Cache) {
-    let (b, h) = (state.h.shape[0], layer.hiddenSize)
+    let (b, h, backend) = (state.h.shape[0], layer.hiddenSize, parameters.backend)
     let g = 4 * h
     let cache = Cache(
       gates: xg, cells: layer.workspace.buffer("lstm c", count: t * b * h),
@@ -54,8 +52,8 @@ public struct LSTMCell: RecurrentCell {
       let now = (step * b + rows.lowerBound) * h
       let cPrev = step == 0 ? c0 + rows.lowerBound * h : cells + (now - b * h)
       let gatesT = gates + (step * b + rows.lowerBound) * g
-      BLAS.gemm(false, transposed, rows.count, g, h, hPrev, whh, beta: 1, gatesT)
-      rnn_lstm_forward_step(rows.count, h, gatesT, cPrev, cells + now, tanhCells + now, y)
+      backend.gemm(false, transposed, rows.count, g, h, hPrev, whh, beta: 1, gatesT)
+      backend.lstmForwardStep(rows.count, h, gatesT, cPrev, cells + now, tanhCells + now, y)
       if let lengths { Padding.copyPadded(lengths, rows, step: step, width: h, from: cPrev, to: cells + now) }
     }
     return (y, cache)
@@ -69,7 +67,7 @@ public struct LSTMCell: RecurrentCell {
     _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, layer: RecurrentLayer,
     parameters: Parameters
   ) -> (dxg: WorkspaceBuffer, dState: RecurrentState) {
-    let (t, b, h) = (sequence.y.shape[0], sequence.y.shape[1], layer.hiddenSize)
+    let (t, b, h, backend) = (sequence.y.shape[0], sequence.y.shape[1], layer.hiddenSize, parameters.backend)
     let g = 4 * h
     let lengths = sequence.lengths
     let whh = parameters.value(layer.weightHH)
@@ -95,10 +93,10 @@ public struct LSTMCell: RecurrentCell {
             Padding.copyPadded(lengths, slice, step: step, width: h, from: dhNext + r * h, to: savedH)
             Padding.copyPadded(lengths, slice, step: step, width: h, from: dc + r * h, to: savedC)
           }
-          rnn_lstm_backward_step(
+          backend.lstmBackwardStep(
             n, h, gates + (step * b + r) * g, cPrev, tanhCells + now, dy + now, dhNext + r * h, dc + r * h, dgatesT)
           if let lengths { Padding.zeroPadded(lengths, slice, step: step, width: g, dgatesT) }
-          BLAS.gemm(false, false, n, h, g, dgatesT, whh, beta: 0, dhNext + r * h)
+          backend.gemm(false, false, n, h, g, dgatesT, whh, beta: 0, dhNext + r * h)
           if let lengths {
             Padding.copyPadded(lengths, slice, step: step, width: h, from: savedH, to: dhNext + r * h)
             Padding.copyPadded(lengths, slice, step: step, width: h, from: savedC, to: dc + r * h)

@@ -1,5 +1,3 @@
-import CKernels
-
 /// The backward of an affine map `y = x W^T + b` over all rows: `dW += dy^T x`, `db += sum(dy)`;
 /// returns `dx = dy W`. `x [N..., I]`, `dy [N..., O]`, `weight [O, I]`, `bias [O]`; each product
 /// split by rows across threads.
@@ -14,12 +12,13 @@ func affineBackward(
   let (o, i) = (weight.shape[0], weight.shape[1])
   let n = x.count / i
   guard n > 0 else { return .zeros(x.shape) }
+  let backend = parameters.backend
   x.withPointer { x in
-    BLAS.accumulateWeightGradient(o, i, [.init(n: n, dy: dy, ldy: o, x: x)], into: parameters.gradient(weight))
+    backend.accumulateWeightGradient(o, i, [.init(n: n, dy: dy, ldy: o, x: x)], into: parameters.gradient(weight))
   }
-  Parallel.addColumnSums(n, o, dy, into: parameters.gradient(bias))
+  backend.addColumnSums(n, o, dy, into: parameters.gradient(bias))
   return Tensor(shape: x.shape) { dx in
-    BLAS.parallelGemm(false, false, n, i, o, dy, parameters.value(weight), beta: 0, dx)
+    backend.parallelGemm(false, false, n, i, o, dy, parameters.value(weight), beta: 0, dx)
   }
 }
 
@@ -47,10 +46,10 @@ public struct Linear: Sendable {
   /// `x [N..., I] -> [N..., O]`: one GEMM over all rows.
   public func forward(_ x: Tensor, parameters: Parameters) -> Tensor {
     require(x.shape.last == inputSize, "input \(x.shape) does not end in \(inputSize)")
-    let n = x.count / inputSize
+    let (n, backend) = (x.count / inputSize, parameters.backend)
     return Tensor(shape: x.shape.dropLast() + [outputSize]) { y in
-      Parallel.fillRows(n, outputSize, y, parameters.value(bias), nil)
-      x.withPointer { x in BLAS.parallelGemm(false, true, n, outputSize, inputSize, x, parameters.value(weight), beta: 1, y) }
+      backend.fillRows(n, outputSize, y, parameters.value(bias), nil)
+      x.withPointer { x in backend.parallelGemm(false, true, n, outputSize, inputSize, x, parameters.value(weight), beta: 1, y) }
     }
   }
 

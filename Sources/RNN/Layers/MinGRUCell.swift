@@ -1,5 +1,3 @@
-import CKernels
-
 /// The minimal GRU of Feng et al. 2024, "Were RNNs All We Needed?": both gates read only the
 /// input, so the state enters each step through one multiply-add,
 ///
@@ -13,7 +11,7 @@ import CKernels
 ///     for t in range(T): h = (1 - z[t].sigmoid()) * h + z[t].sigmoid() * cand[t]
 ///
 /// With no hidden product the time loop is a scan: per step one fused pointwise kernel
-/// (`rnn_mingru_forward_step`, `rnn_mingru_backward_step` in `CKernels/recurrent.c`), each thread
+/// (`ComputeBackend.minGRUForwardStep`, `minGRUBackwardStep`; on the CPU `recurrent.c`'s), each thread
 /// running a slice of the batch through all steps; all the GEMMs are the layer's whole-sequence
 /// input projections and their gradients. Memory kept for backward, besides the layer's input and
 /// outputs `y [T,B,H]`: `z` and `h~`, `[T,B,2H]`; `T*B*3*H` floats with `y`.
@@ -36,9 +34,9 @@ public struct MinGRUCell: RecurrentCell {
     _ xg: WorkspaceBuffer, time t: Int, state: RecurrentState, lengths: [Int]?, layer: RecurrentLayer,
     parameters: Parameters
   ) -> (y: Tensor, cache: Cache) {
-    let (b, h, gates) = (state.h.shape[0], layer.hiddenSize, xg.pointer)
+    let (b, h, gates, backend) = (state.h.shape[0], layer.hiddenSize, xg.pointer, parameters.backend)
     let y = layer.forwardSteps(time: t, state: state, lengths: lengths) { step, rows, hPrev, y in
-      rnn_mingru_forward_step(rows.count, h, gates + (step * b + rows.lowerBound) * 2 * h, hPrev, y)
+      backend.minGRUForwardStep(rows.count, h, gates + (step * b + rows.lowerBound) * 2 * h, hPrev, y)
     }
     return (y, Cache(gates: xg))
   }
@@ -50,7 +48,7 @@ public struct MinGRUCell: RecurrentCell {
     _ dy: Tensor, dState: RecurrentState, cache: Cache, sequence: RecurrentCache, layer: RecurrentLayer,
     parameters: Parameters
   ) -> (dxg: WorkspaceBuffer, dState: RecurrentState) {
-    let (t, b, h) = (sequence.y.shape[0], sequence.y.shape[1], layer.hiddenSize)
+    let (t, b, h, backend) = (sequence.y.shape[0], sequence.y.shape[1], layer.hiddenSize, parameters.backend)
     let lengths = sequence.lengths
     let dgatesBuffer = layer.scratch.buffer("mingru dgates", count: t * b * 2 * h)
     let dhBuffer = layer.scratch.buffer("mingru dh", copying: dState.h)
@@ -68,7 +66,7 @@ public struct MinGRUCell: RecurrentCell {
           if let lengths {
             Padding.copyPadded(lengths, slice, step: step, width: h, from: dh + r * h, to: saved + r * h)
           }
-          rnn_mingru_backward_step(n, h, gates + (step * b + r) * 2 * h, hPrev, dy + now, dh + r * h, dgatesT)
+          backend.minGRUBackwardStep(n, h, gates + (step * b + r) * 2 * h, hPrev, dy + now, dh + r * h, dgatesT)
           if let lengths {
             Padding.zeroPadded(lengths, slice, step: step, width: 2 * h, dgatesT)
             Padding.copyPadded(lengths, slice, step: step, width: h, from: saved + r * h, to: dh + r * h)

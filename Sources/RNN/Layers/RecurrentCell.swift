@@ -7,9 +7,10 @@
 /// hands the time loops to its cell, which keeps what its backward needs in its own `Cache`.
 ///
 /// To add a cell, write one type conforming to this protocol (see `MinGRUCell.swift` for a small
-/// one, `LSTMCell.swift` for one with a per-step GEMM), its fused step kernels in
-/// `CKernels/recurrent.c`, and its tests; build layers with `RecurrentLayer(MyCell(), ...)` or
-/// `RecurrentStack(MyCell(), ...)`. The built-in cells that checkpoints, the command line,
+/// one, `LSTMCell.swift` for one with a per-step GEMM), its fused step kernels (a built-in cell's
+/// are `ComputeBackend` requirements, on the CPU in `CKernels/recurrent.c`), and its tests; its
+/// loops reach the numbers through `parameters.backend`. Build layers with
+/// `RecurrentLayer(MyCell(), ...)` or `RecurrentStack(MyCell(), ...)`. The built-in cells that checkpoints, the command line,
 /// sampling and the GPU path know are also named by `CellKind`.
 public protocol RecurrentCell: Sendable {
   /// What the cell's backward reads besides the layer's `RecurrentCache`.

@@ -1,5 +1,3 @@
-import CKernels
-
 // A first layer fed by an embedding: its input projection of a character depends only on the
 // character, so it is computed once per vocabulary entry, `[V, G*H]`, instead of once per token,
 // `[T*B, G*H]`; the same holds for its gradients. Exact same function, a fraction of the FLOPs
@@ -12,7 +10,7 @@ extension RecurrentLayer {
     let (v, rows) = (embedding.vocabularySize, cell.gates * hiddenSize)
     let table = scratch.buffer("table", count: v * rows)
     fillProjectionBiases(v, table.pointer, parameters)
-    BLAS.parallelGemm(
+    parameters.backend.parallelGemm(
       false, true, v, rows, inputSize, parameters.value(embedding.weight), parameters.value(weightIH), beta: 1,
       table.pointer)
     return table
@@ -20,20 +18,13 @@ extension RecurrentLayer {
 
   /// The input projections of `tokens [T,B]`: rows of `table [V, G*H]`, `[T,B,G*H]` in the
   /// workspace's `projections` buffer.
-  func gatherProjections(_ table: WorkspaceBuffer, vocabularySize v: Int, tokens: [Int32]) -> WorkspaceBuffer {
+  func gatherProjections(
+    _ table: WorkspaceBuffer, vocabularySize v: Int, tokens: [Int32], parameters: Parameters
+  ) -> WorkspaceBuffer {
     let rows = cell.gates * hiddenSize
     let out = workspace.buffer("projections", count: tokens.count * rows)
-    let (target, source) = (UncheckedBox(out.pointer), UncheckedBox(UnsafePointer(table.pointer)))
-    tokens.withUnsafeBufferPointer { tokens in
-      let tokens = UncheckedBox(tokens)
-      Parallel.split(tokens.value.count) { range in
-        for n in range {
-          let token = Int(tokens.value[n])
-          require(token >= 0 && token < v, "token \(token) outside vocabulary of \(v)")
-          (target.value + n * rows).update(from: source.value + token * rows, count: rows)
-        }
-      }
-    }
+    for token in tokens { require(token >= 0 && Int(token) < v, "token \(token) outside vocabulary of \(v)") }
+    tokens.withUnsafeBufferPointer { parameters.backend.gatherRows($0, rows, from: table.pointer, into: out.pointer) }
     return out
   }
 
@@ -42,25 +33,16 @@ extension RecurrentLayer {
   /// `dW_ih += dtable^T embedding.weight`, `d embedding.weight += dtable W_ih`.
   func tableGradients(_ dxg: UnsafePointer<Float>, tokens: [Int32], embedding: Embedding, parameters: Parameters) {
     let (v, rows, e) = (embedding.vocabularySize, cell.gates * hiddenSize, embedding.size)
+    let backend = parameters.backend
     let dtable = scratch.buffer("table gradients", count: v * rows)
     defer { extendLifetime(dtable) }  // used only through its pointer
     dtable.pointer.update(repeating: 0, count: v * rows)
-    let (target, source) = (UncheckedBox(dtable.pointer), UncheckedBox(dxg))
-    tokens.withUnsafeBufferPointer { tokens in
-      let tokens = UncheckedBox(tokens)
-      Parallel.split(rows) { columns in
-        for (n, token) in tokens.value.enumerated() {
-          rnn_add(
-            columns.count, target.value + Int(token) * rows + columns.lowerBound,
-            source.value + n * rows + columns.lowerBound)
-        }
-      }
-    }
-    Parallel.addColumnSums(v, rows, dtable.pointer, into: parameters.gradient(biasIH))
-    BLAS.parallelGemm(
+    tokens.withUnsafeBufferPointer { backend.scatterAddRows($0, rows, from: dxg, into: dtable.pointer) }
+    backend.addColumnSums(v, rows, dtable.pointer, into: parameters.gradient(biasIH))
+    backend.parallelGemm(
       true, false, rows, e, v, dtable.pointer, parameters.value(embedding.weight), beta: 1,
       parameters.gradient(weightIH))
-    BLAS.parallelGemm(
+    backend.parallelGemm(
       false, false, v, e, rows, dtable.pointer, parameters.value(weightIH), beta: 1,
       parameters.gradient(embedding.weight))
   }

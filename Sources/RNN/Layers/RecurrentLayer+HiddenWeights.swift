@@ -1,5 +1,3 @@
-import CKernels
-
 // The hidden side of a layer whose cell has hidden weights (`RecurrentCell.hasHiddenWeights`):
 // `W_hh` as the forward time loops multiply by it, and its gradients after the backward loop.
 
@@ -12,10 +10,12 @@ struct ForwardHiddenWeights {
   let transposed: Bool
   /// The workspace copy the parts point into, if not `W_hh` itself.
   let copy: WorkspaceBuffer?
+  /// The backend that holds the copy as a constant operand.
+  let backend: any ComputeBackend
 
   /// Ends the copy's hold as a constant operand (bf16 products round it once for every step).
   func release() {
-    if let copy { BLAS.releaseConstant(copy.pointer) }
+    if let copy { backend.releaseConstant(copy.pointer) }
   }
 }
 
@@ -37,17 +37,17 @@ extension RecurrentLayer {
 
   /// The recurrent weight as the forward time loop multiplies by it, `h W_hh^T`, for each part
   /// of the hidden units (`parts`): the part's gate rows `q*H + j`, `[G*w, H]` (`transposed`
-  /// true: multiplied transposed on the fly), or from `H = 256` up their transpose `[H, G*w]`
-  /// (`transposed` false: a plain product), which oneDNN runs about twice as fast there
-  /// (`[16, 512] x [512, 2048]`: 154-173 against 71 GFLOP/s on two cores; 2x512 LSTM training
-  /// +20-25%) and slower at `H = 128`. When `W_hh` is held and its products run from a copy
-  /// packed once per hold (`BLAS.packsHeld`: a training step's, in fp32 with AVX-512 or in bf16 on
-  /// AMX tiles), always transposed. One part of all units uses `W_hh` itself; otherwise the copy
-  /// lives in the scratch workspace (`hidden weights`) until `release()`.
+  /// true: multiplied transposed on the fly), or their transpose `[H, G*w]` (`transposed` false: a
+  /// plain product), as the backend multiplies faster (`multipliesHiddenWeightsTransposed`: on the
+  /// CPU, transposed below `H = 256` or when `W_hh` is held and packed for our own kernel). One
+  /// part of all units uses `W_hh` itself; otherwise the copy lives in the scratch workspace
+  /// (`hidden weights`) until `release()`.
   func forwardHiddenWeights(_ parameters: Parameters, parts: [Range<Int>]) -> ForwardHiddenWeights {
-    let (g, h, whh) = (cell.gates, hiddenSize, parameters.value(weightHH))
-    let transposed = h < 256 || BLAS.packsHeld(whh, count: g * h * h)
-    if transposed && parts.count == 1 { return ForwardHiddenWeights(parts: [whh], transposed: true, copy: nil) }
+    let (g, h, whh, backend) = (cell.gates, hiddenSize, parameters.value(weightHH), parameters.backend)
+    let transposed = backend.multipliesHiddenWeightsTransposed(whh, count: g * h * h, hiddenSize: h)
+    if transposed && parts.count == 1 {
+      return ForwardHiddenWeights(parts: [whh], transposed: true, copy: nil, backend: backend)
+    }
     let offsets = parts.map { g * $0.lowerBound * h }
     let copy = scratch.buffer("hidden weights", count: g * h * h)
     for (units, offset) in zip(parts, offsets) {
@@ -56,13 +56,13 @@ extension RecurrentLayer {
         if transposed {
           (copy.pointer + offset + q * units.count * h).update(from: rows, count: units.count * h)
         } else {
-          rnn_transpose(units.count, h, rows, h, copy.pointer + offset + q * units.count, g * units.count, 0)
+          backend.transpose(units.count, h, rows, lds: h, copy.pointer + offset + q * units.count, ldd: g * units.count)
         }
       }
     }
-    BLAS.holdConstant(copy.pointer, count: g * h * h)  // with bf16 products: rounded once for every step
+    backend.holdConstant(copy.pointer, count: g * h * h)  // with bf16 products: rounded once for every step
     return ForwardHiddenWeights(
-      parts: offsets.map { UnsafePointer(copy.pointer + $0) }, transposed: transposed, copy: copy)
+      parts: offsets.map { UnsafePointer(copy.pointer + $0) }, transposed: transposed, copy: copy, backend: backend)
   }
 
   /// The hidden side of backward, once every step's gradient `dhg [T,B,G*H]` of the hidden
@@ -72,9 +72,10 @@ extension RecurrentLayer {
     let rows = cell.gates * h
     let n = t * b
     guard n > 0 else { return }
+    let backend = parameters.backend
     cache.initial.h.withPointer { h0 in
       cache.y.withPointer { y in
-        BLAS.accumulateWeightGradient(
+        backend.accumulateWeightGradient(
           rows, h,
           [
             .init(n: b, dy: dhg, ldy: rows, x: h0),  // h_{t-1} of step 0 is the initial state
@@ -82,6 +83,6 @@ extension RecurrentLayer {
           ], into: parameters.gradient(weightHH))
       }
     }
-    Parallel.addColumnSums(n, rows, dhg, into: parameters.gradient(biasHH))
+    backend.addColumnSums(n, rows, dhg, into: parameters.gradient(biasHH))
   }
 }

@@ -47,7 +47,8 @@ extension RecurrentLayer {
     require(tokens.count == time * batch, "\(tokens.count) tokens for [\(time), \(batch)]")
     let state = state ?? StateVariables(zeroState(batch: batch), on: tape)
     let table = projectionTable(embedding, parameters)
-    let xg = gatherProjections(table, vocabularySize: embedding.vocabularySize, tokens: tokens)
+    let xg = gatherProjections(
+      table, vocabularySize: embedding.vocabularySize, tokens: tokens, parameters: parameters)
     let (yValue, finalValue, cache) = forward(
       projections: xg, time: time, batch: batch, state: state.values(on: tape), lengths: lengths, parameters: parameters)
     let y = tape.input(yValue)

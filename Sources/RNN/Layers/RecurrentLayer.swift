@@ -1,5 +1,3 @@
-import CKernels
-
 /// The recurrent cells, with PyTorch's gate orders and parameter shapes.
 public enum CellKind: String, Codable, Sendable, CaseIterable {
   /// `torch.nn.LSTM`: gates `i, f, g, o`; state `(h, c)`.
@@ -246,7 +244,7 @@ public struct RecurrentLayer: Sendable {
   /// The biases every input projection starts from: `b_ih + b_hh`, or `b_ih` for a GRU or a cell
   /// without hidden weights.
   func fillProjectionBiases(_ rows: Int, _ out: UnsafeMutablePointer<Float>, _ parameters: Parameters) {
-    Parallel.fillRows(
+    parameters.backend.fillRows(
       rows, cell.gates * hiddenSize, out, parameters.value(biasIH),
       cell.projectionIncludesHiddenBias ? hiddenWeights.map { UnsafePointer(parameters.value($0.bias)) } : nil)
   }
@@ -258,7 +256,8 @@ public struct RecurrentLayer: Sendable {
     let rows = cell.gates * hiddenSize
     let out = workspace.buffer("projections", count: n * rows)
     fillProjectionBiases(n, out.pointer, parameters)
-    x.withPointer { x in BLAS.parallelGemm(false, true, n, rows, d, x, parameters.value(weightIH), beta: 1, out.pointer)
+    x.withPointer { x in
+      parameters.backend.parallelGemm(false, true, n, rows, d, x, parameters.value(weightIH), beta: 1, out.pointer)
     }
     return out
   }

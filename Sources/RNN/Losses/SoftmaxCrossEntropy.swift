@@ -1,5 +1,3 @@
-import CKernels
-
 extension Tape {
   /// Mean softmax cross-entropy of `logits [N, V]` (any leading shape with `N` rows) against
   /// `targets [N]`; targets below zero are masked out (neither counted nor given gradient).
@@ -14,14 +12,14 @@ extension Tape {
     var dlogits: Tensor? = isRecording ? Tensor.zeros(x.shape) : nil
     let total = x.withPointer { x in
       targets.withUnsafeBufferPointer { t in
-        if dlogits == nil { return rnn_softmax_cross_entropy(n, v, x, t.baseAddress!, scale, nil) }
-        return dlogits!.withMutablePointer { rnn_softmax_cross_entropy(n, v, x, t.baseAddress!, scale, $0) }
+        if dlogits == nil { return backend.softmaxCrossEntropy(n, v, x, t.baseAddress!, scale: scale, nil) }
+        return dlogits!.withMutablePointer { backend.softmaxCrossEntropy(n, v, x, t.baseAddress!, scale: scale, $0) }
       }
     }
     let loss = input(Tensor(shape: [1], scalars: [Float(total / Double(counted))]))
     onBackward { [self] in
       guard var d = dlogits, let seed = gradient(loss)?.scalars[0] else { return }
-      if seed != 1 { d.withMutablePointer { rnn_scale(x.count, $0, seed) } }
+      if seed != 1 { d.withMutablePointer { backend.scale(x.count, $0, by: seed) } }
       accumulate(d, into: logits)
     }
     return loss

@@ -14,12 +14,13 @@ extension CharLM {
     let streams = streams ?? 0..<batch
     var state = zeroState(batch: streams.count)
     var total = 0.0
-    BLAS.holdConstant(parameters)  // with bf16 products: the weights rounded once for all chunks
-    defer { BLAS.releaseConstant(parameters) }
+    let backend = parameters.backend
+    backend.holdConstant(parameters)  // with bf16 products: the weights rounded once for all chunks
+    defer { backend.releaseConstant(parameters) }
     let count = Self.scoringChunks(of: tokens, batch: batch, chunk: chunk, streams: streams, progress: progress) {
       steps, inputs, targets in
-      let tape = Tape(recording: false)
-      let (logits, final) = BLAS.holdingSignals {  // one hold for the chunk's products
+      let tape = Tape(recording: false, backend: backend)
+      let (logits, final) = backend.uninterrupted {  // one region for the chunk's products
         self(inputs, time: steps, batch: streams.count, state: state.map { StateVariables($0, on: tape) }, on: tape)
       }
       let loss = tape.softmaxCrossEntropy(logits, targets: targets)

@@ -20,12 +20,12 @@ public final class CharLM: @unchecked Sendable {
   /// The recurrent layers, bottom first.
   public var layers: [RecurrentLayer] { stack.layers }
 
-  /// A model with every parameter zero (to be loaded from a checkpoint).
-  public init(_ config: CharLMConfig) {
+  /// A model with every parameter zero (to be loaded from a checkpoint), computed by `backend`.
+  public init(_ config: CharLMConfig, backend: any ComputeBackend = CPUBackend()) {
     self.config = config
     var layout = ParameterLayout()
     (embedding, stack, decoder) = Self.declare(config, in: &layout)
-    parameters = Parameters(layout)
+    parameters = Parameters(layout, backend: backend)
   }
 
   /// The names and shapes of the parameters of a model of `config`, without allocating them (to
@@ -48,8 +48,10 @@ public final class CharLM: @unchecked Sendable {
   }
 
   /// A model initialised as PyTorch initialises the module, from `generator`.
-  public convenience init(_ config: CharLMConfig, using generator: inout RandomGenerator) {
-    self.init(config)
+  public convenience init(
+    _ config: CharLMConfig, backend: any ComputeBackend = CPUBackend(), using generator: inout RandomGenerator
+  ) {
+    self.init(config, backend: backend)
     parameters.initialize(parameters.layout.entries.map(\.ref), using: &generator)
   }
 

@@ -21,18 +21,22 @@ public struct Model<Layers> {
   /// All parameters in one flat store (what an `Optimizer` updates), named as a `state_dict`.
   public let parameters: Parameters
 
-  /// A model whose parameters are all zero (to be loaded): `build` makes the layers.
-  public init(_ build: (ModelBuilder) -> Layers) {
+  /// A model whose parameters are all zero (to be loaded): `build` makes the layers, which
+  /// compute on `backend`.
+  public init(backend: any ComputeBackend = CPUBackend(), _ build: (ModelBuilder) -> Layers) {
     let builder = ModelBuilder()
     layers = build(builder)
-    parameters = Parameters(builder.finish(naming: layers))
+    parameters = Parameters(builder.finish(naming: layers), backend: backend)
     builder.parameters = parameters
   }
 
   /// A model initialised as PyTorch initialises the same modules, in the order `build` makes
   /// them, from `generator`.
-  public init(using generator: inout RandomGenerator, _ build: (ModelBuilder) -> Layers) {
-    self.init(build)
+  public init(
+    using generator: inout RandomGenerator, backend: any ComputeBackend = CPUBackend(),
+    _ build: (ModelBuilder) -> Layers
+  ) {
+    self.init(backend: backend, build)
     parameters.initialize(parameters.layout.entries.map(\.ref), using: &generator)
   }
 

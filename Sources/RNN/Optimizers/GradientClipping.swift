@@ -1,9 +1,7 @@
-import CKernels
-
 extension Parameters {
   /// The L2 norm of all gradients together.
   public func gradientNorm() -> Float {
-    Float(rnn_sum_squares(count, gradients.baseAddress!).squareRoot())
+    Float(backend.sumOfSquares(count, gradients.baseAddress!).squareRoot())
   }
 
   /// Scales all gradients so that their global L2 norm is at most `maxNorm`, as
@@ -13,18 +11,18 @@ extension Parameters {
   public func clipGradientNorm(_ maxNorm: Float) -> Float {
     let norm = gradientNorm()
     let factor = maxNorm / (norm + 1e-6)
-    if factor < 1 { rnn_scale(count, gradients.baseAddress!, factor) }
+    if factor < 1 { backend.scale(count, gradients.baseAddress!, by: factor) }
     return norm
   }
 
   /// Clamps every gradient element to `[-limit, limit]` (`torch.nn.utils.clip_grad_value_`).
   public func clipGradientValues(_ limit: Float) {
-    rnn_clamp(count, gradients.baseAddress!, limit)
+    backend.clamp(count, gradients.baseAddress!, to: limit)
   }
 
   /// Whether every gradient element is finite.
-  public var gradientsAreFinite: Bool { rnn_all_finite(count, gradients.baseAddress!) != 0 }
+  public var gradientsAreFinite: Bool { backend.allFinite(count, gradients.baseAddress!) }
 
   /// Whether every parameter value is finite.
-  public var valuesAreFinite: Bool { rnn_all_finite(count, values.baseAddress!) != 0 }
+  public var valuesAreFinite: Bool { backend.allFinite(count, values.baseAddress!) }
 }

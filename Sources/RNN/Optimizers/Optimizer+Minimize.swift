@@ -14,7 +14,7 @@ extension Optimizer {
     _ parameters: Parameters, learningRate: Float, clipNorm: Float? = 5, loss: (Tape) -> Variable
   ) -> Float {
     parameters.zeroGradients()
-    let tape = Tape()
+    let tape = Tape(backend: parameters.backend)
     let lossVariable = loss(tape)
     let value = tape[lossVariable].scalars[0]
     tape.backward(from: lossVariable)

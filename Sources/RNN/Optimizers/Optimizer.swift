@@ -1,5 +1,3 @@
-import CKernels
-
 /// The optimizers `rnn train --optimizer` offers.
 public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
   /// Adam (`torch.optim.Adam`; `AdamW` with a `weightDecay`), by default betas 0.9, 0.999 and
@@ -62,7 +60,7 @@ public struct Optimizer: Sendable {
   /// Applies one update with the current gradients.
   public mutating func step(_ parameters: Parameters, learningRate lr: Float) {
     steps += 1
-    let n = parameters.count
+    let (n, backend) = (parameters.count, parameters.backend)
     let p = parameters.values.baseAddress!
     let g = UnsafePointer(parameters.gradients.baseAddress!)
     // Buffers are moved out of the dictionary (no copy) while the kernel writes them.
@@ -73,15 +71,18 @@ public struct Optimizer: Sendable {
         let h = hyperparameters
         switch kind {
         case .adam:
-          if h.weightDecay > 0 { rnn_scale(n, p, Float(1 - Double(lr) * h.weightDecay)) }
+          if h.weightDecay > 0 { backend.scale(n, p, by: Float(1 - Double(lr) * h.weightDecay)) }
           let (bias1, bias2) = biasCorrections(update: steps)
-          rnn_adam_step(
-            n, p, g, a.baseAddress!, b.baseAddress!, lr, Float(h.beta1), Float(h.beta2), Float(1 - h.beta1),
-            Float(1 - h.beta2), Float(h.epsilon), bias1, bias2)
+          backend.adamStep(
+            n, p, g, a.baseAddress!, b.baseAddress!, learningRate: lr, beta1: Float(h.beta1), beta2: Float(h.beta2),
+            oneMinusBeta1: Float(1 - h.beta1), oneMinusBeta2: Float(1 - h.beta2), epsilon: Float(h.epsilon),
+            bias1: bias1, bias2: bias2)
         case .rmsprop:
-          rnn_rmsprop_step(n, p, g, a.baseAddress!, lr, Float(h.alpha), Float(1 - h.alpha), Float(h.epsilon))
+          backend.rmspropStep(
+            n, p, g, a.baseAddress!, learningRate: lr, alpha: Float(h.alpha), oneMinusAlpha: Float(1 - h.alpha),
+            epsilon: Float(h.epsilon))
         case .sgd:
-          rnn_sgd_step(n, p, g, a.baseAddress!, lr, Float(h.momentum))
+          backend.sgdStep(n, p, g, a.baseAddress!, learningRate: lr, momentum: Float(h.momentum))
         }
       }
     }

@@ -37,22 +37,12 @@ extension BLAS {
     productPrecision == .bf16 ? "\(description); in bf16: \(bf16Kernel)" : description
   }
 
-  /// Holds `parameters`' values constant until `releaseConstant(parameters)` (they must not change
-  /// meanwhile; holds nest): with bf16 products they are rounded to bf16 once, for every product,
-  /// and a product of few rows against a weight among them packs it once for our own kernel
-  /// (`packsHeld`).
-  public static func holdConstant(_ parameters: Parameters) {
-    rnn_blas_hold_constant(parameters.values.baseAddress!, parameters.count)
-  }
-
-  /// `holdConstant` for `count` floats at `values`.
+  /// Holds the `count` floats at `values` constant until `releaseConstant(values)` (they must not
+  /// change meanwhile; holds nest): with bf16 products they are rounded to bf16 once, for every
+  /// product, and a product of few rows against a weight among them packs it once for our own
+  /// kernel (`packsHeld`).
   public static func holdConstant(_ values: UnsafePointer<Float>, count: Int) { rnn_blas_hold_constant(values, count) }
 
-  /// Ends `holdConstant(parameters)`: products round those operands themselves again.
-  public static func releaseConstant(_ parameters: Parameters) {
-    rnn_blas_release_constant(parameters.values.baseAddress!)
-  }
-
-  /// Ends `holdConstant(values, count:)`.
+  /// Ends `holdConstant(values, count:)`: products round those operands themselves again.
   public static func releaseConstant(_ values: UnsafePointer<Float>) { rnn_blas_release_constant(values) }
 }

@@ -82,7 +82,7 @@ public enum BLAS {
 extension BLAS {
   /// One term of a weight gradient: `dy [N, O]` (rows `ldy` apart) and `x [N, I]`.
   public struct GradientTerm {
-    let n: Int, dy: UnsafePointer<Float>, ldy: Int, x: UnsafePointer<Float>
+    public let n: Int, dy: UnsafePointer<Float>, ldy: Int, x: UnsafePointer<Float>
     public init(n: Int, dy: UnsafePointer<Float>, ldy: Int, x: UnsafePointer<Float>) {
       (self.n, self.dy, self.ldy, self.x) = (n, dy, ldy, x)
     }

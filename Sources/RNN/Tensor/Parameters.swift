@@ -70,18 +70,23 @@ public final class Parameters: @unchecked Sendable {
   public let values: UnsafeMutableBufferPointer<Float>
   /// All gradients, in the same places as `values`.
   public let gradients: UnsafeMutableBufferPointer<Float>
+  /// What computes with them: the layers that read them, their optimizer and clipping.
+  public let backend: any ComputeBackend
 
-  /// Parameters of `layout`, all zero (to be loaded, or initialised).
-  public init(_ layout: ParameterLayout) {
+  /// Parameters of `layout`, all zero (to be loaded, or initialised), computed with by `backend`.
+  public init(_ layout: ParameterLayout, backend: any ComputeBackend = CPUBackend()) {
     self.layout = layout
+    self.backend = backend
     values = Parameters.allocate(layout.count)
     gradients = Parameters.allocate(layout.count)
   }
 
   /// Parameters of `layout` initialised as PyTorch initialises the same modules: each by its
   /// declared `ParameterInitialization`, in declaration order, from `generator`.
-  public convenience init(_ layout: ParameterLayout, using generator: inout RandomGenerator) {
-    self.init(layout)
+  public convenience init(
+    _ layout: ParameterLayout, backend: any ComputeBackend = CPUBackend(), using generator: inout RandomGenerator
+  ) {
+    self.init(layout, backend: backend)
     initialize(layout.entries.map(\.ref), using: &generator)
   }
 

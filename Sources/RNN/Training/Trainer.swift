@@ -121,14 +121,15 @@ public final class Trainer {
     var generator = RandomGenerator(
       state: (progress.generator[0], progress.generator[1], progress.generator[2], progress.generator[3]))
 
+    let backend = model.parameters.backend
     model.parameters.zeroGradients()
-    BLAS.holdConstant(model.parameters)  // with bf16 products: the weights rounded once for the step
-    let tape = Tape()
+    backend.holdConstant(model.parameters)  // with bf16 products: the weights rounded once for the step
+    let tape = Tape(backend: backend)
     let initial = state.map { StateVariables($0, on: tape) }
     // A rank's mean is over its B/N rows; weighted by (B/N)/B, the ranks' sum is the batch's mean.
     let weight = Float(share.streams.count) / Float(share.total)
-    // Signals wait for the end of forward and backward (one hold for all their products).
-    let (final, lossVariable) = BLAS.holdingSignals {
+    // Forward and backward as one region (on the CPU, signals wait for its end: one hold for all their products).
+    let (final, lossVariable) = backend.uninterrupted {
       let (logits, final) = withUnsafeMutablePointer(to: &generator) {
         model(
           inputs, time: config.seqLength, batch: share.streams.count, state: initial, on: tape, dropout: $0,
@@ -139,7 +140,7 @@ public final class Trainer {
       return (final, lossVariable)
     }
     var loss = tape[lossVariable].scalars[0]
-    BLAS.releaseConstant(model.parameters)
+    backend.releaseConstant(model.parameters)
     if let communicator = dataParallel?.communicator {
       let start = ContinuousClock.now
       try communicator.sum(model.parameters.gradients)
@@ -206,8 +207,9 @@ public final class Trainer {
   /// learning rate without clipping); this is what keeps such a model out of checkpoints.
   public var isFinite: Bool {
     guard model.parameters.valuesAreFinite else { return false }
+    let backend = model.parameters.backend
     for buffer in optimizer.buffers.values {
-      guard buffer.withUnsafeBufferPointer({ $0.isEmpty || rnn_all_finite($0.count, $0.baseAddress!) != 0 }) else { return false }
+      guard buffer.withUnsafeBufferPointer({ $0.isEmpty || backend.allFinite($0.count, $0.baseAddress!) }) else { return false }
     }
     return state.allSatisfy { layer in
       layer.h.scalars.allSatisfy(\.isFinite) && (layer.c?.scalars.allSatisfy(\.isFinite) ?? true)
