@@ -20,8 +20,12 @@ let package = Package(
     ),
     // MARK: C shim: running a child program through pipes, killed when its parent ends
     .target(name: "CProcess"),
-    // MARK: Library: tensors, layers, models, text, checkpoints, training runs
-    .target(name: "RNN", dependencies: ["CKernels", "CProcess"]),
+    // MARK: Library, bottom: tensors, autograd, layers, losses, optimizers, models, sampling, the GPU path
+    .target(name: "RNNCore", dependencies: ["CKernels"]),
+    // MARK: Library, files: JSON, text and corpora, safetensors, checkpoints, run folders, child processes
+    .target(name: "RNNData", dependencies: ["RNNCore", "CProcess"]),
+    // MARK: Library, top: the trainer (and MPI), training runs, analysis; re-exports RNNCore, RNNData
+    .target(name: "RNN", dependencies: ["RNNCore", "RNNData"]),
     // MARK: Examples: the RNN taxonomy on real tasks (`rnn example NAME`)
     .target(name: "Examples", dependencies: ["RNN"], path: "Examples"),
     // MARK: Command line
@@ -32,7 +36,7 @@ let package = Package(
     // MARK: Tests
     .testTarget(
       name: "RNNTests",
-      dependencies: ["RNN", "Examples", "rnn"],
+      dependencies: ["RNNCore", "RNNData", "RNN", "Examples", "rnn"],
       exclude: ["Fixtures"]
     ),
   ]

@@ -9,8 +9,6 @@ struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(abstract: "Measure training and sampling speed on random data.")
 
   @OptionGroup var shape: ModelShapeOptions
-  @Option(parsing: .unconditional, help: "Embedding size (default: the hidden size).")
-  var embedding: Int?
   @OptionGroup var batchShape: BatchShapeOptions
   @Option(parsing: .unconditional, help: "Vocabulary size.")
   var vocab = 65
@@ -24,7 +22,6 @@ struct Bench: ParsableCommand {
 
   func validate() throws {
     try device.check(weights.precision)
-    try requireWithin(CharLMConfig.embeddingRange, embedding ?? shape.hiddenSize, "embedding")
     try requireWithin(CharLMConfig.vocabularySizeRange, vocab, "vocab")
     guard seconds > 0, seconds.isFinite else {
       throw ValidationError("--seconds must be positive and finite, got \(seconds)")
@@ -45,7 +42,7 @@ struct Bench: ParsableCommand {
   private func measure(_ communicator: MPICommunicator?, gpu: CUDADevice?) throws {
     let (cell, layers, hidden) = (shape.cellKind, shape.layerCount, shape.hiddenSize)
     let (seqLength, batchSize) = (batchShape.steps, batchShape.rows)
-    let e = embedding ?? hidden
+    let e = shape.embedding ?? CharLMConfig.benchmarkEmbedding(hidden: hidden)
     let config = CharLMConfig(cell: cell, layers: layers, hidden: hidden, embedding: e, vocabularySize: vocab)
     try requireFits(config, optimizer: TrainConfig().optimizer, batchSize: batchSize, seqLength: seqLength)
     var generator = RandomGenerator(seed: 1)

@@ -1,9 +1,10 @@
 import ArgumentParser
 import RNN
 
-/// `--cell`, `--layers` and `--hidden`, shared by `train` and `bench`. Optional, so that
-/// `train --resume` and `--init-from` can tell what was given; the defaults are
-/// `CharLMConfig`'s.
+/// `--cell`, `--layers`, `--hidden` and `--embedding`, shared by `train` and `bench`. Optional,
+/// so that `train --resume` and `--init-from` can tell what was given; the defaults are
+/// `CharLMConfig`'s (the embedding's: `defaultEmbedding` for `train`, `benchmarkEmbedding` for
+/// `bench`).
 struct ModelShapeOptions: ParsableArguments {
   @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn_relu (default: \(CharLMConfig.defaultCell.rawValue)).")
   var cell: CellOption?
@@ -15,10 +16,18 @@ struct ModelShapeOptions: ParsableArguments {
     parsing: .unconditional,
     help: "Hidden size of each layer (default: \(CharLMConfig.defaultHidden); at most \(CharLMConfig.hiddenRange.upperBound)).")
   var hidden: Int?
+  @Option(
+    parsing: .unconditional,
+    help: """
+      Size of the character embedding (default: \(CharLMConfig.defaultEmbedding) for train, the hidden size for bench; \
+      at most \(CharLMConfig.embeddingRange.upperBound)).
+      """)
+  var embedding: Int?
 
   func validate() throws {
     if let layers { try requireWithin(CharLMConfig.layersRange, layers, "layers") }
     if let hidden { try requireWithin(CharLMConfig.hiddenRange, hidden, "hidden") }
+    if let embedding { try requireWithin(CharLMConfig.embeddingRange, embedding, "embedding") }
   }
 
   /// The cell, layers and hidden size: those given, else the defaults.

@@ -27,10 +27,6 @@ struct Train: ParsableCommand {
   // The model's shape: optional so that --resume and --init-from can tell what was passed (they
   // take the shape from the checkpoint).
   @OptionGroup var shape: ModelShapeOptions
-  @Option(
-    parsing: .unconditional,
-    help: "Size of the character embedding (default: \(CharLMConfig.defaultEmbedding); at most \(CharLMConfig.embeddingRange.upperBound)).")
-  var embedding: Int?
   @Option(parsing: .unconditional, help: "Dropout between layers and before the decoder, 0 to <1 (default: 0; with --init-from, the checkpoint's).")
   var dropout: Float?
   @OptionGroup var training: TrainingOptions
@@ -69,7 +65,6 @@ struct Train: ParsableCommand {
     if device.device == .cuda, products.precision == .bf16 {
       throw ValidationError("--precision bf16 is for CPU training; on --device cuda training runs in fp32 (TF32 products)")
     }
-    if let embedding { try requireWithin(CharLMConfig.embeddingRange, embedding, "embedding") }
     if checkpointFolder?.isEmpty == true { throw ValidationError("--checkpoint-dir must name a folder, got an empty string") }
     guard resume == nil || initFrom == nil else { throw ValidationError("--resume and --init-from exclude each other") }
     if let unknownChar {
@@ -125,13 +120,13 @@ struct Train: ParsableCommand {
     let settings = try runSettings(resuming: resumed)
     // Before the text is read, a new UTF-8 model's vocabulary has at least one character.
     let vocabularyKnown = base != nil || data.encoding == .bytes
-    let shape = base?.model.config ?? newModelConfig(vocabularySize: data.encoding == .bytes ? 256 : 1)
+    let shape = base?.model.config ?? request.model(vocabularySize: data.encoding == .bytes ? 256 : 1)
     try requireFits(
       shape, optimizer: settings.config.optimizer, batchSize: settings.config.batchSize,
       seqLength: settings.config.seqLength, vocabularyKnown: vocabularyKnown)
     let corpus: Corpus
     do {
-      corpus = try loadCorpus(settings.data, vocabulary: base?.vocabulary, checkpoint: resume ?? initFrom)
+      corpus = try loadCorpus(data(of: settings), vocabulary: base?.vocabulary, checkpoint: resume ?? initFrom)
     } catch let error as CorpusError where settings.dataFromRun {
       switch error {
       case .missingPath, .unreadable, .noTextFiles:
@@ -146,10 +141,7 @@ struct Train: ParsableCommand {
 
     let trainer: Trainer
     if let (checkpoint, saved) = resumed {
-      guard saved.data == TrainingState.fingerprint(trainText) else {
-        throw Failure(
-          "\(resume!) was trained on other text (or other --val-fraction/--test-fraction); \(settings.dataNeeded(saved))")
-      }
+      try settings.check(trainText, resuming: saved, from: resume!)
       let batches = try BatchIterator(tokens: trainText, batchSize: config.batchSize, seqLength: config.seqLength)
       trainer = Trainer(
         model: checkpoint.model, batches: batches, config: config, optimizer: saved.optimizer,
@@ -159,7 +151,7 @@ struct Train: ParsableCommand {
     } else {
       if !vocabularyKnown {
         try requireFits(
-          newModelConfig(vocabularySize: corpus.vocabulary.count), optimizer: config.optimizer,
+          request.model(vocabularySize: corpus.vocabulary.count), optimizer: config.optimizer,
           batchSize: config.batchSize, seqLength: config.seqLength)
       }
       let batches = try BatchIterator(tokens: trainText, batchSize: config.batchSize, seqLength: config.seqLength)
@@ -169,7 +161,7 @@ struct Train: ParsableCommand {
         say("Fine-tuning \(initFrom!) (trained \(initial.step) steps) from step 0 with a new optimizer.")
       } else {
         var generator = RandomGenerator(seed: config.seed)
-        model = CharLM(newModelConfig(vocabularySize: corpus.vocabulary.count), using: &generator)
+        model = CharLM(request.model(vocabularySize: corpus.vocabulary.count), using: &generator)
       }
       trainer = Trainer(
         model: model, batches: batches, config: config,
@@ -184,14 +176,6 @@ struct Train: ParsableCommand {
       run,
       output: ProgressOutput(
         verbosity: quiet ? .quiet : (verbose ? .verbose : .normal), environment: ProcessInfo.processInfo.environment))
-  }
-
-  /// The shape of a new model: the options over the defaults.
-  private func newModelConfig(vocabularySize: Int) -> CharLMConfig {
-    CharLMConfig(
-      cell: shape.cellKind, layers: shape.layerCount, hidden: shape.hiddenSize,
-      embedding: embedding ?? CharLMConfig.defaultEmbedding,
-      vocabularySize: vocabularySize, dropout: dropout ?? 0)
   }
 
   /// Reads the text; with a checkpoint's `vocabulary`, characters outside it are refused or, with
@@ -224,7 +208,7 @@ struct Train: ParsableCommand {
     if let cell = shape.cell, cell.kind != config.cell { ignored.append("--cell \(cell.rawValue)") }
     if let layers = shape.layers, layers != config.layers { ignored.append("--layers \(layers)") }
     if let hidden = shape.hidden, hidden != config.hidden { ignored.append("--hidden \(hidden)") }
-    if let embedding, embedding != config.embedding { ignored.append("--embedding \(embedding)") }
+    if let embedding = shape.embedding, embedding != config.embedding { ignored.append("--embedding \(embedding)") }
     guard !ignored.isEmpty else { return }
     say(
       "Ignoring \(ignored.joined(separator: ", ")): the model is \(config.layers) x \(config.cell.rawValue) \(config.hidden), "

@@ -3,7 +3,8 @@ import RNN
 
 /// The options of `rnn train` that make its `TrainConfig`: the batch shape, the optimizer and
 /// its schedule, clipping, the seed. Optional, so that `--resume` can tell what was passed (it
-/// takes them from the run, and refuses or applies what differs); the defaults are `TrainConfig()`'s.
+/// takes them from the run, and refuses or applies what differs: `RunSettings`); the defaults are
+/// `TrainConfig()`'s.
 struct TrainingOptions: ParsableArguments {
   @OptionGroup var batchShape: BatchShapeOptions
   @Option(parsing: .unconditional, help: "Learning rate (default: \(TrainConfig().learningRate)).")
@@ -40,48 +41,4 @@ struct TrainingOptions: ParsableArguments {
       throw ValidationError("--lr-decay-after must be 0 or more, got \(lrDecayAfter)")
     }
   }
-
-  /// A new run's settings: the options over the defaults.
-  var config: TrainConfig {
-    var config = TrainConfig()
-    config.seqLength = batchShape.steps
-    config.batchSize = batchShape.rows
-    config.seed = seed ?? config.seed
-    config.optimizer = optimizer ?? config.optimizer
-    _ = applyChanges(to: &config)
-    return config
-  }
-
-  /// The options that a resumed run with `config` cannot take: those that set what the run
-  /// fixed (the batch shape, the optimizer, the seed) otherwise, each as `--name value (the run's: value)`.
-  func conflicts(with config: TrainConfig) -> [String] {
-    [
-      conflict(batchShape.seqLength, config.seqLength, "seq-length"),
-      conflict(batchShape.batchSize, config.batchSize, "batch-size"),
-      conflict(optimizer, config.optimizer, "optimizer"), conflict(seed, config.seed, "seed"),
-    ].compactMap { $0 }
-  }
-
-  /// Sets the learning rate, its decay and clipping that the options give in `config` (a resumed
-  /// run may change them); returns each change as `--name old -> new`.
-  func applyChanges(to config: inout TrainConfig) -> [String] {
-    var changes: [String] = []
-    func change<T: Equatable>(_ option: T?, _ key: WritableKeyPath<TrainConfig, T>, _ name: String) {
-      guard let option, option != config[keyPath: key] else { return }
-      changes.append("--\(name) \(config[keyPath: key]) -> \(option)")
-      config[keyPath: key] = option
-    }
-    change(learningRate, \.learningRate, "learning-rate")
-    change(lrDecay, \.lrDecay, "lr-decay")
-    change(lrDecayAfter, \.lrDecayAfter, "lr-decay-after")
-    change(gradClip, \.gradClip, "grad-clip")
-    change(gradClipValue, \.gradClipValue, "grad-clip-value")
-    return changes
-  }
-}
-
-/// `--name option (the run's: value)` when `option` was passed and differs from the run's `value`.
-func conflict<T: Equatable>(_ option: T?, _ value: T, _ name: String) -> String? {
-  guard let option, option != value else { return nil }
-  return "--\(name) \(option) (the run's: \(value))"
 }

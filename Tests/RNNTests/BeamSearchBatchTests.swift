@@ -1,6 +1,7 @@
 import XCTest
 
 @testable import RNN
+@testable import RNNCore
 
 /// `BeamSearch` over a whole batch: every row keeps its own beams, and its hypotheses are those
 /// of decoding that row alone.

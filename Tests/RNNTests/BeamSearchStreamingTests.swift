@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import RNN
+@testable import RNNCore
 
 /// Beam search keeps a bounded amount of work per step and streams its settled prefix: it agrees
 /// with a plain reference search that ranks all `N * V` candidates and copies every hypothesis;

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import RNN
+@testable import RNNCore
 
 /// Beam search against greedy decoding (`Sampler`), against exhaustive search over every sequence,
 /// and against log-probabilities recomputed one sequence at a time.

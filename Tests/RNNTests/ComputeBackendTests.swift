@@ -116,7 +116,7 @@ final class ComputeBackendTests: XCTestCase {
   func testTheLayersReachTheKernelsOnlyThroughTheBackend() throws {
     let library = URL(fileURLWithPath: #filePath)
       .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-      .appendingPathComponent("Sources/RNN")
+      .appendingPathComponent("Sources/RNNCore")
     let forbidden = try NSRegularExpression(
       pattern:
         #"^\s*import\s+CKernels\b|\bBLAS\.|\bParallel\.(?!split\b|pairStages\b|pair\b|width\b|timeStepsSharedByUnits\b)\w+|\brnn_\w+\s*\("#,

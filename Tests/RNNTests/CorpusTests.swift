@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import RNN
+@testable import RNNData
 
 final class CorpusTests: FolderTestCase {
   private func assertCorpusError(

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 
+@testable import Examples
 @testable import RNN
 
 final class LabeledImagesTests: FolderTestCase {

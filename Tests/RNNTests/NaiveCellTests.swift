@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import RNN
+@testable import RNNCore
 
 /// The fused layers (one GEMM per step, fused pointwise kernels, float32) against a plain,
 /// step-by-step, scalar Double version of each cell written from PyTorch's documented formulas:

@@ -2,6 +2,7 @@ import CKernels
 import XCTest
 
 @testable import RNN
+@testable import RNNCore
 
 /// The bf16 and int8 products of `rnn_gemv_packed` against the fp32 product, with bounds derived
 /// from the rounding: bf16 changes each weight by at most 2^-8 of itself (8 significant bits,

@@ -2,6 +2,7 @@ import CKernels
 import XCTest
 
 @testable import RNN
+@testable import RNNCore
 
 /// The step model (sampling) with its weights in bf16 and int8, against fp32, with bounds
 /// derived from the rounding.

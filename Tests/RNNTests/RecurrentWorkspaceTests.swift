@@ -1,6 +1,7 @@
 import XCTest
 
 @testable import RNN
+@testable import RNNCore
 
 /// `RecurrentWorkspace`: a slot's buffer comes back to the next call once nobody holds it, and a
 /// buffer still held (a cache kept) is never handed out again; a training step reuses the last

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import RNN
+@testable import RNNData
 
 /// What the writer refuses, and files: atomic saves, failures that keep the previous file.
 extension SafeTensorsTests {

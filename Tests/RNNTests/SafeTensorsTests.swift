@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import RNN
+@testable import RNNData
 
 /// The safetensors reader and writer: round trips, the exact bytes, dtypes. Validation is in
 /// `SafeTensorsValidationTests.swift`, files in `SafeTensorsFileTests.swift`.

@@ -2,6 +2,7 @@ import CKernels
 import XCTest
 
 @testable import RNN
+@testable import RNNCore
 
 /// The batch-1 step model used for sampling (transposed weights, per-character table, hidden
 /// units split over two threads) against the sequence model on the tape.

@@ -1,6 +1,7 @@
 import XCTest
 
 @testable import RNN
+@testable import RNNCore
 
 /// `Tensor.withPointers`: the pointers a time loop takes at once, with value semantics kept.
 final class TensorPointersTests: XCTestCase {

@@ -1,4 +1,5 @@
 import Foundation
+import RNN
 
 #if canImport(Glibc)
   import Glibc

@@ -9,7 +9,7 @@ public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
   case sgd
 
   /// The names of the per-parameter buffers it keeps, as in PyTorch's optimizer state.
-  var bufferNames: [String] {
+  package var bufferNames: [String] {
     switch self {
     case .adam: ["exp_avg", "exp_avg_sq"]
     case .rmsprop: ["square_avg"]

@@ -1,3 +1,5 @@
+import RNN
+
 /// Grey-scale images with one class label each, as classifiers read them: `pixels [N, R*C]`
 /// (row after row, scaled to `0...1`), `labels [N]` in `0 ..< classes`.
 ///

@@ -17,7 +17,7 @@ public struct CUDAError: Error, Equatable, Sendable, CustomStringConvertible {
 
   init(_ message: [CChar]) { description = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
 
-  init(_ message: String) { description = message }
+  package init(_ message: String) { description = message }
 }
 
 /// Calls a C function of rnn_cuda.h with an error buffer; throws its message if it fails.

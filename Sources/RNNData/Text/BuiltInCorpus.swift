@@ -76,7 +76,7 @@ extension BuiltInCorpus {
   /// `usr` folders that may hold a toolchain: from each executable `swift` on `PATH` (the folder
   /// above `bin`, both after resolving symbolic links and before), then `SWIFT_TOOLCHAIN` (itself
   /// or its `usr`), then `commonPlaces`.
-  static func toolchainCandidates(environment: [String: String], commonPlaces: [String]) -> [String] {
+  package static func toolchainCandidates(environment: [String: String], commonPlaces: [String]) -> [String] {
     var candidates: [String] = []
     for directory in (environment["PATH"] ?? "").split(separator: ":").map(String.init) where !directory.isEmpty {
       let swift = directory + "/swift"

@@ -131,7 +131,7 @@ public final class CUDALanguageModel {
 
   /// One training step on `inputs`, `targets` (`[T,B]`, time-major); returns the mean loss,
   /// the gradient norm before clipping, and whether both were finite (if not, nothing changed).
-  func trainStep(
+  package func trainStep(
     inputs: [Int32], targets: [Int32], settings: rnn_gpu_step_settings
   ) throws(CUDAError) -> rnn_gpu_step_result {
     var result = rnn_gpu_step_result()

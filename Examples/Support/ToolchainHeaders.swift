@@ -1,4 +1,5 @@
 import Foundation
+import RNN
 
 /// The C headers that ship with a Swift toolchain: clang's resource headers in
 /// `<usr>/lib/clang/<version>/include` (`stddef.h`, `stdatomic.h`, the compiler intrinsics, ...),

@@ -27,11 +27,15 @@ public struct CharLMConfig: Codable, Equatable, Sendable {
   }
 
   /// The shape of a new model where nothing else is said (`rnn train`, `rnn bench`): char-rnn's
-  /// 2 x LSTM 128 with a 64-wide embedding.
+  /// 2 x LSTM 128 with a 64-wide embedding (`rnn bench`'s embedding: `benchmarkEmbedding`).
   public static let defaultCell = CellKind.lstm
   public static let defaultLayers = 2
   public static let defaultHidden = 128
   public static let defaultEmbedding = 64
+
+  /// `E` of a model measured by `rnn bench` where none is given: the hidden size `hidden`, as the
+  /// PyTorch side of `bench/compare-pytorch` builds its model.
+  public static func benchmarkEmbedding(hidden: Int) -> Int { hidden }
 
   /// The ranges of the sizes a model may have: `L` up to 64, `H` and `E` up to 65,536, `V` up to the
   /// 1,114,112 Unicode scalars. Beyond them, sizes would overflow the arithmetic of shapes (`4*H`

@@ -1,3 +1,5 @@
+import RNN
+
 extension LabeledImages {
   /// Reads images from CSV: one image per line, its pixels row after row as numbers, its label
   /// (an integer `0...`) last, as scikit-learn's `digits.csv.gz`. Blank lines are skipped; a first

@@ -1,0 +1,2 @@
+// The files hold the core's types (models, optimizers, states): `import RNNData` gives them too.
+@_exported import RNNCore
