@@ -267,8 +267,8 @@ static int packs_f32(int trans_a, long M, float alpha, float beta) {
          rnn_packed_f32_available();
 }
 
-int rnn_blas_packs_held(const float *B, long count) {
-  if (!rnn_blas_is_held(B, count)) return 0;
+int rnn_blas_packs_held(const float *B, long count, long rows) {
+  if (rows > PACKED_MAX_ROWS || !rnn_blas_is_held(B, count)) return 0;
   return rnn_bf16_products() ? rnn_amx_available() : rnn_packed_f32_available();
 }
 

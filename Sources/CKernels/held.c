@@ -33,9 +33,9 @@ static struct {
 
 // Operands of held buffers packed for a kernel, made at their first product in a hold and
 // dropped with it (the memory kept for the next). Past MAX_PACKED operands (per layer W_hh, read
-// transposed forward and plain backward, or a GRU's two halves of its copy forward: 2-3 a layer),
-// the products run without.
-enum { MAX_PACKED = 16 };
+// transposed forward and plain backward, or a GRU's two halves of its copy forward: 2-3 a layer,
+// so from 22 layers on), the products run without.
+enum { MAX_PACKED = 64 };
 static struct {
   int count;
   struct {

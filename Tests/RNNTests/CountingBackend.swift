@@ -42,9 +42,9 @@ final class CountingBackend: ComputeBackend {
     base.transpose(rows, columns, source, lds: lds, destination, ldd: ldd)
   }
 
-  func multipliesHiddenWeightsTransposed(_ weight: UnsafePointer<Float>, count: Int, hiddenSize: Int) -> Bool {
+  func multipliesHiddenWeightsTransposed(_ weight: UnsafePointer<Float>, count: Int, hiddenSize: Int, rows: Int) -> Bool {
     record("multipliesHiddenWeightsTransposed")
-    return base.multipliesHiddenWeightsTransposed(weight, count: count, hiddenSize: hiddenSize)
+    return base.multipliesHiddenWeightsTransposed(weight, count: count, hiddenSize: hiddenSize, rows: rows)
   }
 
   func holdConstant(_ values: UnsafePointer<Float>, count: Int) {

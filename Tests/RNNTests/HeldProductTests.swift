@@ -13,7 +13,7 @@ final class HeldProductTests: XCTestCase {
     let packs = probe.withUnsafeBufferPointer { probe in
       BLAS.holdConstant(probe.baseAddress!, count: 4)
       defer { BLAS.releaseConstant(probe.baseAddress!) }
-      return BLAS.packsHeld(probe.baseAddress!, count: 4)
+      return BLAS.packsHeld(probe.baseAddress!, count: 4, rows: 1)
     }
     guard packs else { throw XCTSkip("the packed fp32 kernel needs AVX-512") }
   }
@@ -35,11 +35,12 @@ final class HeldProductTests: XCTestCase {
           var (c, again) = (c0, c0)
           b.withUnsafeBufferPointer { b in
             BLAS.holdConstant(b.baseAddress!, count: b.count)
-            XCTAssertTrue(BLAS.packsHeld(b.baseAddress!, count: b.count))
+            XCTAssertTrue(BLAS.packsHeld(b.baseAddress!, count: b.count, rows: m))
+            XCTAssertFalse(BLAS.packsHeld(b.baseAddress!, count: b.count, rows: 129), "more rows than the kernel takes")
             BLAS.gemm(false, transB, m, n, k, a, lda: lda, b.baseAddress!, ldb: ldb, beta: beta, &c, ldc: ldc)
             BLAS.gemm(false, transB, m, n, k, a, lda: lda, b.baseAddress!, ldb: ldb, beta: beta, &again, ldc: ldc)
             BLAS.releaseConstant(b.baseAddress!)
-            XCTAssertFalse(BLAS.packsHeld(b.baseAddress!, count: b.count), "released")
+            XCTAssertFalse(BLAS.packsHeld(b.baseAddress!, count: b.count, rows: m), "released")
           }
           let shape = "[\(m), \(n), \(k)] transB \(transB) beta \(beta)"
           XCTAssertEqual(again, c, "\(shape): the packed copy reused")

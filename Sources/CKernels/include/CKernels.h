@@ -84,10 +84,11 @@ rnn_precision rnn_blas_set_precision(rnn_precision precision);
 /// The precision rnn_sgemm's products run in.
 rnn_precision rnn_blas_precision(void);
 
-/// 1 when `B [count floats]` lies in a held buffer (rnn_blas_hold_constant) and a product of few
-/// rows (at most 128) against it, in either layout, runs on our own kernel from a copy packed
-/// once per hold: in fp32 with AVX-512 (gemm_packed.c), in bf16 on AMX tiles (amx.c).
-int rnn_blas_packs_held(const float *B, long count);
+/// 1 when `B [count floats]` lies in a held buffer (rnn_blas_hold_constant) and a product of at
+/// most `rows` rows against it, in either layout, runs on our own kernel from a copy packed once
+/// per hold: `rows` is at most 128 and the CPU has the kernel, in fp32 AVX-512 (gemm_packed.c), in
+/// bf16 AMX tiles (amx.c).
+int rnn_blas_packs_held(const float *B, long count, long rows);
 
 /// 1 when `values [count]` lies inside a buffer held now.
 int rnn_blas_is_held(const float *values, long count);

@@ -32,7 +32,7 @@ public struct ElmanCell: RecurrentCell {
   ) -> (y: Tensor, cache: Cache) {
     let (b, h, backend) = (state.h.shape[0], layer.hiddenSize, parameters.backend)
     let (relu, pre) = (relu, xg.pointer)
-    let weights = layer.forwardHiddenWeights(parameters, parts: [0..<h])
+    let weights = layer.forwardHiddenWeights(parameters, parts: [0..<h], batch: b)
     defer { weights.release() }
     let (whh, transposed) = (weights.parts[0], weights.transposed)
     let y = layer.forwardSteps(time: t, state: state, lengths: lengths) { step, rows, hPrev, y in

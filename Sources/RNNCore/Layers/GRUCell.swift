@@ -44,7 +44,7 @@ public struct GRUCell: RecurrentCell {
     let (xg, hg, gates, hn) = (
       UnsafePointer(xg.pointer), step.pointer, cache.gates.pointer, cache.hiddenCandidates.pointer
     )
-    let weights = layer.forwardHiddenWeights(parameters, parts: parts ?? [0..<h])
+    let weights = layer.forwardHiddenWeights(parameters, parts: parts ?? [0..<h], batch: b)
     defer { weights.release() }
     let transposed = weights.transposed
     var outputs = [Tensor(uninitializedShape: [t, b, h])]

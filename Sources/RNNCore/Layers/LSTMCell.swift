@@ -42,7 +42,7 @@ public struct LSTMCell: RecurrentCell {
       gates: xg, cells: layer.workspace.buffer("lstm c", count: t * b * h),
       tanhCells: layer.workspace.buffer("lstm tanh(c)", count: t * b * h))
     let (gates, cells, tanhCells) = (cache.gates.pointer, cache.cells.pointer, cache.tanhCells.pointer)
-    let weights = layer.forwardHiddenWeights(parameters, parts: [0..<h])
+    let weights = layer.forwardHiddenWeights(parameters, parts: [0..<h], batch: b)
     defer { weights.release() }
     let (whh, transposed) = (weights.parts[0], weights.transposed)
     let c0Buffer = layer.scratch.buffer("lstm c0", copying: state.c!)

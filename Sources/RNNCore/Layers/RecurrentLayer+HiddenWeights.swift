@@ -41,10 +41,13 @@ extension RecurrentLayer {
   /// plain product), as the backend multiplies faster (`multipliesHiddenWeightsTransposed`: on the
   /// CPU, transposed below `H = 256` or when `W_hh` is held and packed for our own kernel). One
   /// part of all units uses `W_hh` itself; otherwise the copy lives in the scratch workspace
-  /// (`hidden weights`) until `release()`.
-  func forwardHiddenWeights(_ parameters: Parameters, parts: [Range<Int>]) -> ForwardHiddenWeights {
+  /// (`hidden weights`) until `release()`. `batch` is `B`: with one part the loop's threads each
+  /// multiply a slice of its rows, with several each multiplies all of them.
+  func forwardHiddenWeights(_ parameters: Parameters, parts: [Range<Int>], batch b: Int) -> ForwardHiddenWeights {
     let (g, h, whh, backend) = (cell.gates, hiddenSize, parameters.value(weightHH), parameters.backend)
-    let transposed = backend.multipliesHiddenWeightsTransposed(whh, count: g * h * h, hiddenSize: h)
+    let slices = parts.count > 1 ? 1 : max(1, min(Parallel.width, b))
+    let transposed = backend.multipliesHiddenWeightsTransposed(
+      whh, count: g * h * h, hiddenSize: h, rows: (b + slices - 1) / slices)
     if transposed && parts.count == 1 {
       return ForwardHiddenWeights(parts: [whh], transposed: true, copy: nil, backend: backend)
     }

@@ -21,12 +21,12 @@ extension BLAS {
   /// The precision products run in now.
   public static var productPrecision: ProductPrecision { rnn_blas_precision() == RNN_PRECISION_BF16 ? .bf16 : .fp32 }
 
-  /// Whether products of at most 128 rows against `values [count]` run on our own kernel from a
-  /// copy packed once per hold, in either layout: the values lie in a held buffer
-  /// (`holdConstant`), and the CPU has AVX-512 (fp32 products) or AMX tiles (bf16 products).
-  /// A time loop's weight then needs no re-laid-out copy.
-  public static func packsHeld(_ values: UnsafePointer<Float>, count: Int) -> Bool {
-    rnn_blas_packs_held(values, count) != 0
+  /// Whether products of at most `rows` rows against `values [count]` run on our own kernel from
+  /// a copy packed once per hold, in either layout: the values lie in a held buffer
+  /// (`holdConstant`), `rows` is at most 128, and the CPU has AVX-512 (fp32 products) or AMX tiles
+  /// (bf16 products). A time loop's weight then needs no re-laid-out copy.
+  public static func packsHeld(_ values: UnsafePointer<Float>, count: Int, rows: Int) -> Bool {
+    rnn_blas_packs_held(values, count, rows) != 0
   }
 
   /// The kernel that runs bf16 products, or why none can on this machine.

@@ -42,8 +42,10 @@ public struct CPUBackend: ComputeBackend {
   /// 2x512 LSTM training +20-25%), and slower at `H = 128`. When the weight is held and its
   /// products run from a copy packed once per hold (`BLAS.packsHeld`: in fp32 with AVX-512, in
   /// bf16 on AMX tiles), which reads either layout as fast, always transposed.
-  public func multipliesHiddenWeightsTransposed(_ weight: UnsafePointer<Float>, count: Int, hiddenSize: Int) -> Bool {
-    hiddenSize < 256 || BLAS.packsHeld(weight, count: count)
+  public func multipliesHiddenWeightsTransposed(
+    _ weight: UnsafePointer<Float>, count: Int, hiddenSize: Int, rows: Int
+  ) -> Bool {
+    hiddenSize < 256 || BLAS.packsHeld(weight, count: count, rows: rows)
   }
 
   /// Holds the values constant until released (`BLAS.holdConstant`): rounded to bf16 once with bf16

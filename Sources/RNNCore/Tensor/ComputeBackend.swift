@@ -38,10 +38,10 @@ public protocol ComputeBackend: Sendable {
     _ rows: Int, _ columns: Int, _ source: UnsafePointer<Float>, lds: Int,
     _ destination: UnsafeMutablePointer<Float>, ldd: Int)
 
-  /// Whether a forward time loop's product `h_{t-1} W_hh^T` runs faster reading `W_hh [G*H, H]`
-  /// (the `count` floats at `weight`) transposed on the fly (true) than from a copy laid out
-  /// `[H, G*H]` (false).
-  func multipliesHiddenWeightsTransposed(_ weight: UnsafePointer<Float>, count: Int, hiddenSize: Int) -> Bool
+  /// Whether a forward time loop's product `h_{t-1} W_hh^T`, of at most `rows` rows, runs faster
+  /// reading `W_hh [G*H, H]` (the `count` floats at `weight`) transposed on the fly (true) than
+  /// from a copy laid out `[H, G*H]` (false).
+  func multipliesHiddenWeightsTransposed(_ weight: UnsafePointer<Float>, count: Int, hiddenSize: Int, rows: Int) -> Bool
 
   /// Declares the `count` floats at `values` constant until `releaseConstant(values)` (holds
   /// nest): every product may read them from a copy prepared once (rounded to bf16, laid out for
