@@ -13,7 +13,6 @@
 #define _GNU_SOURCE
 #include "CKernels.h"
 #include "activations.h"
-#include "amx.h"
 #include "gemm_packed.h"
 #include "held.h"
 #include "onednn.h"
@@ -259,19 +258,6 @@ static void onednn_sgemm(char trans_a, char trans_b, long M, long N, long K, flo
   rnn_release_signals();
 }
 
-enum { PACKED_MAX_ROWS = 128 };  // products of at most this many rows may use a packed operand
-
-/// Whether an fp32 product of this form runs on gemm_packed.c's kernel if B is held.
-static int packs_f32(int trans_a, long M, float alpha, float beta) {
-  return !trans_a && M <= PACKED_MAX_ROWS && alpha == 1 && (beta == 0 || beta == 1) &&
-         rnn_packed_f32_available();
-}
-
-int rnn_blas_packs_held(const float *B, long count, long rows) {
-  if (rows > PACKED_MAX_ROWS || !rnn_blas_is_held(B, count)) return 0;
-  return rnn_bf16_products() ? rnn_amx_available() : rnn_packed_f32_available();
-}
-
 void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, const float *A,
                long lda, const float *B, long ldb, float beta, float *C, long ldc) {
   pthread_once(&blas.once, initialise);
@@ -280,7 +266,7 @@ void rnn_sgemm(int trans_a, int trans_b, long M, long N, long K, float alpha, co
     rnn_gemm_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
-  if (K > 0 && packs_f32(trans_a, M, alpha, beta)) {
+  if (K > 0 && rnn_held_product_form(trans_a, M, alpha, beta) && rnn_packed_f32_available()) {
     const float *packed = rnn_held_packed(RNN_PACKED_F32, K, N, B, ldb, trans_b);
     if (packed) {
       rnn_packed_f32_gemm(M, N, K, A, lda, packed, beta == 1, C, ldc);

@@ -30,8 +30,6 @@ static struct {
   int active;              // set by rnn_blas_set_precision (between products, from one thread)
 } bf16 = {.once = PTHREAD_ONCE_INIT};
 
-enum { AMX_MAX_ROWS = 128 };  // products of at most this many rows may run on the tiles
-
 static void load(void) {
   void *lib = rnn_open_onednn();
   dnnl_bf16_gemm_fn gemm = lib ? (dnnl_bf16_gemm_fn)dlsym(lib, "dnnl_gemm_bf16bf16f32") : NULL;
@@ -100,8 +98,7 @@ static const uint16_t *operand(int which, long rows, long cols, const float *X, 
 
 void rnn_gemm_bf16(int trans_a, int trans_b, long M, long N, long K, float alpha, const float *A,
                    long lda, const float *B, long ldb, float beta, float *C, long ldc) {
-  if (!trans_a && alpha == 1 && (beta == 0 || beta == 1) && M <= AMX_MAX_ROWS &&
-      rnn_amx_available()) {
+  if (rnn_held_product_form(trans_a, M, alpha, beta) && rnn_amx_available()) {
     const uint16_t *b = rnn_held_packed(RNN_PACKED_AMX_BF16, K, N, B, ldb, trans_b);
     if (b) {
       rnn_amx_gemm(M, N, K, A, lda, b, beta == 1, C, ldc);

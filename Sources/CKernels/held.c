@@ -31,6 +31,19 @@ static struct {
   } buffer[MAX_HELD];
 } held = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+// What tells packed operands apart: the layout, and B as a product passes it (shape and layout).
+typedef struct {
+  rnn_packed_layout layout;
+  const float *B;
+  long K, N, ldb;
+  int trans_b;
+} operand_key;
+
+static int same_operand(const operand_key *a, const operand_key *b) {
+  return a->layout == b->layout && a->B == b->B && a->K == b->K && a->N == b->N &&
+         a->ldb == b->ldb && a->trans_b == b->trans_b;
+}
+
 // Operands of held buffers packed for a kernel, made at their first product in a hold and
 // dropped with it (the memory kept for the next). Past MAX_PACKED operands (per layer W_hh, read
 // transposed forward and plain backward, or a GRU's two halves of its copy forward: 2-3 a layer,
@@ -39,10 +52,7 @@ enum { MAX_PACKED = 64 };
 static struct {
   int count;
   struct {
-    rnn_packed_layout layout;
-    const float *B;  // the operand as passed, with its shape and layout
-    long K, N, ldb;
-    int trans_b;
+    operand_key key;
     const float *holder;  // the held buffer it lies in
     void *data;
     size_t capacity;  // bytes
@@ -62,10 +72,7 @@ static _Thread_local struct {
   unsigned long releases;
   int next;  // the entry to replace next
   struct {
-    rnn_packed_layout layout;
-    const float *B;
-    long K, N, ldb;
-    int trans_b;
+    operand_key key;
     const void *data;  // NULL: empty
   } entry[CACHED];
 } cache;
@@ -125,15 +132,6 @@ void rnn_blas_release_constant(const float *values) {
   pthread_mutex_unlock(&held.lock);
 }
 
-int rnn_blas_is_held(const float *values, long count) {
-  pthread_mutex_lock(&held.lock);
-  int found = 0;
-  for (int i = 0; i < held.count && !found; i++)
-    found = values >= held.buffer[i].values && values + count <= held.buffer[i].values + held.buffer[i].count;
-  pthread_mutex_unlock(&held.lock);
-  return found;
-}
-
 /// The held buffer in which X [extent floats] lies (with a bf16 copy if `copied`), or -1. Under
 /// held.lock.
 static int holder_of(const float *X, long extent, int copied) {
@@ -145,6 +143,16 @@ static int holder_of(const float *X, long extent, int copied) {
   return -1;
 }
 
+int rnn_blas_packs_held(const float *B, long count, long rows) {
+  if (rows > RNN_HELD_MAX_ROWS) return 0;
+  int bf16 = rnn_bf16_products();
+  if (!(bf16 ? rnn_amx_available() : rnn_packed_f32_available())) return 0;
+  pthread_mutex_lock(&held.lock);
+  int found = holder_of(B, count, bf16) >= 0;  // the tiles are packed from the bf16 copy
+  pthread_mutex_unlock(&held.lock);
+  return found;
+}
+
 const uint16_t *rnn_held_bf16_copy(const float *X, long extent) {
   pthread_mutex_lock(&held.lock);
   int i = holder_of(X, extent, 1);
@@ -153,9 +161,8 @@ const uint16_t *rnn_held_bf16_copy(const float *X, long extent) {
   return copy;
 }
 
-/// B packed in `layout`, from this thread's cache, or NULL.
-static const void *cached(rnn_packed_layout layout, long K, long N, const float *B, long ldb,
-                          int trans_b) {
+/// The operand `key` packed, from this thread's cache, or NULL.
+static const void *cached(const operand_key *key) {
   unsigned long now = atomic_load_explicit(&releases, memory_order_acquire);
   if (cache.releases != now) {
     for (int i = 0; i < CACHED; i++) cache.entry[i].data = NULL;
@@ -163,10 +170,7 @@ static const void *cached(rnn_packed_layout layout, long K, long N, const float 
     return NULL;
   }
   for (int i = 0; i < CACHED; i++) {
-    if (cache.entry[i].data && cache.entry[i].layout == layout && cache.entry[i].B == B &&
-        cache.entry[i].K == K && cache.entry[i].N == N && cache.entry[i].ldb == ldb &&
-        cache.entry[i].trans_b == trans_b)
-      return cache.entry[i].data;
+    if (cache.entry[i].data && same_operand(&cache.entry[i].key, key)) return cache.entry[i].data;
   }
   return NULL;
 }
@@ -174,13 +178,12 @@ static const void *cached(rnn_packed_layout layout, long K, long N, const float 
 const void *rnn_held_packed(rnn_packed_layout layout, long K, long N, const float *B, long ldb,
                             int trans_b) {
   if (!atomic_load_explicit(&holding, memory_order_relaxed)) return NULL;
-  const void *result = cached(layout, K, N, B, ldb, trans_b);
+  operand_key key = {layout, B, K, N, ldb, trans_b};
+  const void *result = cached(&key);
   if (result) return result;
   pthread_mutex_lock(&held.lock);
   for (int i = 0; i < packed.count && !result; i++) {
-    if (packed.operand[i].layout == layout && packed.operand[i].B == B && packed.operand[i].K == K &&
-        packed.operand[i].N == N && packed.operand[i].ldb == ldb && packed.operand[i].trans_b == trans_b)
-      result = packed.operand[i].data;
+    if (same_operand(&packed.operand[i].key, &key)) result = packed.operand[i].data;
   }
   int bf16 = layout == RNN_PACKED_AMX_BF16;
   int holder = result ? -1 : holder_of(B, trans_b ? (N - 1) * ldb + K : (K - 1) * ldb + N, bf16);
@@ -199,9 +202,7 @@ const void *rnn_held_packed(rnn_packed_layout layout, long K, long N, const floa
       } else {
         rnn_packed_f32_pack(K, N, B, ldb, trans_b, packed.operand[slot].data);
       }
-      packed.operand[slot].layout = layout;
-      packed.operand[slot].B = B, packed.operand[slot].K = K, packed.operand[slot].N = N;
-      packed.operand[slot].ldb = ldb, packed.operand[slot].trans_b = trans_b;
+      packed.operand[slot].key = key;
       packed.operand[slot].holder = held.buffer[holder].values;
       packed.count++;
       result = packed.operand[slot].data;
@@ -217,8 +218,7 @@ const void *rnn_held_packed(rnn_packed_layout layout, long K, long N, const floa
     }
     int i = cache.next;
     cache.next = (i + 1) % CACHED;
-    cache.entry[i].layout = layout, cache.entry[i].B = B, cache.entry[i].K = K;
-    cache.entry[i].N = N, cache.entry[i].ldb = ldb, cache.entry[i].trans_b = trans_b;
+    cache.entry[i].key = key;
     cache.entry[i].data = result;
   }
   pthread_mutex_unlock(&held.lock);

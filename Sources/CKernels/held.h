@@ -12,6 +12,15 @@ typedef enum {
   RNN_PACKED_AMX_BF16,  // rnn_amx_pack's tiles, from the bf16 copy
 } rnn_packed_layout;
 
+/// Products of at most this many rows against a held operand may run on our own kernels.
+enum { RNN_HELD_MAX_ROWS = 128 };
+
+/// Whether C = alpha op(A) op(B) + beta C has the form our kernels for held operands compute
+/// (gemm_packed.c, amx.c): A as stored with at most RNN_HELD_MAX_ROWS rows, alpha 1, beta 0 or 1.
+static inline int rnn_held_product_form(int trans_a, long M, float alpha, float beta) {
+  return !trans_a && M <= RNN_HELD_MAX_ROWS && alpha == 1 && (beta == 0 || beta == 1);
+}
+
 /// The bf16 copy of X [extent floats] if X lies in a held buffer that has one (bf16 products),
 /// else NULL.
 const uint16_t *rnn_held_bf16_copy(const float *X, long extent);

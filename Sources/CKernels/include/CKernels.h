@@ -90,9 +90,6 @@ rnn_precision rnn_blas_precision(void);
 /// bf16 AMX tiles (amx.c).
 int rnn_blas_packs_held(const float *B, long count, long rows);
 
-/// 1 when `values [count]` lies inside a buffer held now.
-int rnn_blas_is_held(const float *values, long count);
-
 /// One line: the kernel that runs bf16 products, or why none can, e.g.
 /// "oneDNN dnnl_gemm_bf16bf16f32 (avx512_core_amx kernels), fp32 accumulation".
 const char *rnn_blas_bf16_kernel(void);
