@@ -7,7 +7,10 @@
 //
 // The kernel: panels of 48 columns (three zmm registers); per panel, blocks of up to 8 rows of A
 // each hold 8 x 3 accumulators (24 of the 32 registers) over a 256-deep slice of K, whose part of
-// the panel (48 KiB) stays in L1 while every row block reads it.
+// the panel (48 KiB) stays in L1 while every row block reads it. The first row block brings that
+// part in from L2 or L3, and the hardware's L1 prefetcher alone left it waiting, so every block
+// asks for each k's three lines eight k ahead (a prefetch never faults, past the end included).
+// Measured in alternation on one core: 16 rows about 12% faster with it, 32 rows about 6%.
 #include "gemm_packed.h"
 
 #include <string.h>
@@ -58,6 +61,9 @@ int rnn_packed_f32_available(void) { return __builtin_cpu_supports("avx512f"); }
     }                                                                                              \
     for (long k = 0; k < K; k++) {                                                                 \
       const float *row = panel + k * PANEL;                                                        \
+      _mm_prefetch((const char *)(row + 8 * PANEL), _MM_HINT_T0);                                  \
+      _mm_prefetch((const char *)(row + 8 * PANEL + 16), _MM_HINT_T0);                             \
+      _mm_prefetch((const char *)(row + 8 * PANEL + 32), _MM_HINT_T0);                             \
       __m512 b0 = _mm512_loadu_ps(row), b1 = _mm512_loadu_ps(row + 16),                              \
              b2 = _mm512_loadu_ps(row + 32);                                                        \
       _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) {                             \
