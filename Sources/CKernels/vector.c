@@ -62,24 +62,39 @@ RNN_KERNEL void rnn_clamp(long n, float *x, float limit) {
   for (long i = 0; i < n; i++) x[i] = x[i] > limit ? limit : (x[i] < -limit ? -limit : x[i]);
 }
 
+enum { LANES = 16 };  // independent partial sums: one 512-bit register, or two or four narrower
+
 RNN_KERNEL double rnn_sum_squares(long n, const float *x) {
-  // Blocks of 1024 summed in float (vectorised), blocks accumulated in double.
+  // Blocks of 1024 summed in float in LANES partial sums (a compiler may not reorder one float
+  // sum into SIMD lanes itself), blocks accumulated in double.
   double total = 0;
   for (long start = 0; start < n; start += 1024) {
     long end = start + 1024 < n ? start + 1024 : n;
+    float lanes[LANES] = {0};
+    long i = start;
+    for (; i + LANES <= end; i += LANES) {
+      for (int j = 0; j < LANES; j++) lanes[j] += x[i + j] * x[i + j];
+    }
     float block = 0;
-    for (long i = start; i < end; i++) block += x[i] * x[i];
+    for (; i < end; i++) block += x[i] * x[i];
+    for (int j = 0; j < LANES; j++) block += lanes[j];
     total += block;
   }
   return total;
 }
 
-int rnn_all_finite(long n, const float *x) {
+RNN_KERNEL int rnn_all_finite(long n, const float *x) {
   // x - x is 0 for finite values and NaN for infinities and NaN.
-  float acc = 0;
-  RNN_VECTORIZE
-  for (long i = 0; i < n; i++) acc += x[i] - x[i];
-  return acc == 0.0f;
+  float lanes[LANES] = {0};
+  long i = 0;
+  for (; i + LANES <= n; i += LANES) {
+    for (int j = 0; j < LANES; j++) lanes[j] += x[i + j] - x[i + j];
+  }
+  float tail = 0;
+  for (; i < n; i++) tail += x[i] - x[i];
+  int finite = tail == 0.0f;
+  for (int j = 0; j < LANES; j++) finite &= lanes[j] == 0.0f;
+  return finite;
 }
 
 RNN_KERNEL static float row_max(long V, const float *x) {

@@ -174,6 +174,28 @@ final class OptimizerTests: XCTestCase {
     XCTAssert(parameters.gradientsAreFinite)
   }
 
+  /// The backend's finiteness check and sum of squares at every length up to 40 (each SIMD lane,
+  /// and a tail after whole vectors): a NaN or an infinity at any position is found, and the sum
+  /// matches a Double reference.
+  func testFinitenessAndSumOfSquaresAtEveryLength() {
+    let backend = CPUBackend()
+    var generator = RandomGenerator(seed: 41)
+    for n in 1...40 {
+      var x = (0..<n).map { _ in generator.normal(deviation: 2) }
+      let reference = x.reduce(0.0) { $0 + Double($1) * Double($1) }
+      XCTAssertEqual(backend.sumOfSquares(n, x), reference, accuracy: 1e-6 * reference, "length \(n)")
+      XCTAssert(backend.allFinite(n, x), "length \(n)")
+      for i in 0..<n {
+        for bad in [Float.nan, .infinity, -.infinity] {
+          let saved = x[i]
+          x[i] = bad
+          XCTAssertFalse(backend.allFinite(n, x), "\(bad) at \(i) of \(n)")
+          x[i] = saved
+        }
+      }
+    }
+  }
+
   // MARK: - Helpers
 
   /// A store holding `a [3]` and `b [2, 2]` (each padded for alignment), values set to `start`.
