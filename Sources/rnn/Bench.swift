@@ -68,12 +68,19 @@ struct Bench: ParsableCommand {
       guard let communicator else { return local }
       return try communicator.any(communicator.rank == 0 && local)
     }
+    // Each step's wall time and allreduce time: their medians discount the bursts of a shared machine.
+    var stepSeconds: [Double] = []
+    var allreduceSeconds: [Double] = []
     while try !timeUp() {
+      let (start, communication) = (monotonicSeconds(), trainer.communicationSeconds)
       try trainer.step()
+      stepSeconds.append(monotonicSeconds() - start)
+      allreduceSeconds.append(trainer.communicationSeconds - communication)
       steps += 1
     }
     let trainSeconds = monotonicSeconds() - trainStart
     let allreducePerStep = (trainer.communicationSeconds - communicationStart) / Double(steps)
+    let (medianStep, medianAllreduce) = (median(stepSeconds), median(allreduceSeconds))
     let ranks = communicator?.size ?? 1
     let trainRate = Double(steps * batchSize * seqLength) / trainSeconds
 
@@ -111,7 +118,8 @@ struct Bench: ParsableCommand {
         ("train_precision", "\"\(trainPrecision.rawValue)\""),
         ("train_kernel", "\"\(trainPrecision == .bf16 ? BLAS.bf16Kernel : BLAS.description)\""),
         ("blas", "\"\(BLAS.description)\""), ("threads", "\(BLAS.threads)"), ("ranks", "\(ranks)"),
-        ("allreduce_s_per_step", "\(allreducePerStep)"), ("device", jsonStringLiteral(gpu?.description ?? "cpu")),
+        ("allreduce_s_per_step", "\(allreducePerStep)"), ("train_step_s_median", "\(medianStep)"),
+        ("allreduce_s_median", "\(medianAllreduce)"), ("device", jsonStringLiteral(gpu?.description ?? "cpu")),
       ]
       say("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
     } else {
@@ -119,15 +127,25 @@ struct Bench: ParsableCommand {
         "\(layers) x \(cell.rawValue) \(hidden), E=\(e), T=\(seqLength), B=\(batchSize), V=\(vocab); "
           + (gpu?.description ?? BLAS.description))
       say(
-        "train:  \(thousands(trainRate)) tokens/s (\(steps) steps), \(fixed(flops / 1e9, 1)) GFLOP/s of model FLOPs, "
+        "train:  \(thousands(trainRate)) tokens/s (\(steps) steps, median \(fixed(medianStep, 3)) s), "
+          + "\(fixed(flops / 1e9, 1)) GFLOP/s of model FLOPs, "
           + "\(trainPrecision.rawValue) products")
       if ranks > 1 {
         say(
           "        \(ranks) ranks; allreduce \(fixed(allreducePerStep * 1e3, 2)) ms per step "
-            + "(\(fixed(100 * allreducePerStep * Double(steps) / trainSeconds, 1))% of a step)")
+            + "(\(fixed(100 * allreducePerStep * Double(steps) / trainSeconds, 1))% of a step; "
+            + "median \(fixed(medianAllreduce * 1e3, 2)) ms)")
       }
       say("sample: \(thousands(sampleRate)) chars/s (batch 1, \(weights.precision.kernel))")
       say("peak resident memory: \(fixed(Double(peak) / 1_048_576, 1)) MiB")
     }
   }
+}
+
+/// The middle value of `values` (the mean of the two middle ones for an even count); 0 if empty.
+private func median(_ values: [Double]) -> Double {
+  guard !values.isEmpty else { return 0 }
+  let sorted = values.sorted()
+  let middle = sorted.count / 2
+  return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }

@@ -87,6 +87,9 @@ final class DataParallelTests: MPIRunTestCase {
     let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
     XCTAssertEqual(json["ranks"] as? Int, 2)
     XCTAssertGreaterThan(try XCTUnwrap(json["allreduce_s_per_step"] as? Double), 0)
+    let step = try XCTUnwrap(json["train_step_s_median"] as? Double)
+    let allreduce = try XCTUnwrap(json["allreduce_s_median"] as? Double)
+    XCTAssert(allreduce > 0 && allreduce < step, "a step's median \(step) s, its allreduce's \(allreduce) s")
     XCTAssertEqual(result.stdout.split(separator: "\n").filter { $0.hasPrefix("{") }.count, 1, "rank 1 printed too")
   }
 }
