@@ -19,16 +19,6 @@ RNN_KERNEL void rnn_fill_rows(long N, long M, float *dst, const float *a, const 
   }
 }
 
-void rnn_transpose(long rows, long cols, const float *src, long lds, float *dst, long ldd,
-                   int accumulate) {
-  enum { TILE = 32 };  // a 32 x 32 tile of src and of dst stays in L1
-  for (long i0 = 0; i0 < rows; i0 += TILE)
-    for (long j0 = 0; j0 < cols; j0 += TILE)
-      for (long i = i0; i < i0 + TILE && i < rows; i++)
-        for (long j = j0; j < j0 + TILE && j < cols; j++)
-          dst[j * ldd + i] = (accumulate ? dst[j * ldd + i] : 0) + src[i * lds + j];
-}
-
 RNN_KERNEL void rnn_add_column_sums(long N, long M, const float *x, long ldx, float *sums) {
   float *restrict s = sums;
   for (long n = 0; n < N; n++) {
