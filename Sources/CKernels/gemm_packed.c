@@ -30,10 +30,13 @@ void rnn_packed_f32_pack(long K, long N, const float *B, long ldb, int trans_b, 
     long width = N - n0 < PANEL ? N - n0 : PANEL;
     if (trans_b) {
       rnn_transpose(width, K, B + n0 * ldb, ldb, panel, PANEL, 0);
-      for (long k = 0; k < K; k++) memset(panel + k * PANEL + width, 0, (PANEL - width) * sizeof(float));
     } else {
       for (long k = 0; k < K; k++) {
         memcpy(panel + k * PANEL, B + k * ldb + n0, width * sizeof(float));
+      }
+    }
+    if (width < PANEL) {
+      for (long k = 0; k < K; k++) {
         memset(panel + k * PANEL + width, 0, (PANEL - width) * sizeof(float));
       }
     }

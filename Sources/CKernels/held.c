@@ -161,14 +161,18 @@ const uint16_t *rnn_held_bf16_copy(const float *X, long extent) {
   return copy;
 }
 
+/// Dates this thread's cache by the release count `now`, emptying it if a release came since its
+/// entries were made; returns whether it was still current.
+static int keep_cache_current(unsigned long now) {
+  if (cache.releases == now) return 1;
+  for (int i = 0; i < CACHED; i++) cache.entry[i].data = NULL;
+  cache.releases = now;
+  return 0;
+}
+
 /// The operand `key` packed, from this thread's cache, or NULL.
 static const void *cached(const operand_key *key) {
-  unsigned long now = atomic_load_explicit(&releases, memory_order_acquire);
-  if (cache.releases != now) {
-    for (int i = 0; i < CACHED; i++) cache.entry[i].data = NULL;
-    cache.releases = now;
-    return NULL;
-  }
+  if (!keep_cache_current(atomic_load_explicit(&releases, memory_order_acquire))) return NULL;
   for (int i = 0; i < CACHED; i++) {
     if (cache.entry[i].data && same_operand(&cache.entry[i].key, key)) return cache.entry[i].data;
   }
@@ -211,11 +215,7 @@ const void *rnn_held_packed(rnn_packed_layout layout, long K, long N, const floa
   if (result) {
     // Under the lock no release runs: the count read now dates the entry (and if it moved since
     // this thread's other entries were checked, they go).
-    unsigned long now = atomic_load_explicit(&releases, memory_order_relaxed);
-    if (cache.releases != now) {
-      for (int i = 0; i < CACHED; i++) cache.entry[i].data = NULL;
-      cache.releases = now;
-    }
+    keep_cache_current(atomic_load_explicit(&releases, memory_order_relaxed));
     int i = cache.next;
     cache.next = (i + 1) % CACHED;
     cache.entry[i].key = key;

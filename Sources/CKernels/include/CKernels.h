@@ -8,6 +8,7 @@
 //   quantized.c    batch-1 matrix-vector products with weights in bf16 or int8 (sampling).
 //   recurrent.c    fused pointwise forward/backward of one LSTM, GRU or vanilla-RNN time step.
 //   vector.c       bias broadcast and reduction, softmax cross-entropy, norms, dropout masks.
+//   transpose.c    transposes (weight gradients, re-laid-out weights), AVX-512 register tiles.
 //   optimizers.c   Adam, RMSprop and SGD-with-momentum updates over flat parameter buffers.
 //   mpi.c          Open MPI, loaded at run time under mpirun: init, allreduce sums, abort.
 //   cuda_*.c       the CUDA backend (rnn_cuda.h): loader, language model, sampler; kernels in cuda/.
