@@ -59,27 +59,25 @@ struct Bench: ParsableCommand {
     // Training's products in bf16 with --precision bf16 (where the CPU can), else fp32.
     let trainPrecision = BLAS.setProductPrecision(weights.precision == .bf16 ? .bf16 : .fp32)
     for _ in 0..<2 { try trainer.step() }
-    var steps = 0
-    let trainStart = monotonicSeconds()
-    let communicationStart = trainer.communicationSeconds
-    // The ranks stop after the same step, when rank 0's time is up.
-    func timeUp() throws -> Bool {
-      let local = steps >= 3 && monotonicSeconds() - trainStart >= seconds
-      guard let communicator else { return local }
-      return try communicator.any(communicator.rank == 0 && local)
-    }
     // Each step's wall time and allreduce time: their medians discount the bursts of a shared machine.
     var stepSeconds: [Double] = []
     var allreduceSeconds: [Double] = []
+    let trainStart = monotonicSeconds()
+    // The ranks stop after the same step, when rank 0's time is up.
+    func timeUp() throws -> Bool {
+      let local = stepSeconds.count >= 3 && monotonicSeconds() - trainStart >= seconds
+      guard let communicator else { return local }
+      return try communicator.any(communicator.rank == 0 && local)
+    }
     while try !timeUp() {
       let (start, communication) = (monotonicSeconds(), trainer.communicationSeconds)
       try trainer.step()
       stepSeconds.append(monotonicSeconds() - start)
       allreduceSeconds.append(trainer.communicationSeconds - communication)
-      steps += 1
     }
     let trainSeconds = monotonicSeconds() - trainStart
-    let allreducePerStep = (trainer.communicationSeconds - communicationStart) / Double(steps)
+    let steps = stepSeconds.count
+    let allreducePerStep = allreduceSeconds.reduce(0, +) / Double(steps)
     let (medianStep, medianAllreduce) = (median(stepSeconds), median(allreduceSeconds))
     let ranks = communicator?.size ?? 1
     let trainRate = Double(steps * batchSize * seqLength) / trainSeconds
