@@ -17,6 +17,7 @@ struct Bench: ParsableCommand {
   @Flag(help: "Print one JSON object.")
   var json = false
   @OptionGroup var compute: ComputeOptions
+  @OptionGroup var parallel: DataParallelOptions
   @OptionGroup var weights: PrecisionOption
   @OptionGroup var device: DeviceOption
 
@@ -53,7 +54,7 @@ struct Bench: ParsableCommand {
     trainConfig.seqLength = seqLength
     let trainer = Trainer(
       model: model, batches: try BatchIterator(tokens: tokens, batchSize: batchSize, seqLength: seqLength),
-      config: trainConfig, dataParallel: try communicator.map { try DataParallel($0, batchSize: batchSize) })
+      config: trainConfig, dataParallel: try parallel.dataParallel(communicator, batchSize: batchSize))
 
     if let gpu { try onGPU { () throws(CUDAError) in try trainer.move(to: gpu) } }
     // Training's products in bf16 with --precision bf16 (where the CPU can), else fp32.

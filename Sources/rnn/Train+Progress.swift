@@ -53,7 +53,8 @@ extension Train {
       guard StopRequest.received == nil else { return }
       let details =
         output.verbosity == .verbose
-        ? "| grad norm \(fixed(Double(report.gradientNorm), 2)) | lr \(report.learningRate) " : ""
+        ? "| grad norm \(fixed(Double(report.gradientNorm), 2)) | lr \(report.learningRate) "
+          + (report.streams.map { "| streams \($0.map(String.init).joined(separator: "/")) " } ?? "") : ""
       let left = report.secondsPerStep * Double(report.lastStep - report.step)
       output.status(
         "step \(report.step)/\(report.lastStep) | epoch \(fixed(report.epoch, 2)) | loss \(fixed(report.loss, 4)) "

@@ -50,6 +50,7 @@ struct Train: ParsableCommand {
   @Flag(help: "Add gradient norm and learning rate to the progress reports.")
   var verbose = false
   @OptionGroup var compute: ComputeOptions
+  @OptionGroup var parallel: DataParallelOptions
   @OptionGroup var products: TrainingPrecisionOption
   @OptionGroup var device: DeviceOption
 
@@ -146,7 +147,7 @@ struct Train: ParsableCommand {
       trainer = Trainer(
         model: checkpoint.model, batches: batches, config: config, optimizer: saved.optimizer,
         progress: saved.progress, state: saved.state,
-        dataParallel: try communicator.map { try DataParallel($0, batchSize: config.batchSize) })
+        dataParallel: try parallel.dataParallel(communicator, batchSize: config.batchSize))
       say("Resuming \(resume!) at step \(saved.progress.step) (epoch \(saved.progress.epoch)).")
     } else {
       if !vocabularyKnown {
@@ -165,7 +166,7 @@ struct Train: ParsableCommand {
       }
       trainer = Trainer(
         model: model, batches: batches, config: config,
-        dataParallel: try communicator.map { try DataParallel($0, batchSize: config.batchSize) })
+        dataParallel: try parallel.dataParallel(communicator, batchSize: config.batchSize))
     }
     if let gpu { try onGPU { () throws(CUDAError) in try trainer.move(to: gpu) } }
     let run = TrainingRun(

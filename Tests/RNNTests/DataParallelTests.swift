@@ -50,6 +50,54 @@ final class DataParallelTests: MPIRunTestCase {
     XCTAssertLessThanOrEqual(try largestDifference("one/latest.safetensors", "mixed/latest.safetensors"), 1e-4)
   }
 
+  /// The `streams` of each progress line of a run's metrics log.
+  private func streams(in run: String) throws -> [[Int]] {
+    try String(contentsOfFile: folder + "/\(run)/metrics.jsonl", encoding: .utf8).split(separator: "\n").compactMap {
+      (try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["streams"] as? [Int]
+    }
+  }
+
+  func testARankSlowedByAnotherProgramTrainsFewerStreamsAndTheModelStaysTheSame() throws {
+    guard ProcessInfo.processInfo.activeProcessorCount >= 2 else { throw XCTSkip("needs two cores") }
+    try write("text.txt", SentenceText(length: 40_000, seed: 6).text)
+    let arguments = [
+      "train", "--data", "text.txt", "--batch-size", "16", "--max-steps", "60", "--seed", "5", "--threads", "1",
+      "--layers", "2", "--hidden", "128", "--seq-length", "20", "--dropout", "0.2", "--eval-every", "1000",
+      "--print-every", "10", "--sample-length", "0",
+    ]
+    try rnnSucceeding(arguments + ["--checkpoint-dir", "one"])
+    // Rank 1 shares core 1 with a busy loop, so works at about half the speed of rank 0.
+    let taskset = URL(fileURLWithPath: "/usr/bin/taskset")
+    let busy = try startCommand(taskset, ["-c", "1", "/bin/sh", "-c", "while :; do :; done"], in: folder)
+    defer {
+      busy.process.terminate()
+      _ = try? finishCommand(busy)
+    }
+    let ranks = arguments + ["--checkpoint-dir", "ranks"]
+    let result = try runCommand(
+      mpirun,
+      mpirunArguments(ranks: 1, ranks, options: ["--bind-to", "none"])
+        + [":", "-np", "1", taskset.path, "-c", "1", executable.path] + ranks,
+      in: folder, timeout: commandTimeout)
+    XCTAssertEqual(result.status, 0, result.transcript)
+    let shares = try streams(in: "ranks")
+    XCTAssertEqual(shares.count, 6, result.transcript)
+    XCTAssertTrue(
+      shares.allSatisfy { $0.count == 2 && $0.reduce(0, +) == 16 && $0.allSatisfy { $0 >= 1 } }, "\(shares)")
+    XCTAssertGreaterThan(try XCTUnwrap(shares.last)[0], 8, "rank 1, slowed, kept its streams: \(shares)")
+    // Streams that moved took their carried state and dropout masks along: the run of one process.
+    XCTAssertLessThanOrEqual(try largestDifference("one/latest.safetensors", "ranks/latest.safetensors"), 1e-4)
+  }
+
+  func testEvenSharesRepeatBitForBit() throws {
+    try write("text.txt", SentenceText(length: 12_000, seed: 5).text)
+    for run in ["first", "second"] {
+      XCTAssertEqual(try mpirunRNN(ranks: 2, arguments(run, steps: 20) + ["--even-shares"]).status, 0)
+      XCTAssertEqual(try streams(in: run), Array(repeating: [4, 4], count: 2))
+    }
+    XCTAssertEqual(try largestDifference("first/latest.safetensors", "second/latest.safetensors"), 0)
+  }
+
   func testABatchTheRanksCannotShareIsRefusedInOneLine() throws {
     try write("text.txt", SentenceText(length: 12_000, seed: 5).text)
     let result = try mpirunRNN(ranks: 3, arguments("three", steps: 40))

@@ -4,7 +4,8 @@ import Foundation
 ///
 /// - progress, every `RunSchedule.printEvery` steps: `{"step": N, "time": T, "epoch": E,
 ///   "train_loss": L, "learning_rate": R, "grad_norm": G, "tokens_per_s": S}` (`train_loss`: mean
-///   over the steps since the previous line; `grad_norm`: of the last step, before clipping);
+///   over the steps since the previous line; `grad_norm`: of the last step, before clipping), and
+///   with several ranks `"streams": [S0, S1, ...]`, each rank's streams of the batch;
 /// - validation: `{"step": N, "time": T, "val_loss": V}`.
 ///
 /// `time` is seconds of this run, counted across resumes: a resumed run continues from the time of
@@ -46,11 +47,12 @@ public struct MetricsLog: Sendable {
 
   /// Appends a progress line.
   public func progress(_ report: TrainingProgressReport) throws(RunFolderError) {
-    try append([
-      ("step", "\(report.step)"), ("time", number(time, 3)), ("epoch", number(report.epoch, 4)),
-      ("train_loss", number(report.loss)), ("learning_rate", number(report.learningRate)),
-      ("grad_norm", number(report.gradientNorm)), ("tokens_per_s", number(report.tokensPerSecond, 1)),
-    ])
+    try append(
+      [
+        ("step", "\(report.step)"), ("time", number(time, 3)), ("epoch", number(report.epoch, 4)),
+        ("train_loss", number(report.loss)), ("learning_rate", number(report.learningRate)),
+        ("grad_norm", number(report.gradientNorm)), ("tokens_per_s", number(report.tokensPerSecond, 1)),
+      ] + (report.streams.map { [("streams", "[" + $0.map(String.init).joined(separator: ", ") + "]")] } ?? []))
   }
 
   /// Appends a validation line.

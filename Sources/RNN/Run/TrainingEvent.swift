@@ -30,6 +30,9 @@ public struct TrainingProgressReport: Sendable {
   public var tokensPerSecond: Double
   /// Seconds per step in the window.
   public var secondsPerStep: Double
+  /// With several ranks, the streams of the batch each trains now, in rank order (see
+  /// `StreamBalance`); nil when one process trains.
+  public var streams: [Int]?
 }
 
 /// How `TrainingRun.run` ended.

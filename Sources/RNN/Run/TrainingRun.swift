@@ -84,7 +84,7 @@ public struct TrainingRun {
               + Double(trainer.progress.batch) / Double(trainer.batches.batchesPerEpoch),
             loss: windowLoss / Double(windowSteps), gradientNorm: report.gradientNorm,
             learningRate: report.learningRate, tokensPerSecond: tokensPerStep / secondsPerStep,
-            secondsPerStep: secondsPerStep)
+            secondsPerStep: secondsPerStep, streams: trainer.balance?.counts)
           try onEvent(.progress(progress))
           try metrics?.progress(progress)
           windowStart = monotonicSeconds()

@@ -25,21 +25,26 @@ extension Communicator {
   }
 }
 
-/// One rank's part in a data-parallel run: the ranks to sum gradients with and the streams of
-/// each batch this rank trains.
+/// One rank's part in a data-parallel run: the ranks to sum gradients with, and how the ranks
+/// divide each batch's streams.
 public struct DataParallel {
   public let communicator: Communicator
-  /// This rank's equal share of the global batch.
-  public let share: BatchShare
+  /// Whether the shares follow the ranks' speeds (`StreamBalance`), or stay equal: then a run
+  /// with the same number of ranks repeats bit for bit, as its gradients are always summed in the
+  /// same order.
+  public let balancesStreams: Bool
+  /// The equal shares every run starts from.
+  public let equalShares: StreamBalance
 
   /// Rank `communicator.rank`'s part in training batches of `batchSize` streams; throws
   /// `DataParallelError.indivisibleBatch` unless the ranks divide the batch evenly.
-  public init(_ communicator: Communicator, batchSize: Int) throws(DataParallelError) {
+  public init(_ communicator: Communicator, batchSize: Int, balancesStreams: Bool = true) throws(DataParallelError) {
     guard batchSize % communicator.size == 0 else {
       throw .indivisibleBatch(batchSize: batchSize, ranks: communicator.size)
     }
     self.communicator = communicator
-    share = BatchShare(rank: communicator.rank, of: communicator.size, total: batchSize)
+    self.balancesStreams = balancesStreams
+    equalShares = StreamBalance(ranks: communicator.size, total: batchSize)
   }
 }
 

@@ -9,7 +9,8 @@ import CKernels
 /// With `dataParallel`, this is one rank of several: it trains its share of each batch's streams
 /// (with the same dropout masks those rows get in one process), the ranks sum their gradients and
 /// losses, and every rank makes the same update: the same run as one process, up to the order of
-/// summation.
+/// summation. The shares start equal; with `balancesStreams`, streams then move to the ranks
+/// that finish their work sooner (`StreamBalance`), their carried state with them.
 public final class Trainer {
   public let model: CharLM
   public let config: TrainConfig
@@ -18,9 +19,12 @@ public final class Trainer {
   public let dataParallel: DataParallel?
   public private(set) var optimizer: Optimizer
   public private(set) var progress: TrainingProgress
-  /// The state carried into the next batch, one per layer, `[B/N,H]` each (this rank's rows).
+  /// The state carried into the next batch, one per layer, `[share,H]` each (this rank's rows).
   public private(set) var state: [RecurrentState]
-  /// Seconds spent summing gradients and losses across ranks, over all steps so far.
+  /// How the ranks divide the batch's streams now, or nil when this trainer trains alone.
+  public private(set) var balance: StreamBalance?
+  /// Seconds spent summing gradients and losses across ranks (and moving carried state between
+  /// them), over all steps so far.
   public private(set) var communicationSeconds = 0.0
   /// The GPU this trainer trains on (after `move(to:)`), or nil on the CPU. There the model's
   /// parameters, the optimizer and the carried state live on the GPU; `synchronize()` copies
@@ -31,7 +35,10 @@ public final class Trainer {
   private var synchronizedStep: Int?
 
   /// The rows of each batch this trainer trains.
-  public var share: BatchShare { dataParallel?.share ?? BatchShare(whole: config.batchSize) }
+  public var share: BatchShare {
+    guard let dataParallel, let balance else { return BatchShare(whole: config.batchSize) }
+    return balance.share(of: dataParallel.communicator.rank)
+  }
 
   /// What one update did.
   public struct StepReport: Sendable {
@@ -61,14 +68,17 @@ public final class Trainer {
     state: [RecurrentState], dataParallel: DataParallel? = nil
   ) {
     require(
-      dataParallel.map { $0.share.total == config.batchSize } ?? true, "data-parallel share of another batch size")
+      dataParallel.map { $0.equalShares.total == config.batchSize } ?? true, "data-parallel share of another batch size"
+    )
     self.model = model
     self.config = config
     self.batches = batches
     self.dataParallel = dataParallel
     self.optimizer = optimizer
     self.progress = progress
-    self.state = dataParallel.map { part in state.map { $0.rows(part.share.streams) } } ?? state
+    self.balance = dataParallel?.equalShares
+    self.state = state
+    if dataParallel != nil { self.state = state.map { $0.rows(share.streams) } }
   }
 
   /// Moves training to `device`: the parameters, optimizer buffers and carried state are copied
@@ -77,7 +87,8 @@ public final class Trainer {
   public func move(to device: CUDADevice) throws(CUDAError) {
     require(dataParallel == nil, "GPU training with several ranks")
     guard optimizer.hyperparameters == Optimizer.Hyperparameters() else {
-      throw CUDAError("the GPU's optimizers run the default hyperparameters only; these are \(optimizer.hyperparameters)")
+      throw CUDAError(
+        "the GPU's optimizers run the default hyperparameters only; these are \(optimizer.hyperparameters)")
     }
     let gpu = try CUDALanguageModel(model, optimizer: optimizer.kind, on: device)
     try gpu.upload(optimizer)
@@ -104,7 +115,7 @@ public final class Trainer {
   /// several ranks, gathered from all of them (every rank must call it at the same point).
   public func wholeState() throws(DataParallelError) -> [RecurrentState] {
     guard let dataParallel else { return state }
-    return try dataParallel.communicator.gather(state, share: dataParallel.share)
+    return try dataParallel.communicator.gather(state, share: share)
   }
 
   /// The learning rate of the current epoch.
@@ -115,6 +126,7 @@ public final class Trainer {
   @discardableResult
   public func step() throws -> StepReport {
     if let gpu { return try step(on: gpu) }
+    let started = ContinuousClock.now
     let share = share
     if progress.batch == 0 { state = model.zeroState(batch: share.streams.count) }
     let (inputs, targets) = batches.batch(progress.batch, streams: share.streams)
@@ -141,31 +153,63 @@ public final class Trainer {
     }
     var loss = tape[lossVariable].scalars[0]
     backend.releaseConstant(model.parameters)
-    if let communicator = dataParallel?.communicator {
-      let start = ContinuousClock.now
+    // Each rank's seconds of work on its streams, when the shares follow them.
+    var workSeconds: [Double]?
+    if let dataParallel {
+      let (communicator, worked, start) = (dataParallel.communicator, seconds(since: started), ContinuousClock.now)
       try communicator.sum(model.parameters.gradients)
-      loss = Float(try communicator.sum([Double(loss * weight)])[0])
-      let elapsed = (ContinuousClock.now - start).components
-      communicationSeconds += Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
+      // The loss, then (balancing) each rank's seconds in its own slot: a sum with one non-zero term, exact.
+      var totals = [Double(loss * weight)]
+      if dataParallel.balancesStreams {
+        totals += (0..<communicator.size).map { $0 == communicator.rank ? worked : 0 }
+      }
+      totals = try communicator.sum(totals)
+      loss = Float(totals[0])
+      if dataParallel.balancesStreams { workSeconds = Array(totals.dropFirst()) }
+      communicationSeconds += seconds(since: start)
     }
     guard loss.isFinite, model.parameters.gradientsAreFinite else {
       throw TrainingError.diverged(step: progress.step + 1, loss: loss)
     }
     if config.gradClipValue > 0 { model.parameters.clipGradientValues(config.gradClipValue) }
-    let norm = config.gradClip > 0 ? model.parameters.clipGradientNorm(config.gradClip) : model.parameters.gradientNorm()
+    let norm =
+      config.gradClip > 0 ? model.parameters.clipGradientNorm(config.gradClip) : model.parameters.gradientNorm()
     let rate = learningRate
     optimizer.step(model.parameters, learningRate: rate)
 
     state = final.map { $0.values(on: tape) }
     progress.generator = [generator.state.0, generator.state.1, generator.state.2, generator.state.3]
     advance()
+    if let workSeconds { try rebalance(workSeconds) }
     return StepReport(loss: loss, gradientNorm: norm, learningRate: rate)
+  }
+
+  /// Records the ranks' seconds of work on the last batch in `balance`; when the shares change,
+  /// the carried state of every stream goes to the rank that now trains it.
+  private func rebalance(_ workSeconds: [Double]) throws(DataParallelError) {
+    guard let dataParallel, var next = balance else { return }
+    let before = share
+    let moved = next.record(workSeconds)
+    balance = next
+    guard moved else { return }
+    let start = ContinuousClock.now
+    let whole = try dataParallel.communicator.gather(state, share: before)
+    state = whole.map { $0.rows(share.streams) }
+    communicationSeconds += seconds(since: start)
+  }
+
+  /// Seconds from `start` until now.
+  private func seconds(since start: ContinuousClock.Instant) -> Double {
+    let elapsed = (ContinuousClock.now - start).components
+    return Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
   }
 
   /// `step()` on the GPU: the same update, with dropout masks drawn there from a seed that this
   /// run's generator gives.
   private func step(on gpu: CUDALanguageModel) throws -> StepReport {
-    if progress.batch == 0 { try gpu.setTrainingState(model.zeroState(batch: config.batchSize), time: config.seqLength) }
+    if progress.batch == 0 {
+      try gpu.setTrainingState(model.zeroState(batch: config.batchSize), time: config.seqLength)
+    }
     let (inputs, targets) = batches.batch(progress.batch, streams: share.streams)
     var generator = RandomGenerator(
       state: (progress.generator[0], progress.generator[1], progress.generator[2], progress.generator[3]))
@@ -209,7 +253,9 @@ public final class Trainer {
     guard model.parameters.valuesAreFinite else { return false }
     let backend = model.parameters.backend
     for buffer in optimizer.buffers.values {
-      guard buffer.withUnsafeBufferPointer({ $0.isEmpty || backend.allFinite($0.count, $0.baseAddress!) }) else { return false }
+      guard buffer.withUnsafeBufferPointer({ $0.isEmpty || backend.allFinite($0.count, $0.baseAddress!) }) else {
+        return false
+      }
     }
     return state.allSatisfy { layer in
       layer.h.scalars.allSatisfy(\.isFinite) && (layer.c?.scalars.allSatisfy(\.isFinite) ?? true)
