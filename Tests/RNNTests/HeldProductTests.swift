@@ -18,13 +18,17 @@ final class HeldProductTests: XCTestCase {
     guard packs else { throw XCTSkip("the packed fp32 kernel needs AVX-512") }
   }
 
-  /// Shapes cut at every edge of the kernel (8-row blocks, 48-column panels of three 16-column
-  /// parts, 256-deep slices of K), both layouts of the weight, `beta` 0 and 1, rows of A and C
-  /// wider than the product: against exact sums, within fp32 accumulation; a second product
-  /// reuses the packed copy and gives the same.
+  /// Shapes cut at every edge of the kernel (blocks of up to 9 rows, split evenly: 17 rows as
+  /// 9 + 8, 19 as 7 + 6 + 6; 48-column panels of three 16-column parts; 256-deep slices of K),
+  /// both layouts of the weight, `beta` 0 and 1, rows of A and C wider than the product: against
+  /// exact sums, within fp32 accumulation; a second product reuses the packed copy and gives the
+  /// same.
   func testFewRowsAgainstHeldWeight() {
     var generator = RandomGenerator(seed: 8)
-    let shapes = [(1, 1, 1), (8, 48, 256), (9, 49, 257), (7, 17, 3), (25, 512, 128), (16, 100, 600), (128, 33, 40)]
+    let shapes = [
+      (1, 1, 1), (8, 48, 256), (9, 49, 257), (7, 17, 3), (25, 512, 128), (16, 100, 600), (17, 48, 256), (19, 97, 30),
+      (128, 33, 40),
+    ]
     for (m, n, k) in shapes {
       for transB in [false, true] {
         let (lda, ldb, ldc) = (k + 2, (transB ? k : n) + 3, n + 1)
