@@ -81,6 +81,8 @@ struct Bench: ParsableCommand {
     let allreducePerStep = allreduceSeconds.reduce(0, +) / Double(steps)
     let (medianStep, medianAllreduce) = (median(stepSeconds), median(allreduceSeconds))
     let ranks = communicator?.size ?? 1
+    // Each rank's streams at the end (balanced by speed unless --even-shares): the whole batch alone.
+    let streams = trainer.balance?.counts ?? [batchSize]
     let trainRate = Double(steps * batchSize * seqLength) / trainSeconds
 
     try trainer.synchronize()
@@ -117,6 +119,7 @@ struct Bench: ParsableCommand {
         ("train_precision", "\"\(trainPrecision.rawValue)\""),
         ("train_kernel", "\"\(trainPrecision == .bf16 ? BLAS.bf16Kernel : BLAS.description)\""),
         ("blas", "\"\(BLAS.description)\""), ("threads", "\(BLAS.threads)"), ("ranks", "\(ranks)"),
+        ("streams", "[" + streams.map(String.init).joined(separator: ", ") + "]"),
         ("allreduce_s_per_step", "\(allreducePerStep)"), ("train_step_s_median", "\(medianStep)"),
         ("allreduce_s_median", "\(medianAllreduce)"), ("device", jsonStringLiteral(gpu?.description ?? "cpu")),
       ]
@@ -131,7 +134,7 @@ struct Bench: ParsableCommand {
           + "\(trainPrecision.rawValue) products")
       if ranks > 1 {
         say(
-          "        \(ranks) ranks; allreduce \(fixed(allreducePerStep * 1e3, 2)) ms per step "
+          "        \(ranks) ranks, streams \(streams.map(String.init).joined(separator: "/")) at the end; allreduce \(fixed(allreducePerStep * 1e3, 2)) ms per step "
             + "(\(fixed(100 * allreducePerStep * Double(steps) / trainSeconds, 1))% of a step; "
             + "median \(fixed(medianAllreduce * 1e3, 2)) ms)")
       }

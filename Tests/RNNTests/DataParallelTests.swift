@@ -134,6 +134,8 @@ final class DataParallelTests: MPIRunTestCase {
     let line = try XCTUnwrap(result.stdout.split(separator: "\n").last { $0.hasPrefix("{") }, result.transcript)
     let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
     XCTAssertEqual(json["ranks"] as? Int, 2)
+    let streams = try XCTUnwrap(json["streams"] as? [Int])
+    XCTAssert(streams.count == 2 && streams.reduce(0, +) == 4 && streams.allSatisfy { $0 >= 1 }, "\(streams)")
     XCTAssertGreaterThan(try XCTUnwrap(json["allreduce_s_per_step"] as? Double), 0)
     let step = try XCTUnwrap(json["train_step_s_median"] as? Double)
     let allreduce = try XCTUnwrap(json["allreduce_s_median"] as? Double)
