@@ -196,8 +196,14 @@ const void *rnn_held_packed(rnn_packed_layout layout, long K, long N, const floa
     size_t need = bf16 ? (size_t)rnn_amx_packed_count(K, N) * sizeof(uint16_t)
                        : (size_t)rnn_packed_f32_count(K, N) * sizeof(float);
     if (need > packed.operand[slot].capacity) {
-      void *data = realloc(packed.operand[slot].data, need);
-      if (data) packed.operand[slot].data = data, packed.operand[slot].capacity = need;
+      // In huge pages (memory.c): the time loops stream these copies at every step, and with 4
+      // KiB pages the product of 16 rows waited on page walks (measured: 7-12% faster at 16 and
+      // 17 rows, 8% at 32, one core). A copy is packed afresh, so nothing needs to be kept.
+      void *data = rnn_allocate_streamed((long)((need + sizeof(float) - 1) / sizeof(float)));
+      if (data) {
+        rnn_free_streamed(packed.operand[slot].data);
+        packed.operand[slot].data = data, packed.operand[slot].capacity = need;
+      }
     }
     if (need <= packed.operand[slot].capacity) {
       if (bf16) {
