@@ -12,7 +12,7 @@ extension RecurrentState {
 }
 
 extension Communicator {
-  /// The whole batch's `[B,H]` states, one per layer, from each rank's `[B/N,H]` rows in `share`:
+  /// The whole batch's `[B,H]` states, one per layer, from each rank's rows `share.streams`:
   /// every rank places its rows in zeros and the ranks sum (exact: each element has one non-zero term).
   public func gather(_ states: [RecurrentState], share: BatchShare) throws(DataParallelError) -> [RecurrentState] {
     func whole(_ x: Tensor) -> Tensor {

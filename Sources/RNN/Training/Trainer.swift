@@ -19,7 +19,7 @@ public final class Trainer {
   public let dataParallel: DataParallel?
   public private(set) var optimizer: Optimizer
   public private(set) var progress: TrainingProgress
-  /// The state carried into the next batch, one per layer, `[share,H]` each (this rank's rows).
+  /// The state carried into the next batch, one per layer: this rank's rows `share.streams` of `[B,H]`.
   public private(set) var state: [RecurrentState]
   /// How the ranks divide the batch's streams now, or nil when this trainer trains alone.
   public private(set) var balance: StreamBalance?
@@ -138,7 +138,7 @@ public final class Trainer {
     backend.holdConstant(model.parameters)  // with bf16 products: the weights rounded once for the step
     let tape = Tape(backend: backend)
     let initial = state.map { StateVariables($0, on: tape) }
-    // A rank's mean is over its B/N rows; weighted by (B/N)/B, the ranks' sum is the batch's mean.
+    // A rank's mean is over its rows; weighted by rows/B, the ranks' sum is the batch's mean.
     let weight = Float(share.streams.count) / Float(share.total)
     // Forward and backward as one region (on the CPU, signals wait for its end: one hold for all their products).
     let (final, lossVariable) = backend.uninterrupted {

@@ -2,7 +2,7 @@ extension Tape {
   /// Inverted dropout: zeroes each element with probability `p` and scales the rest by
   /// `1/(1-p)`, with a mask drawn from `generator`. The identity when `p == 0`.
   ///
-  /// With `share`, `x` is `[..., B/N, H]`, rank's rows `share.streams` of a `[..., B, H]` batch, and
+  /// With `share`, `x` holds only a rank's rows `share.streams` of a `[..., B, H]` batch, and
   /// gets exactly those rows of the mask the whole batch would get (the generator advances alike).
   public func dropout(
     _ x: Variable, probability p: Float, using generator: inout RandomGenerator, share: BatchShare? = nil
