@@ -82,6 +82,33 @@ final class StreamBalanceTests: XCTestCase {
     XCTAssertEqual(best, [5, 3, 4])
   }
 
+  func testFastestCountsAreTheStreamByStreamOnes() {
+    // Against placing every stream one by one, from one each: equal speeds (ties), one rank far
+    // slower or faster than the rest, and random speeds, for few and many ranks.
+    func oneByOne(_ total: Int, _ rates: [Double]) -> [Int] {
+      var counts = Array(repeating: 1, count: rates.count)
+      for _ in rates.count..<total {
+        let next = counts.indices.min { Double(counts[$0] + 1) * rates[$0] < Double(counts[$1] + 1) * rates[$1] }!
+        counts[next] += 1
+      }
+      return counts
+    }
+    var generator = RandomGenerator(seed: 12)
+    var cases: [(Int, [Double])] = [
+      (32, [0.01, 0.01]), (12, [1, 1, 1]), (8, [1, 1000, 1000, 1000]), (8, [1000, 1, 1, 1]), (5, [3, 3, 3, 3, 3]),
+      (4096, [0.5, 0.25, 1e-6, 2]),
+    ]
+    for _ in 0..<300 {
+      let ranks = 1 + Int(generator.next() % 40)
+      let total = ranks * (1 + Int(generator.next() % 20))
+      cases.append((total, (0..<ranks).map { _ in pow(10, Double(generator.next() % 4000) / 1000 - 2) }))
+    }
+    for (total, rates) in cases {
+      XCTAssertEqual(
+        StreamBalance.fastest(total: total, secondsPerStream: rates), oneByOne(total, rates), "\(total), \(rates)")
+    }
+  }
+
   func testRanksRecordingTheSameTimesDecideAlike() {
     var a = StreamBalance(ranks: 3, total: 24)
     var b = a

@@ -57,9 +57,15 @@ public struct StreamBalance: Equatable, Sendable {
 
   /// The counts, each at least one, whose slowest rank finishes first: one stream to every rank,
   /// then each further stream to the rank that would finish it soonest (the lowest rank on a tie).
+  /// That gives rank `r` the extra streams whose times `(j+1) * secondsPerStream[r]`, `j >= 1`,
+  /// are among the `B-N` smallest of all ranks', at least one less than its proportional part of
+  /// `B-N` (more would need every rank to take its part with no stream to spare). So it starts
+  /// from there and places the rest, at most about `2N`, one by one: `O(N^2)`, not `O(BN)`.
   static func fastest(total: Int, secondsPerStream: [Double]) -> [Int] {
-    var counts = Array(repeating: 1, count: secondsPerStream.count)
-    for _ in secondsPerStream.count..<total {
+    let speeds = secondsPerStream.map { 1 / $0 }
+    let (extra, sum) = (Double(total - speeds.count), speeds.reduce(0, +))
+    var counts = speeds.map { 1 + max(0, Int((extra * $0 / sum).rounded(.down)) - 1) }
+    for _ in counts.reduce(0, +)..<total {
       let next = counts.indices.min { a, b in
         Double(counts[a] + 1) * secondsPerStream[a] < Double(counts[b] + 1) * secondsPerStream[b]
       }!
