@@ -77,7 +77,8 @@ final class DataParallelTests: MPIRunTestCase {
     let result = try runCommand(
       mpirun,
       mpirunArguments(ranks: 1, ranks, options: ["--bind-to", "none"])
-        + [":", "-np", "1", taskset.path, "-c", "1", executable.path] + ranks,
+        + [":", "-np", "1"] + (underAddressSanitizer ? ["-x", "ASAN_OPTIONS=detect_leaks=0"] : [])
+        + [taskset.path, "-c", "1", executable.path] + ranks,
       in: folder, timeout: commandTimeout)
     XCTAssertEqual(result.status, 0, result.transcript)
     let shares = try streams(in: "ranks")
