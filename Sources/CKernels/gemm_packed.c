@@ -10,9 +10,10 @@
 // the panel (48 KiB) stays in L1 while every row block reads it. The rows are split as evenly as
 // the fewest blocks allow (17 rows as 9 + 8, not 8 + 8 + 1: a block of few rows pays a whole
 // pass over the slice for little arithmetic; measured on one core, 17 and 25 rows 9-14% faster),
-// as a data-parallel rank whose share of the batch is balanced by speed gets such counts. The first row block brings that
-// part in from L2 or L3, and the hardware's L1 prefetcher alone left it waiting, so every block
-// asks for each k's three lines eight k ahead (a prefetch never faults, past the end included).
+// as a data-parallel rank whose share of the batch is balanced by speed gets such counts. The
+// first row block brings that part in from L2 or L3, and the hardware's L1 prefetcher alone left
+// it waiting, so every block asks for each k's three lines eight k ahead (a prefetch never faults,
+// past the end included).
 // Measured in alternation on one core: 16 rows about 12% faster with it, 32 rows about 6%.
 #include "gemm_packed.h"
 #include "CKernels.h"

@@ -15,8 +15,9 @@ void rnn_packed_f32_pack(long K, long N, const float *B, long ldb, int trans_b, 
 
 /// C [M, N] (rows `ldc` apart) = A B, or C += A B with `accumulate`: A [M, K] (rows `lda`
 /// apart), B packed by rnn_packed_f32_pack. Meant for small M (a time loop's rows): each panel
-/// streams through once and serves every block of up to 9 rows of A; within a row each output is one fp32
-/// sum over k in order, whatever M is (so a row's result does not depend on the batch it is in).
+/// streams through once and serves every block of up to 9 rows of A; within a row each output is
+/// one fp32 sum over k in order, whatever M is (so a row's result does not depend on the batch it
+/// is in).
 void rnn_packed_f32_gemm(long M, long N, long K, const float *A, long lda, const float *packed,
                          int accumulate, float *C, long ldc);
 

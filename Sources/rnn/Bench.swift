@@ -119,7 +119,7 @@ struct Bench: ParsableCommand {
         ("train_precision", "\"\(trainPrecision.rawValue)\""),
         ("train_kernel", "\"\(trainPrecision == .bf16 ? BLAS.bf16Kernel : BLAS.description)\""),
         ("blas", "\"\(BLAS.description)\""), ("threads", "\(BLAS.threads)"), ("ranks", "\(ranks)"),
-        ("streams", "[" + streams.map(String.init).joined(separator: ", ") + "]"),
+        ("streams", jsonArray(streams)),
         ("allreduce_s_per_step", "\(allreducePerStep)"), ("train_step_s_median", "\(medianStep)"),
         ("allreduce_s_median", "\(medianAllreduce)"), ("device", jsonStringLiteral(gpu?.description ?? "cpu")),
       ]

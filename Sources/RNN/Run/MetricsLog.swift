@@ -52,7 +52,7 @@ public struct MetricsLog: Sendable {
         ("step", "\(report.step)"), ("time", number(time, 3)), ("epoch", number(report.epoch, 4)),
         ("train_loss", number(report.loss)), ("learning_rate", number(report.learningRate)),
         ("grad_norm", number(report.gradientNorm)), ("tokens_per_s", number(report.tokensPerSecond, 1)),
-      ] + (report.streams.map { [("streams", "[" + $0.map(String.init).joined(separator: ", ") + "]")] } ?? []))
+      ] + (report.streams.map { [("streams", jsonArray($0))] } ?? []))
   }
 
   /// Appends a validation line.

@@ -126,7 +126,7 @@ public final class Trainer {
   @discardableResult
   public func step() throws -> StepReport {
     if let gpu { return try step(on: gpu) }
-    let started = ContinuousClock.now
+    let started = monotonicSeconds()
     let share = share
     if progress.batch == 0 { state = model.zeroState(batch: share.streams.count) }
     let (inputs, targets) = batches.batch(progress.batch, streams: share.streams)
@@ -156,7 +156,8 @@ public final class Trainer {
     // Each rank's seconds of work on its streams, when the shares follow them.
     var workSeconds: [Double]?
     if let dataParallel {
-      let (communicator, worked, start) = (dataParallel.communicator, seconds(since: started), ContinuousClock.now)
+      let (communicator, start) = (dataParallel.communicator, monotonicSeconds())
+      let worked = start - started
       try communicator.sum(model.parameters.gradients)
       // The loss, then (balancing) each rank's seconds in its own slot: a sum with one non-zero term, exact.
       var totals = [Double(loss * weight)]
@@ -166,7 +167,7 @@ public final class Trainer {
       totals = try communicator.sum(totals)
       loss = Float(totals[0])
       if dataParallel.balancesStreams { workSeconds = Array(totals.dropFirst()) }
-      communicationSeconds += seconds(since: start)
+      communicationSeconds += monotonicSeconds() - start
     }
     guard loss.isFinite, model.parameters.gradientsAreFinite else {
       throw TrainingError.diverged(step: progress.step + 1, loss: loss)
@@ -192,16 +193,10 @@ public final class Trainer {
     let moved = next.record(workSeconds)
     balance = next
     guard moved else { return }
-    let start = ContinuousClock.now
+    let start = monotonicSeconds()
     let whole = try dataParallel.communicator.gather(state, share: before)
     state = whole.map { $0.rows(share.streams) }
-    communicationSeconds += seconds(since: start)
-  }
-
-  /// Seconds from `start` until now.
-  private func seconds(since start: ContinuousClock.Instant) -> Double {
-    let elapsed = (ContinuousClock.now - start).components
-    return Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
+    communicationSeconds += monotonicSeconds() - start
   }
 
   /// `step()` on the GPU: the same update, with dropout masks drawn there from a seed that this

@@ -275,6 +275,11 @@ public func jsonStringLiteral(_ string: String, safeInHTMLScript: Bool = false) 
   return String(decoding: bytes, as: UTF8.self)
 }
 
+/// `numbers` as a JSON array: `[19, 13]`.
+public func jsonArray(_ numbers: [Int]) -> String {
+  "[" + numbers.map(String.init).joined(separator: ", ") + "]"
+}
+
 extension [UInt8] {
   /// Appends `string` as a JSON string literal.
   ///
