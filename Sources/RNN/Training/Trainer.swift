@@ -126,7 +126,7 @@ public final class Trainer {
   @discardableResult
   public func step() throws -> StepReport {
     if let gpu { return try step(on: gpu) }
-    let started = monotonicSeconds()
+    let started = ContinuousClock.now
     let share = share
     if progress.batch == 0 { state = model.zeroState(batch: share.streams.count) }
     let (inputs, targets) = batches.batch(progress.batch, streams: share.streams)
@@ -156,8 +156,7 @@ public final class Trainer {
     // Each rank's seconds of work on its streams, when the shares follow them.
     var workSeconds: [Double]?
     if let dataParallel {
-      let (communicator, start) = (dataParallel.communicator, monotonicSeconds())
-      let worked = start - started
+      let (communicator, worked, start) = (dataParallel.communicator, seconds(since: started), ContinuousClock.now)
       try communicator.sum(model.parameters.gradients)
       // The loss, then (balancing) each rank's seconds in its own slot: a sum with one non-zero term, exact.
       var totals = [Double(loss * weight)]
@@ -167,7 +166,7 @@ public final class Trainer {
       totals = try communicator.sum(totals)
       loss = Float(totals[0])
       if dataParallel.balancesStreams { workSeconds = Array(totals.dropFirst()) }
-      communicationSeconds += monotonicSeconds() - start
+      communicationSeconds += seconds(since: start)
     }
     guard loss.isFinite, model.parameters.gradientsAreFinite else {
       throw TrainingError.diverged(step: progress.step + 1, loss: loss)
@@ -193,10 +192,16 @@ public final class Trainer {
     let moved = next.record(workSeconds)
     balance = next
     guard moved else { return }
-    let start = monotonicSeconds()
+    let start = ContinuousClock.now
     let whole = try dataParallel.communicator.gather(state, share: before)
     state = whole.map { $0.rows(share.streams) }
-    communicationSeconds += monotonicSeconds() - start
+    communicationSeconds += seconds(since: start)
+  }
+
+  /// Seconds from `start` until now.
+  private func seconds(since start: ContinuousClock.Instant) -> Double {
+    let elapsed = (ContinuousClock.now - start).components
+    return Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
   }
 
   /// `step()` on the GPU: the same update, with dropout masks drawn there from a seed that this
