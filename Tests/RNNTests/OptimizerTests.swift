@@ -174,6 +174,27 @@ final class OptimizerTests: XCTestCase {
     XCTAssert(parameters.gradientsAreFinite)
   }
 
+  /// `finiteGradientNorm` is nil for a NaN or an infinity anywhere, the norm otherwise, and
+  /// finite gradients whose squares overflow get an infinite norm, not nil.
+  func testFiniteGradientNormTellsOverflowFromNonFiniteGradients() {
+    var layout = ParameterLayout()
+    let ref = layout.declare("w", shape: [3001])
+    let parameters = Parameters(layout)
+    let g = parameters.gradient(ref)
+    for i in 0..<ref.count { g[i] = i == 7 ? 4 : i == 2000 ? -3 : 0 }
+    XCTAssertEqual(parameters.finiteGradientNorm(), 5)
+    for bad in [Float.nan, .infinity, -.infinity] {
+      for i in [0, 1500, 3000] {
+        let saved = g[i]
+        g[i] = bad
+        XCTAssertNil(parameters.finiteGradientNorm(), "\(bad) at \(i)")
+        g[i] = saved
+      }
+    }
+    g[5] = 1e30
+    XCTAssertEqual(parameters.finiteGradientNorm(), .infinity, "squares past Float.greatestFiniteMagnitude")
+  }
+
   /// The backend's finiteness check and sum of squares at every length up to 40 (each SIMD lane,
   /// and a tail after whole vectors): a NaN or an infinity at any position is found, and the sum
   /// matches a Double reference.

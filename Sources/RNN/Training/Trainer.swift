@@ -168,12 +168,15 @@ public final class Trainer {
       if dataParallel.balancesStreams { workSeconds = Array(totals.dropFirst()) }
       communicationSeconds += seconds(since: start)
     }
-    guard loss.isFinite, model.parameters.gradientsAreFinite else {
-      throw TrainingError.diverged(step: progress.step + 1, loss: loss)
+    let diverged = TrainingError.diverged(step: progress.step + 1, loss: loss)
+    guard loss.isFinite else { throw diverged }
+    if config.gradClipValue > 0 {
+      // Clamping would make an infinity finite: check every element first.
+      guard model.parameters.gradientsAreFinite else { throw diverged }
+      model.parameters.clipGradientValues(config.gradClipValue)
     }
-    if config.gradClipValue > 0 { model.parameters.clipGradientValues(config.gradClipValue) }
-    let norm =
-      config.gradClip > 0 ? model.parameters.clipGradientNorm(config.gradClip) : model.parameters.gradientNorm()
+    guard let norm = model.parameters.finiteGradientNorm() else { throw diverged }
+    if config.gradClip > 0 { model.parameters.clipGradientNorm(config.gradClip, norm: norm) }
     let rate = learningRate
     optimizer.step(model.parameters, learningRate: rate)
 

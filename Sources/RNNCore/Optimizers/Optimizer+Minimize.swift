@@ -18,8 +18,8 @@ extension Optimizer {
     let lossVariable = loss(tape)
     let value = tape[lossVariable].scalars[0]
     tape.backward(from: lossVariable)
-    guard value.isFinite, parameters.gradientsAreFinite else { return value }
-    if let clipNorm { parameters.clipGradientNorm(clipNorm) }
+    guard value.isFinite, let norm = parameters.finiteGradientNorm() else { return value }
+    if let clipNorm { parameters.clipGradientNorm(clipNorm, norm: norm) }
     step(parameters, learningRate: learningRate)
     return value
   }
