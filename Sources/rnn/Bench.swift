@@ -63,6 +63,7 @@ struct Bench: ParsableCommand {
     // Each step's wall time and allreduce time: their medians discount the bursts of a shared machine.
     var stepSeconds: [Double] = []
     var allreduceSeconds: [Double] = []
+    var waitingSeconds = 0.0
     let trainStart = monotonicSeconds()
     // The ranks stop after the same step, when rank 0's time is up.
     func timeUp() throws -> Bool {
@@ -71,14 +72,16 @@ struct Bench: ParsableCommand {
       return try communicator.any(communicator.rank == 0 && local)
     }
     while try !timeUp() {
-      let (start, communication) = (monotonicSeconds(), trainer.communicationSeconds)
+      let (start, communication, waiting) = (monotonicSeconds(), trainer.communicationSeconds, trainer.waitingSeconds)
       try trainer.step()
       stepSeconds.append(monotonicSeconds() - start)
       allreduceSeconds.append(trainer.communicationSeconds - communication)
+      waitingSeconds += trainer.waitingSeconds - waiting
     }
     let trainSeconds = monotonicSeconds() - trainStart
     let steps = stepSeconds.count
     let allreducePerStep = allreduceSeconds.reduce(0, +) / Double(steps)
+    let waitingPerStep = waitingSeconds / Double(steps)
     let (medianStep, medianAllreduce) = (median(stepSeconds), median(allreduceSeconds))
     let ranks = communicator?.size ?? 1
     // Each rank's streams at the end (balanced by speed unless --even-shares): the whole batch alone.
@@ -121,7 +124,8 @@ struct Bench: ParsableCommand {
         ("blas", "\"\(BLAS.description)\""), ("threads", "\(BLAS.threads)"), ("ranks", "\(ranks)"),
         ("streams", jsonArray(streams)),
         ("allreduce_s_per_step", "\(allreducePerStep)"), ("train_step_s_median", "\(medianStep)"),
-        ("allreduce_s_median", "\(medianAllreduce)"), ("device", jsonStringLiteral(gpu?.description ?? "cpu")),
+        ("allreduce_s_median", "\(medianAllreduce)"), ("allreduce_wait_s_per_step", "\(waitingPerStep)"),
+        ("device", jsonStringLiteral(gpu?.description ?? "cpu")),
       ]
       say("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
     } else {
@@ -136,7 +140,8 @@ struct Bench: ParsableCommand {
         say(
           "        \(ranks) ranks, streams \(streams.map(String.init).joined(separator: "/")) at the end; allreduce \(fixed(allreducePerStep * 1e3, 2)) ms per step "
             + "(\(fixed(100 * allreducePerStep * Double(steps) / trainSeconds, 1))% of a step; "
-            + "median \(fixed(medianAllreduce * 1e3, 2)) ms)")
+            + "median \(fixed(medianAllreduce * 1e3, 2)) ms), \(fixed(waitingPerStep * 1e3, 2)) ms of it waiting for "
+            + "the slowest rank")
       }
       say("sample: \(thousands(sampleRate)) chars/s (batch 1, \(weights.precision.kernel))")
       say("peak resident memory: \(fixed(Double(peak) / 1_048_576, 1)) MiB")

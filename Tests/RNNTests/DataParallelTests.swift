@@ -141,6 +141,8 @@ final class DataParallelTests: MPIRunTestCase {
     let step = try XCTUnwrap(json["train_step_s_median"] as? Double)
     let allreduce = try XCTUnwrap(json["allreduce_s_median"] as? Double)
     XCTAssert(allreduce > 0 && allreduce < step, "a step's median \(step) s, its allreduce's \(allreduce) s")
+    let (waiting, perStep) = (try XCTUnwrap(json["allreduce_wait_s_per_step"] as? Double), json["allreduce_s_per_step"] as! Double)
+    XCTAssert(waiting >= 0 && waiting < perStep, "waiting \(waiting) s of an allreduce of \(perStep) s a step")
     XCTAssertEqual(result.stdout.split(separator: "\n").filter { $0.hasPrefix("{") }.count, 1, "rank 1 printed too")
   }
 }

@@ -26,6 +26,10 @@ public final class Trainer {
   /// Seconds spent summing gradients and losses across ranks (and moving carried state between
   /// them), over all steps so far.
   public private(set) var communicationSeconds = 0.0
+  /// Of `communicationSeconds`, the part spent waiting for the slowest rank to reach the gradient
+  /// sum: at each step, the slowest rank's seconds of work on its streams minus this rank's (the
+  /// ranks start a step together, and their seconds travel with the loss). The rest is the transfer.
+  public private(set) var waitingSeconds = 0.0
   /// The GPU this trainer trains on (after `move(to:)`), or nil on the CPU. There the model's
   /// parameters, the optimizer and the carried state live on the GPU; `synchronize()` copies
   /// them back to `model`, `optimizer` and `state`.
@@ -158,14 +162,13 @@ public final class Trainer {
     if let dataParallel {
       let (communicator, worked, start) = (dataParallel.communicator, seconds(since: started), ContinuousClock.now)
       try communicator.sum(model.parameters.gradients)
-      // The loss, then (balancing) each rank's seconds in its own slot: a sum with one non-zero term, exact.
-      var totals = [Double(loss * weight)]
-      if dataParallel.balancesStreams {
-        totals += (0..<communicator.size).map { $0 == communicator.rank ? worked : 0 }
-      }
-      totals = try communicator.sum(totals)
+      // The loss, then each rank's seconds in its own slot: a sum with one non-zero term, exact.
+      let slots = (0..<communicator.size).map { $0 == communicator.rank ? worked : 0 }
+      let totals = try communicator.sum([Double(loss * weight)] + slots)
       loss = Float(totals[0])
-      if dataParallel.balancesStreams { workSeconds = Array(totals.dropFirst()) }
+      let ranksWork = Array(totals.dropFirst())
+      waitingSeconds += ranksWork.max()! - worked
+      if dataParallel.balancesStreams { workSeconds = ranksWork }
       communicationSeconds += seconds(since: start)
     }
     let diverged = TrainingError.diverged(step: progress.step + 1, loss: loss)
