@@ -54,7 +54,10 @@ extension Train {
       let details =
         output.verbosity == .verbose
         ? "| grad norm \(fixed(Double(report.gradientNorm), 2)) | lr \(report.learningRate) "
-          + (report.streams.map { "| streams \($0.map(String.init).joined(separator: "/")) " } ?? "") : ""
+          + (report.streams.map { "| streams \($0.map(String.init).joined(separator: "/")) " } ?? "")
+          + (report.allreduceSecondsPerStep.map { allreduce in
+            "| allreduce \(fixed(allreduce * 1e3, 1)) ms (\(fixed((report.waitingSecondsPerStep ?? 0) * 1e3, 1)) waiting) "
+          } ?? "") : ""
       let left = report.secondsPerStep * Double(report.lastStep - report.step)
       output.status(
         "step \(report.step)/\(report.lastStep) | epoch \(fixed(report.epoch, 2)) | loss \(fixed(report.loss, 4)) "

@@ -33,6 +33,15 @@ final class DataParallelTests: MPIRunTestCase {
       XCTAssertEqual(
         metrics.split(separator: "\n").count,
         try String(contentsOfFile: folder + "/one/metrics.jsonl", encoding: .utf8).split(separator: "\n").count)
+      // Progress lines carry rank 0's allreduce seconds per step and, of them, its wait; alone, neither.
+      let lines = try progressLines(in: "ranks\(ranks)")
+      XCTAssertEqual(lines.count, 4)
+      for line in lines {
+        let allreduce = try XCTUnwrap(line["allreduce_s"] as? Double, "\(line)")
+        let waiting = try XCTUnwrap(line["allreduce_wait_s"] as? Double, "\(line)")
+        XCTAssert(allreduce > 0 && waiting >= 0 && waiting <= allreduce, "allreduce \(allreduce) s, waiting \(waiting) s")
+      }
+      XCTAssert(try progressLines(in: "one").allSatisfy { $0["allreduce_s"] == nil && $0["allreduce_wait_s"] == nil })
     }
   }
 
@@ -50,11 +59,16 @@ final class DataParallelTests: MPIRunTestCase {
     XCTAssertLessThanOrEqual(try largestDifference("one/latest.safetensors", "mixed/latest.safetensors"), 1e-4)
   }
 
+  /// The progress lines (those with `train_loss`) of a run's metrics log.
+  private func progressLines(in run: String) throws -> [[String: Any]] {
+    try String(contentsOfFile: folder + "/\(run)/metrics.jsonl", encoding: .utf8).split(separator: "\n").compactMap {
+      try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+    }.filter { $0["train_loss"] != nil }
+  }
+
   /// The `streams` of each progress line of a run's metrics log.
   private func streams(in run: String) throws -> [[Int]] {
-    try String(contentsOfFile: folder + "/\(run)/metrics.jsonl", encoding: .utf8).split(separator: "\n").compactMap {
-      (try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["streams"] as? [Int]
-    }
+    try progressLines(in: run).compactMap { $0["streams"] as? [Int] }
   }
 
   func testARankSlowedByAnotherProgramTrainsFewerStreamsAndTheModelStaysTheSame() throws {

@@ -5,7 +5,9 @@ import Foundation
 /// - progress, every `RunSchedule.printEvery` steps: `{"step": N, "time": T, "epoch": E,
 ///   "train_loss": L, "learning_rate": R, "grad_norm": G, "tokens_per_s": S}` (`train_loss`: mean
 ///   over the steps since the previous line; `grad_norm`: of the last step, before clipping), and
-///   with several ranks `"streams": [S0, S1, ...]`, each rank's streams of the batch;
+///   with several ranks `"streams": [S0, S1, ...]`, each rank's streams of the batch, and rank 0's
+///   seconds per step in the allreduce, `"allreduce_s"`, of which `"allreduce_wait_s"` waiting for
+///   the slowest rank;
 /// - validation: `{"step": N, "time": T, "val_loss": V}`.
 ///
 /// `time` is seconds of this run, counted across resumes: a resumed run continues from the time of
@@ -52,7 +54,9 @@ public struct MetricsLog: Sendable {
         ("step", "\(report.step)"), ("time", number(time, 3)), ("epoch", number(report.epoch, 4)),
         ("train_loss", number(report.loss)), ("learning_rate", number(report.learningRate)),
         ("grad_norm", number(report.gradientNorm)), ("tokens_per_s", number(report.tokensPerSecond, 1)),
-      ] + (report.streams.map { [("streams", jsonArray($0))] } ?? []))
+      ] + (report.streams.map { [("streams", jsonArray($0))] } ?? [])
+        + (report.allreduceSecondsPerStep.map { [("allreduce_s", number($0, 6))] } ?? [])
+        + (report.waitingSecondsPerStep.map { [("allreduce_wait_s", number($0, 6))] } ?? []))
   }
 
   /// Appends a validation line.

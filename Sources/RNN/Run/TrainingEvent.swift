@@ -33,6 +33,12 @@ public struct TrainingProgressReport: Sendable {
   /// With several ranks, the streams of the batch each trains now, in rank order (see
   /// `StreamBalance`); nil when one process trains.
   public var streams: [Int]?
+  /// With several ranks, this rank's seconds per step in the window summing gradients and losses
+  /// with the others (`Trainer.communicationSeconds`); nil when one process trains.
+  public var allreduceSecondsPerStep: Double?
+  /// Of `allreduceSecondsPerStep`, the part spent waiting for the slowest rank
+  /// (`Trainer.waitingSeconds`); the rest is the transfer.
+  public var waitingSecondsPerStep: Double?
 }
 
 /// How `TrainingRun.run` ended.

@@ -65,6 +65,7 @@ public struct TrainingRun {
       isWriter ? try MetricsLog(folder: folder.path, resumingAt: resumed ? trainer.progress.step : nil) : nil
     let tokensPerStep = Double(trainer.config.batchSize * trainer.config.seqLength)
     var windowStart = monotonicSeconds()
+    var windowCommunication = (trainer.communicationSeconds, trainer.waitingSeconds)
     var windowSteps = 0
     var windowLoss = 0.0
     var skippedInARow = 0
@@ -78,16 +79,21 @@ public struct TrainingRun {
         windowLoss += Double(report.loss)
         if schedule.reports(step, lastStep: lastStep) {
           let secondsPerStep = (monotonicSeconds() - windowStart) / Double(windowSteps)
+          let parallel = trainer.dataParallel != nil
+          let perStep = { (total: Double, start: Double) in parallel ? (total - start) / Double(windowSteps) : nil }
           let progress = TrainingProgressReport(
             step: step, lastStep: lastStep,
             epoch: Double(trainer.progress.epoch)
               + Double(trainer.progress.batch) / Double(trainer.batches.batchesPerEpoch),
             loss: windowLoss / Double(windowSteps), gradientNorm: report.gradientNorm,
             learningRate: report.learningRate, tokensPerSecond: tokensPerStep / secondsPerStep,
-            secondsPerStep: secondsPerStep, streams: trainer.balance?.counts)
+            secondsPerStep: secondsPerStep, streams: trainer.balance?.counts,
+            allreduceSecondsPerStep: perStep(trainer.communicationSeconds, windowCommunication.0),
+            waitingSecondsPerStep: perStep(trainer.waitingSeconds, windowCommunication.1))
           try onEvent(.progress(progress))
           try metrics?.progress(progress)
           windowStart = monotonicSeconds()
+          windowCommunication = (trainer.communicationSeconds, trainer.waitingSeconds)
           windowSteps = 0
           windowLoss = 0
         }

@@ -28,7 +28,8 @@ public final class Trainer {
   public private(set) var communicationSeconds = 0.0
   /// Of `communicationSeconds`, the part spent waiting for the slowest rank to reach the gradient
   /// sum: at each step, the slowest rank's seconds of work on its streams minus this rank's (the
-  /// ranks start a step together, and their seconds travel with the loss). The rest is the transfer.
+  /// ranks start a step together, and their seconds travel with the loss), at most the time the
+  /// sums took. The rest is the transfer.
   public private(set) var waitingSeconds = 0.0
   /// The GPU this trainer trains on (after `move(to:)`), or nil on the CPU. There the model's
   /// parameters, the optimizer and the carried state live on the GPU; `synchronize()` copies
@@ -166,10 +167,11 @@ public final class Trainer {
       let slots = (0..<communicator.size).map { $0 == communicator.rank ? worked : 0 }
       let totals = try communicator.sum([Double(loss * weight)] + slots)
       loss = Float(totals[0])
-      let ranksWork = Array(totals.dropFirst())
-      waitingSeconds += ranksWork.max()! - worked
+      let (ranksWork, communicated) = (Array(totals.dropFirst()), seconds(since: start))
+      // The slowest rank's seconds less this rank's: the wait in the sums (at most what they took).
+      waitingSeconds += min(ranksWork.max()! - worked, communicated)
       if dataParallel.balancesStreams { workSeconds = ranksWork }
-      communicationSeconds += seconds(since: start)
+      communicationSeconds += communicated
     }
     let diverged = TrainingError.diverged(step: progress.step + 1, loss: loss)
     guard loss.isFinite else { throw diverged }
