@@ -63,8 +63,7 @@ struct Bench: ParsableCommand {
     // Each step's wall time and allreduce time: their medians discount the bursts of a shared machine.
     var stepSeconds: [Double] = []
     var allreduceSeconds: [Double] = []
-    var waitingSeconds = 0.0
-    let trainStart = monotonicSeconds()
+    let (trainStart, waitingBefore) = (monotonicSeconds(), trainer.waitingSeconds)
     // The ranks stop after the same step, when rank 0's time is up.
     func timeUp() throws -> Bool {
       let local = stepSeconds.count >= 3 && monotonicSeconds() - trainStart >= seconds
@@ -72,16 +71,15 @@ struct Bench: ParsableCommand {
       return try communicator.any(communicator.rank == 0 && local)
     }
     while try !timeUp() {
-      let (start, communication, waiting) = (monotonicSeconds(), trainer.communicationSeconds, trainer.waitingSeconds)
+      let (start, communication) = (monotonicSeconds(), trainer.communicationSeconds)
       try trainer.step()
       stepSeconds.append(monotonicSeconds() - start)
       allreduceSeconds.append(trainer.communicationSeconds - communication)
-      waitingSeconds += trainer.waitingSeconds - waiting
     }
     let trainSeconds = monotonicSeconds() - trainStart
     let steps = stepSeconds.count
     let allreducePerStep = allreduceSeconds.reduce(0, +) / Double(steps)
-    let waitingPerStep = waitingSeconds / Double(steps)
+    let waitingPerStep = (trainer.waitingSeconds - waitingBefore) / Double(steps)
     let (medianStep, medianAllreduce) = (median(stepSeconds), median(allreduceSeconds))
     let ranks = communicator?.size ?? 1
     // Each rank's streams at the end (balanced by speed unless --even-shares): the whole batch alone.
@@ -138,8 +136,8 @@ struct Bench: ParsableCommand {
           + "\(trainPrecision.rawValue) products")
       if ranks > 1 {
         say(
-          "        \(ranks) ranks, streams \(streams.map(String.init).joined(separator: "/")) at the end; allreduce \(fixed(allreducePerStep * 1e3, 2)) ms per step "
-            + "(\(fixed(100 * allreducePerStep * Double(steps) / trainSeconds, 1))% of a step; "
+          "        \(ranks) ranks, streams \(streams.map(String.init).joined(separator: "/")) at the end; "
+            + "allreduce \(fixed(allreducePerStep * 1e3, 2)) ms per step (\(fixed(100 * allreducePerStep * Double(steps) / trainSeconds, 1))% of a step; "
             + "median \(fixed(medianAllreduce * 1e3, 2)) ms), \(fixed(waitingPerStep * 1e3, 2)) ms of it waiting for "
             + "the slowest rank")
       }

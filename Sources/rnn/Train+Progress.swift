@@ -55,8 +55,8 @@ extension Train {
         output.verbosity == .verbose
         ? "| grad norm \(fixed(Double(report.gradientNorm), 2)) | lr \(report.learningRate) "
           + (report.streams.map { "| streams \($0.map(String.init).joined(separator: "/")) " } ?? "")
-          + (report.allreduceSecondsPerStep.map { allreduce in
-            "| allreduce \(fixed(allreduce * 1e3, 1)) ms (\(fixed((report.waitingSecondsPerStep ?? 0) * 1e3, 1)) waiting) "
+          + (report.allreduce.map {
+            "| allreduce \(fixed($0.secondsPerStep * 1e3, 1)) ms (\(fixed($0.waitingPerStep * 1e3, 1)) waiting) "
           } ?? "") : ""
       let left = report.secondsPerStep * Double(report.lastStep - report.step)
       output.status(

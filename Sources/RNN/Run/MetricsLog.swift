@@ -55,8 +55,9 @@ public struct MetricsLog: Sendable {
         ("train_loss", number(report.loss)), ("learning_rate", number(report.learningRate)),
         ("grad_norm", number(report.gradientNorm)), ("tokens_per_s", number(report.tokensPerSecond, 1)),
       ] + (report.streams.map { [("streams", jsonArray($0))] } ?? [])
-        + (report.allreduceSecondsPerStep.map { [("allreduce_s", number($0, 6))] } ?? [])
-        + (report.waitingSecondsPerStep.map { [("allreduce_wait_s", number($0, 6))] } ?? []))
+        + (report.allreduce.map {
+          [("allreduce_s", number($0.secondsPerStep, 6)), ("allreduce_wait_s", number($0.waitingPerStep, 6))]
+        } ?? []))
   }
 
   /// Appends a validation line.

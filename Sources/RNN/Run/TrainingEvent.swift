@@ -33,12 +33,17 @@ public struct TrainingProgressReport: Sendable {
   /// With several ranks, the streams of the batch each trains now, in rank order (see
   /// `StreamBalance`); nil when one process trains.
   public var streams: [Int]?
-  /// With several ranks, this rank's seconds per step in the window summing gradients and losses
-  /// with the others (`Trainer.communicationSeconds`); nil when one process trains.
-  public var allreduceSecondsPerStep: Double?
-  /// Of `allreduceSecondsPerStep`, the part spent waiting for the slowest rank
-  /// (`Trainer.waitingSeconds`); the rest is the transfer.
-  public var waitingSecondsPerStep: Double?
+  /// With several ranks, this rank's time in the allreduce per step in the window; nil when one
+  /// process trains.
+  public var allreduce: AllreduceTime?
+}
+
+/// A rank's seconds per step summing gradients and losses with the others.
+public struct AllreduceTime: Sendable {
+  /// All of it (`Trainer.communicationSeconds`).
+  public var secondsPerStep: Double
+  /// The part spent waiting for the slowest rank (`Trainer.waitingSeconds`); the rest is the transfer.
+  public var waitingPerStep: Double
 }
 
 /// How `TrainingRun.run` ended.

@@ -65,7 +65,7 @@ public struct TrainingRun {
       isWriter ? try MetricsLog(folder: folder.path, resumingAt: resumed ? trainer.progress.step : nil) : nil
     let tokensPerStep = Double(trainer.config.batchSize * trainer.config.seqLength)
     var windowStart = monotonicSeconds()
-    var windowCommunication = (trainer.communicationSeconds, trainer.waitingSeconds)
+    var windowCommunication = (total: trainer.communicationSeconds, waiting: trainer.waitingSeconds)
     var windowSteps = 0
     var windowLoss = 0.0
     var skippedInARow = 0
@@ -79,17 +79,19 @@ public struct TrainingRun {
         windowLoss += Double(report.loss)
         if schedule.reports(step, lastStep: lastStep) {
           let secondsPerStep = (monotonicSeconds() - windowStart) / Double(windowSteps)
-          let parallel = trainer.dataParallel != nil
-          let perStep = { (total: Double, start: Double) in parallel ? (total - start) / Double(windowSteps) : nil }
+          let allreduce =
+            trainer.dataParallel == nil
+            ? nil
+            : AllreduceTime(
+              secondsPerStep: (trainer.communicationSeconds - windowCommunication.total) / Double(windowSteps),
+              waitingPerStep: (trainer.waitingSeconds - windowCommunication.waiting) / Double(windowSteps))
           let progress = TrainingProgressReport(
             step: step, lastStep: lastStep,
             epoch: Double(trainer.progress.epoch)
               + Double(trainer.progress.batch) / Double(trainer.batches.batchesPerEpoch),
             loss: windowLoss / Double(windowSteps), gradientNorm: report.gradientNorm,
             learningRate: report.learningRate, tokensPerSecond: tokensPerStep / secondsPerStep,
-            secondsPerStep: secondsPerStep, streams: trainer.balance?.counts,
-            allreduceSecondsPerStep: perStep(trainer.communicationSeconds, windowCommunication.0),
-            waitingSecondsPerStep: perStep(trainer.waitingSeconds, windowCommunication.1))
+            secondsPerStep: secondsPerStep, streams: trainer.balance?.counts, allreduce: allreduce)
           try onEvent(.progress(progress))
           try metrics?.progress(progress)
           windowStart = monotonicSeconds()
