@@ -9,28 +9,13 @@
 // differently and are refused with a message.
 #define _GNU_SOURCE
 #include "CKernels.h"
+#include "mpi_internal.h"
 
 #include <dlfcn.h>
 #include <limits.h>
 #include <stdio.h>
 
-typedef int (*init_thread_fn)(int *, char ***, int, int *);
-typedef int (*comm_int_fn)(void *, int *);
-typedef int (*allreduce_fn)(const void *, void *, int, void *, void *, void *);
-typedef int (*abort_fn)(void *, int);
-typedef int (*finalize_fn)(void);
-
-#define OMPI_IN_PLACE ((void *)1)
-#define OMPI_THREAD_FUNNELED 1
-
-static struct {
-  init_thread_fn init_thread;
-  comm_int_fn comm_rank, comm_size;
-  allreduce_fn allreduce;
-  abort_fn abort;
-  finalize_fn finalize;
-  void *comm_world, *float_type, *double_type, *sum;
-} mpi;
+rnn_mpi_functions rnn_mpi;
 
 static int fail(char *error, long capacity, const char *message, const char *detail) {
   snprintf(error, (size_t)capacity, "%s%s", message, detail ? detail : "");
@@ -44,40 +29,48 @@ int rnn_mpi_init(const char *library, int *rank, int *size, char *error, long ca
     lib = dlopen(names[i], RTLD_NOW | RTLD_GLOBAL);
   }
   if (!lib) return fail(error, capacity, "cannot load Open MPI's libmpi: ", dlerror());
-  mpi.init_thread = (init_thread_fn)dlsym(lib, "MPI_Init_thread");
-  mpi.comm_rank = (comm_int_fn)dlsym(lib, "MPI_Comm_rank");
-  mpi.comm_size = (comm_int_fn)dlsym(lib, "MPI_Comm_size");
-  mpi.allreduce = (allreduce_fn)dlsym(lib, "MPI_Allreduce");
-  mpi.abort = (abort_fn)dlsym(lib, "MPI_Abort");
-  mpi.finalize = (finalize_fn)dlsym(lib, "MPI_Finalize");
-  mpi.comm_world = dlsym(lib, "ompi_mpi_comm_world");
-  mpi.float_type = dlsym(lib, "ompi_mpi_float");
-  mpi.double_type = dlsym(lib, "ompi_mpi_double");
-  mpi.sum = dlsym(lib, "ompi_mpi_op_sum");
-  if (!mpi.init_thread || !mpi.comm_rank || !mpi.comm_size || !mpi.allreduce || !mpi.abort ||
-      !mpi.finalize) {
+  rnn_mpi_functions *f = &rnn_mpi;
+  *(void **)&f->init_thread = dlsym(lib, "MPI_Init_thread");
+  *(void **)&f->comm_rank = dlsym(lib, "MPI_Comm_rank");
+  *(void **)&f->comm_size = dlsym(lib, "MPI_Comm_size");
+  *(void **)&f->allreduce = dlsym(lib, "MPI_Allreduce");
+  *(void **)&f->abort = dlsym(lib, "MPI_Abort");
+  *(void **)&f->finalize = dlsym(lib, "MPI_Finalize");
+  *(void **)&f->comm_split_type = dlsym(lib, "MPI_Comm_split_type");
+  *(void **)&f->comm_split = dlsym(lib, "MPI_Comm_split");
+  *(void **)&f->barrier = dlsym(lib, "MPI_Barrier");
+  *(void **)&f->win_allocate_shared = dlsym(lib, "MPI_Win_allocate_shared");
+  *(void **)&f->win_shared_query = dlsym(lib, "MPI_Win_shared_query");
+  *(void **)&f->win_lock_all = dlsym(lib, "MPI_Win_lock_all");
+  *(void **)&f->win_sync = dlsym(lib, "MPI_Win_sync");
+  f->comm_world = dlsym(lib, "ompi_mpi_comm_world");
+  f->float_type = dlsym(lib, "ompi_mpi_float");
+  f->double_type = dlsym(lib, "ompi_mpi_double");
+  f->sum = dlsym(lib, "ompi_mpi_op_sum");
+  f->max = dlsym(lib, "ompi_mpi_op_max");
+  f->min = dlsym(lib, "ompi_mpi_op_min");
+  f->info_null = dlsym(lib, "ompi_mpi_info_null");
+  if (!f->init_thread || !f->comm_rank || !f->comm_size || !f->allreduce || !f->abort || !f->finalize) {
     return fail(error, capacity, "the libmpi found lacks MPI functions", NULL);
   }
-  if (!mpi.comm_world || !mpi.float_type || !mpi.double_type || !mpi.sum) {
+  if (!f->comm_world || !f->float_type || !f->double_type || !f->sum) {
     return fail(error, capacity, "the libmpi found is not Open MPI (only Open MPI is supported)", NULL);
   }
   int provided = 0;
-  if (mpi.init_thread(NULL, NULL, OMPI_THREAD_FUNNELED, &provided) != 0) {
+  if (rnn_mpi.init_thread(NULL, NULL, OMPI_THREAD_FUNNELED, &provided) != 0) {
     return fail(error, capacity, "MPI_Init_thread failed", NULL);
   }
-  if (mpi.comm_rank(mpi.comm_world, rank) != 0 || mpi.comm_size(mpi.comm_world, size) != 0) {
+  if (rnn_mpi.comm_rank(rnn_mpi.comm_world, rank) != 0 || rnn_mpi.comm_size(rnn_mpi.comm_world, size) != 0) {
     return fail(error, capacity, "MPI_Comm_rank or MPI_Comm_size failed", NULL);
   }
   return 0;
 }
 
-/// Sums `count` elements of `type` (size `width` bytes) in place across ranks, in pieces that fit
-/// MPI's int counts.
-static int allreduce(void *buffer, long count, long width, void *type) {
+int rnn_mpi_allreduce(void *buffer, long count, long width, void *type, void *op, void *comm) {
   char *bytes = buffer;
   for (long done = 0; done < count;) {
     long piece = count - done < INT_MAX ? count - done : INT_MAX;
-    int status = mpi.allreduce(OMPI_IN_PLACE, bytes + done * width, (int)piece, type, mpi.sum, mpi.comm_world);
+    int status = rnn_mpi.allreduce(OMPI_IN_PLACE, bytes + done * width, (int)piece, type, op, comm);
     if (status != 0) return status;
     done += piece;
   }
@@ -85,13 +78,13 @@ static int allreduce(void *buffer, long count, long width, void *type) {
 }
 
 int rnn_mpi_sum_floats(float *buffer, long count) {
-  return allreduce(buffer, count, sizeof(float), mpi.float_type);
+  return rnn_mpi_allreduce(buffer, count, sizeof(float), rnn_mpi.float_type, rnn_mpi.sum, rnn_mpi.comm_world);
 }
 
 int rnn_mpi_sum_doubles(double *buffer, long count) {
-  return allreduce(buffer, count, sizeof(double), mpi.double_type);
+  return rnn_mpi_allreduce(buffer, count, sizeof(double), rnn_mpi.double_type, rnn_mpi.sum, rnn_mpi.comm_world);
 }
 
-void rnn_mpi_abort(int code) { mpi.abort(mpi.comm_world, code); }
+void rnn_mpi_abort(int code) { rnn_mpi.abort(rnn_mpi.comm_world, code); }
 
-void rnn_mpi_finalize(void) { mpi.finalize(); }
+void rnn_mpi_finalize(void) { rnn_mpi.finalize(); }

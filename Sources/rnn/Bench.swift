@@ -82,6 +82,7 @@ struct Bench: ParsableCommand {
     let waitingPerStep = (trainer.waitingSeconds - waitingBefore) / Double(steps)
     let (medianStep, medianAllreduce) = (median(stepSeconds), median(allreduceSeconds))
     let ranks = communicator?.size ?? 1
+    let gradientSum = communicator?.gradientSum?.rawValue ?? "none"
     // Each rank's streams at the end (balanced by speed unless --even-shares): the whole batch alone.
     let streams = trainer.balance?.counts ?? [batchSize]
     let trainRate = Double(steps * batchSize * seqLength) / trainSeconds
@@ -123,6 +124,7 @@ struct Bench: ParsableCommand {
         ("streams", jsonArray(streams)),
         ("allreduce_s_per_step", "\(allreducePerStep)"), ("train_step_s_median", "\(medianStep)"),
         ("allreduce_s_median", "\(medianAllreduce)"), ("allreduce_wait_s_per_step", "\(waitingPerStep)"),
+        ("gradient_sum", jsonStringLiteral(gradientSum)),
         ("device", jsonStringLiteral(gpu?.description ?? "cpu")),
       ]
       say("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
@@ -139,7 +141,7 @@ struct Bench: ParsableCommand {
           "        \(ranks) ranks, streams \(streams.map(String.init).joined(separator: "/")) at the end; "
             + "allreduce \(fixed(allreducePerStep * 1e3, 2)) ms per step (\(fixed(100 * allreducePerStep * Double(steps) / trainSeconds, 1))% of a step; "
             + "median \(fixed(medianAllreduce * 1e3, 2)) ms), \(fixed(waitingPerStep * 1e3, 2)) ms of it waiting for "
-            + "the slowest rank")
+            + "the slowest rank; gradients summed by \(gradientSum)")
       }
       say("sample: \(thousands(sampleRate)) chars/s (batch 1, \(weights.precision.kernel))")
       say("peak resident memory: \(fixed(Double(peak) / 1_048_576, 1)) MiB")

@@ -10,7 +10,9 @@ enum Distributed {
   static let rankZeroGrace: UInt32 = 2_000_000
 
   /// Joins the job when this process was started by `mpirun`; nil when it runs alone. Open MPI's
-  /// libmpi is the system's `libmpi.so.40` unless `RNN_MPI_LIBRARY` names another. A known
+  /// libmpi is the system's `libmpi.so.40` unless `RNN_MPI_LIBRARY` names another;
+  /// `RNN_GRADIENT_SUM=allreduce` sums the gradients by MPI_Allreduce alone, not through the
+  /// memory the ranks on a machine share (`shared`, the default). A known
   /// `batchSize` that does not divide among the ranks is refused first, before MPI starts, by
   /// rank 0 alone (the other ranks say nothing and exit with the same status two seconds later,
   /// once rank 0's message is out and mpirun is ending the job). Ranks other than
@@ -28,9 +30,14 @@ enum Distributed {
       }
       throw Failure(error.description)
     }
+    let sharing = environment["RNN_GRADIENT_SUM"] ?? "shared"
+    guard sharing == "shared" || sharing == "allreduce" else {
+      throw Failure("RNN_GRADIENT_SUM must be shared or allreduce, not \(sharing)")
+    }
     let communicator: MPICommunicator
     do {
-      communicator = try MPICommunicator(library: environment["RNN_MPI_LIBRARY"])
+      communicator = try MPICommunicator(
+        library: environment["RNN_MPI_LIBRARY"], sharingGradients: sharing == "shared")
     } catch {
       throw Failure(error.description)
     }

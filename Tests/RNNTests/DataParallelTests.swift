@@ -138,16 +138,34 @@ final class DataParallelTests: MPIRunTestCase {
     }
   }
 
+  func testAnUnknownGradientSumIsRefusedInOneLine() throws {
+    try write("text.txt", SentenceText(length: 12_000, seed: 5).text)
+    let result = try runCommand(
+      URL(fileURLWithPath: "/usr/bin/env"),
+      ["OMPI_COMM_WORLD_SIZE=2", "OMPI_COMM_WORLD_RANK=0", "RNN_GRADIENT_SUM=ring", executable.path]
+        + arguments("none", steps: 1), in: folder)
+    assertCleanFailure(result, mentioning: ["RNN_GRADIENT_SUM must be shared or allreduce, not ring"])
+  }
+
   func testBenchReportsRanksAndAllreduceTime() throws {
-    let result = try mpirunRNN(
-      ranks: 2,
-      [
-        "bench", "--layers", "1", "--hidden", "32", "--seq-length", "10", "--batch-size", "4", "--seconds", "0.2",
-        "--threads", "1", "--json",
-      ])
-    XCTAssertEqual(result.status, 0, result.transcript)
-    let line = try XCTUnwrap(result.stdout.split(separator: "\n").last { $0.hasPrefix("{") }, result.transcript)
-    let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    // Both ranks on this machine: the gradients are summed in the memory they share, unless told.
+    for (setting, gradientSum) in [(nil, "shared memory"), ("allreduce", "MPI_Allreduce")] {
+      let result = try mpirunRNN(
+        ranks: 2,
+        [
+          "bench", "--layers", "1", "--hidden", "32", "--seq-length", "10", "--batch-size", "4", "--seconds", "0.2",
+          "--threads", "1", "--json",
+        ], options: setting.map { ["-x", "RNN_GRADIENT_SUM=\($0)"] } ?? [])
+      XCTAssertEqual(result.status, 0, result.transcript)
+      let line = try XCTUnwrap(result.stdout.split(separator: "\n").last { $0.hasPrefix("{") }, result.transcript)
+      let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+      XCTAssertEqual(json["gradient_sum"] as? String, gradientSum)
+      try checkRanksAndAllreduceTime(json, result)
+    }
+  }
+
+  /// The ranks, streams and allreduce times of a two-rank `bench --json` (`result`'s `json`).
+  private func checkRanksAndAllreduceTime(_ json: [String: Any], _ result: CommandResult) throws {
     XCTAssertEqual(json["ranks"] as? Int, 2)
     let streams = try XCTUnwrap(json["streams"] as? [Int])
     XCTAssert(streams.count == 2 && streams.reduce(0, +) == 4 && streams.allSatisfy { $0 >= 1 }, "\(streams)")

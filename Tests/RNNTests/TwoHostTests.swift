@@ -38,7 +38,17 @@ final class TwoHostTests: MPIRunTestCase {
     XCTFail(reason)
   }
 
-  func testOneRankInEachOfTwoNetworkNamespacesTrainsAsOneProcess() throws {
+  /// Two hosts joined by a veth pair, and the mpirun options that reach them.
+  private struct Hosts {
+    /// The first host's namespace, where mpirun runs.
+    let first: String
+    let addresses: (String, String)
+    /// `-H`, the rsh agent and the TCP interfaces; `slots` ranks on each host.
+    let options: (_ slots: Int) -> [String]
+  }
+
+  /// Makes the two hosts (skipping the test where namespaces are not permitted).
+  private func makeHosts() throws -> Hosts {
     // Names and a subnet of this process's own, so parallel runs do not collide.
     let tag = Int(getpid()) % 60_000
     let (hostA, hostB) = ("rnn\(tag)a", "rnn\(tag)b")
@@ -56,7 +66,9 @@ final class TwoHostTests: MPIRunTestCase {
       try ipSucceeding(["-n", host, "link", "set", link, "up"])
       try ipSucceeding(["-n", host, "link", "set", "lo", "up"])
     }
-    // The launcher calls `agent [options] HOST COMMAND`, as it would call ssh.
+    // The launcher calls `agent [options] HOST COMMAND`, as it would call ssh. The command runs
+    // under a host name of its own (a UTS namespace), as on a real host: Open MPI tells the ranks
+    // that share a machine by it.
     let agent = try write(
       "netns-agent",
       """
@@ -65,29 +77,62 @@ final class TwoHostTests: MPIRunTestCase {
       host=$1; shift
       case $host in \(addressA)) ns=\(hostA) ;; \(addressB)) ns=\(hostB) ;; *) echo "unknown host $host" >&2; exit 1 ;; esac
       echo "$host" >> "\(folder!)/launched"
-      exec \(ip.path) netns exec "$ns" sh -c "$*"
+      exec \(ip.path) netns exec "$ns" unshare --uts sh -c "hostname $ns && $*"
 
       """)
     chmod(agent, 0o755)
-
-    try write("text.txt", SentenceText(length: 12_000, seed: 5).text)
-    let train = [
-      "train", "--data", "text.txt", "--batch-size", "8", "--max-steps", "40", "--seed", "3", "--threads", "1",
-      "--layers", "2", "--hidden", "32", "--embedding", "16", "--seq-length", "20", "--dropout", "0.3",
-      "--eval-every", "20", "--print-every", "10", "--sample-length", "0",
-    ]
-    try rnnSucceeding(train + ["--checkpoint-dir", "one"])
     let cidr = subnet + ".0/24"
-    let mpirunArguments = mpirunArguments(
-      ranks: 2, train + ["--checkpoint-dir", "hosts"],
-      options: [
-        "-H", "\(addressA),\(addressB)", "--mca", "plm_rsh_agent", agent, "--mca", "btl", "tcp,self",
-        "--mca", "btl_tcp_if_include", cidr, "--mca", "oob_tcp_if_include", cidr,
-      ])
-    let result = try runCommand(ip, ["netns", "exec", hostA, mpirun.path] + mpirunArguments, in: folder)
+    return Hosts(first: hostA, addresses: (addressA, addressB)) { slots in
+      [
+        "-H", "\(addressA):\(slots),\(addressB):\(slots)", "--mca", "plm_rsh_agent", agent, "--mca", "btl",
+        "tcp,self", "--mca", "btl_tcp_if_include", cidr, "--mca", "oob_tcp_if_include", cidr,
+      ]
+    }
+  }
+
+  /// `rnn arguments` as `slots` ranks on each of `hosts`, from the first.
+  private func runOnHosts(_ hosts: Hosts, slots: Int, _ arguments: [String]) throws -> CommandResult {
+    let mpirunArguments = mpirunArguments(ranks: 2 * slots, arguments, options: hosts.options(slots))
+    return try runCommand(ip, ["netns", "exec", hosts.first, mpirun.path] + mpirunArguments, in: folder)
+  }
+
+  private let train = [
+    "train", "--data", "text.txt", "--batch-size", "8", "--max-steps", "40", "--seed", "3", "--threads", "1",
+    "--layers", "2", "--hidden", "32", "--embedding", "16", "--seq-length", "20", "--dropout", "0.3",
+    "--eval-every", "20", "--print-every", "10", "--sample-length", "0",
+  ]
+
+  func testOneRankInEachOfTwoNetworkNamespacesTrainsAsOneProcess() throws {
+    let hosts = try makeHosts()
+    try write("text.txt", SentenceText(length: 12_000, seed: 5).text)
+    try rnnSucceeding(train + ["--checkpoint-dir", "one"])
+    let result = try runOnHosts(hosts, slots: 1, train + ["--checkpoint-dir", "hosts"])
     XCTAssertEqual(result.status, 0, result.transcript)
     // mpirun ran rank 0 in its own namespace and launched the second host's through the agent.
-    XCTAssertEqual(try String(contentsOfFile: folder + "/launched", encoding: .utf8), addressB + "\n")
+    XCTAssertEqual(try String(contentsOfFile: folder + "/launched", encoding: .utf8), hosts.addresses.1 + "\n")
     XCTAssertLessThanOrEqual(try largestDifference("one/latest.safetensors", "hosts/latest.safetensors"), 1e-4)
+  }
+
+  /// Two ranks on each host: each host's pair sums in the memory it shares, and the two hosts'
+  /// sums meet over TCP (the hierarchical path of `CKernels/mpi_node.c`).
+  func testTwoRanksOnEachOfTwoHostsSumThroughSharedMemoryThenAcrossAndTrainAsOneProcess() throws {
+    let hosts = try makeHosts()
+    try write("text.txt", SentenceText(length: 12_000, seed: 5).text)
+    try rnnSucceeding(train + ["--checkpoint-dir", "one"])
+    let result = try runOnHosts(hosts, slots: 2, train + ["--checkpoint-dir", "hosts"])
+    XCTAssertEqual(result.status, 0, result.transcript)
+    XCTAssertLessThanOrEqual(try largestDifference("one/latest.safetensors", "hosts/latest.safetensors"), 1e-4)
+    let bench = try runOnHosts(
+      hosts, slots: 2,
+      [
+        "bench", "--layers", "1", "--hidden", "32", "--seq-length", "10", "--batch-size", "4", "--seconds", "0.2",
+        "--threads", "1", "--json",
+      ])
+    XCTAssertEqual(bench.status, 0, bench.transcript)
+    let line = try XCTUnwrap(bench.stdout.split(separator: "\n").last { $0.hasPrefix("{") }, bench.transcript)
+    let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    XCTAssertEqual(json["ranks"] as? Int, 4)
+    XCTAssertEqual(
+      json["gradient_sum"] as? String, "shared memory on each machine, then MPI_Allreduce across machines")
   }
 }

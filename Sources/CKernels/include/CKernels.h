@@ -11,6 +11,7 @@
 //   transpose.c    transposes (weight gradients, re-laid-out weights), AVX-512 register tiles.
 //   optimizers.c   Adam, RMSprop and SGD-with-momentum updates over flat parameter buffers.
 //   mpi.c          Open MPI, loaded at run time under mpirun: init, allreduce sums, abort.
+//   mpi_node.c     sums through memory the ranks on one machine share (the gradients').
 //   cuda_*.c       the CUDA backend (rnn_cuda.h): loader, language model, sampler; kernels in cuda/.
 //
 // Every array is float32, row-major and contiguous unless a leading dimension says otherwise.
@@ -359,6 +360,18 @@ int rnn_mpi_sum_doubles(double *buffer, long count);
 void rnn_mpi_abort(int code);
 /// Leaves MPI (MPI_Finalize); every rank must call it.
 void rnn_mpi_finalize(void);
+
+// MARK: - Sums through shared memory (mpi_node.c)
+
+/// Sets up rnn_mpi_node_sum for `count` floats; every rank must call it, once. Returns this rank's
+/// buffer for them, with the number of machines in `machines` (64-byte aligned, in memory the ranks on its machine share, valid until
+/// rnn_mpi_finalize), or NULL when the sums cannot go this way: one rank on a machine, machines with
+/// different numbers of ranks, or a libmpi without shared-memory windows (then rnn_mpi_sum_floats).
+float *rnn_mpi_node_sum_setup(long count, int *machines);
+/// Replaces every rank's buffer from rnn_mpi_node_sum_setup with the element-wise sum of all ranks'
+/// (on each machine added in local rank order, then across machines by MPI_Allreduce); every rank
+/// must call it. MPI's status, 0 on success.
+int rnn_mpi_node_sum(void);
 
 #ifdef __cplusplus
 }

@@ -9,9 +9,17 @@ public protocol Communicator: AnyObject {
   func sum(_ buffer: UnsafeMutableBufferPointer<Float>) throws(DataParallelError)
   /// Replaces `buffer` on every rank with the element-wise sum of all ranks' buffers.
   func sum(_ buffer: UnsafeMutableBufferPointer<Double>) throws(DataParallelError)
+  /// Replaces the gradients of `parameters` on every rank with their sum over all ranks: the same
+  /// as `sum(parameters.gradients)`, by the fastest way this communicator has (it may move the
+  /// gradients, with `Parameters.keepGradients(in:)`, into memory the ranks share).
+  func sumGradients(of parameters: Parameters) throws(DataParallelError)
 }
 
 extension Communicator {
+  public func sumGradients(of parameters: Parameters) throws(DataParallelError) {
+    try sum(parameters.gradients)
+  }
+
   /// The element-wise sum of `values` over all ranks.
   public func sum(_ values: [Double]) throws(DataParallelError) -> [Double] {
     var values = values

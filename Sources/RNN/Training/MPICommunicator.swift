@@ -5,6 +5,21 @@ import CKernels
 public final class MPICommunicator: Communicator {
   public let rank: Int
   public let size: Int
+  /// How `sumGradients(of:)` sums: nil until its first call.
+  public private(set) var gradientSum: GradientSum?
+  /// The parameters whose gradients live in memory the ranks on each machine share.
+  private weak var sharedGradients: Parameters?
+
+  /// The ways to sum gradients.
+  public enum GradientSum: String, Sendable {
+    /// MPI_Allreduce: one rank on a machine, machines with different numbers of ranks, a second
+    /// model's gradients, or when asked for.
+    case allreduce = "MPI_Allreduce"
+    /// Through the memory that the ranks, all on one machine, share.
+    case sharedMemory = "shared memory"
+    /// Through shared memory on each machine, then MPI_Allreduce across the machines.
+    case sharedMemoryThenAllreduce = "shared memory on each machine, then MPI_Allreduce across machines"
+  }
 
   /// Whether this process was started by `mpirun` (Open MPI's or another PMIx launcher's
   /// environment variables), so should join the job rather than train alone.
@@ -24,7 +39,8 @@ public final class MPICommunicator: Communicator {
   /// Loads Open MPI (`library`: a file name or path of its libmpi, or nil for the system's
   /// `libmpi.so.40`) and joins the job (MPI_Init). Call once per process; `finalize()` or
   /// `abort(code:)` ends it. Throws `DataParallelError.unavailable` when MPI cannot be used.
-  public init(library: String? = nil) throws(DataParallelError) {
+  /// Without `sharingGradients`, `sumGradients(of:)` always uses MPI_Allreduce.
+  public init(library: String? = nil, sharingGradients: Bool = true) throws(DataParallelError) {
     var rank: Int32 = 0
     var size: Int32 = 0
     var error = [CChar](repeating: 0, count: 512)
@@ -34,6 +50,7 @@ public final class MPICommunicator: Communicator {
     }
     self.rank = Int(rank)
     self.size = Int(size)
+    if !sharingGradients { gradientSum = .allreduce }
   }
 
   public func sum(_ buffer: UnsafeMutableBufferPointer<Float>) throws(DataParallelError) {
@@ -46,6 +63,27 @@ public final class MPICommunicator: Communicator {
     guard let base = buffer.baseAddress, !buffer.isEmpty else { return }
     let status = rnn_mpi_sum_doubles(base, buffer.count)
     guard status == 0 else { throw .communication(call: "MPI_Allreduce", status: status) }
+  }
+
+  /// Sums the gradients of `parameters` through memory the ranks on each machine share
+  /// (`CKernels/mpi_node.c`), when the job allows: the first call moves them there, every rank
+  /// calling it at the same point (`gradientSum` then says which way it went). Only the first
+  /// `Parameters` gets this; others' sums use MPI_Allreduce.
+  /// The gradients must not be used after `finalize()`.
+  public func sumGradients(of parameters: Parameters) throws(DataParallelError) {
+    if gradientSum == nil {
+      var machines: Int32 = 0
+      if let storage = rnn_mpi_node_sum_setup(parameters.count, &machines) {
+        parameters.keepGradients(in: UnsafeMutableBufferPointer(start: storage, count: parameters.count))
+        sharedGradients = parameters
+        gradientSum = machines == 1 ? .sharedMemory : .sharedMemoryThenAllreduce
+      } else {
+        gradientSum = .allreduce
+      }
+    }
+    guard sharedGradients === parameters else { return try sum(parameters.gradients) }
+    let status = rnn_mpi_node_sum()
+    guard status == 0 else { throw .communication(call: "the shared-memory sum", status: status) }
   }
 
   /// Leaves the job normally; every rank calls it once, at the end.

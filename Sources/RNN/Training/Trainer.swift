@@ -162,7 +162,7 @@ public final class Trainer {
     var workSeconds: [Double]?
     if let dataParallel {
       let (communicator, worked, start) = (dataParallel.communicator, seconds(since: started), ContinuousClock.now)
-      try communicator.sum(model.parameters.gradients)
+      try communicator.sumGradients(of: model.parameters)
       // The loss, then each rank's seconds in its own slot: a sum with one non-zero term, exact.
       let slots = (0..<communicator.size).map { $0 == communicator.rank ? worked : 0 }
       let totals = try communicator.sum([Double(loss * weight)] + slots)

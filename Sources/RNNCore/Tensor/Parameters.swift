@@ -69,7 +69,9 @@ public final class Parameters: @unchecked Sendable {
   /// All parameter values; padding between parameters is kept at zero.
   public let values: UnsafeMutableBufferPointer<Float>
   /// All gradients, in the same places as `values`.
-  public let gradients: UnsafeMutableBufferPointer<Float>
+  public private(set) var gradients: UnsafeMutableBufferPointer<Float>
+  /// Whether `gradients` is this object's own allocation (not memory given to `keepGradients(in:)`).
+  private var ownsGradients = true
   /// What computes with them: the layers that read them, their optimizer and clipping.
   public let backend: any ComputeBackend
 
@@ -105,7 +107,20 @@ public final class Parameters: @unchecked Sendable {
 
   deinit {
     UnsafeMutableRawPointer(values.baseAddress!).deallocate()
-    UnsafeMutableRawPointer(gradients.baseAddress!).deallocate()
+    if ownsGradients { UnsafeMutableRawPointer(gradients.baseAddress!).deallocate() }
+  }
+
+  /// Keeps the gradients in `storage` from now on, the current ones copied there: memory that the
+  /// data-parallel ranks on one machine share, where they sum their gradients without copies.
+  /// `storage` holds `count` floats, 64-byte aligned; its owner keeps it valid while these
+  /// gradients are used, and frees it. Not while the gradients are being computed.
+  public func keepGradients(in storage: UnsafeMutableBufferPointer<Float>) {
+    require(storage.count == count, "gradient storage of \(storage.count) floats for \(count) parameters")
+    require(Int(bitPattern: storage.baseAddress) % 64 == 0, "gradient storage not 64-byte aligned")
+    _ = storage.update(fromContentsOf: gradients)
+    if ownsGradients { UnsafeMutableRawPointer(gradients.baseAddress!).deallocate() }
+    gradients = storage
+    ownsGradients = false
   }
 
   private static func allocate(_ count: Int) -> UnsafeMutableBufferPointer<Float> {

@@ -1,0 +1,37 @@
+// Internal to CKernels: Open MPI's functions and handles as mpi.c loaded them, shared with
+// mpi_node.c. Open MPI's handles (MPI_Comm, MPI_Datatype, MPI_Op, MPI_Info, MPI_Win) are all
+// pointers; MPI_Aint is a long.
+#ifndef RNN_MPI_INTERNAL_H
+#define RNN_MPI_INTERNAL_H
+
+#define OMPI_IN_PLACE ((void *)1)
+#define OMPI_THREAD_FUNNELED 1
+#define OMPI_COMM_TYPE_SHARED 0  // MPI_COMM_TYPE_SHARED, the first of Open MPI's split types
+#define OMPI_MODE_NOCHECK 1
+
+typedef struct {
+  int (*init_thread)(int *, char ***, int, int *);
+  int (*comm_rank)(void *, int *);
+  int (*comm_size)(void *, int *);
+  int (*allreduce)(const void *, void *, int, void *, void *, void *);
+  int (*abort)(void *, int);
+  int (*finalize)(void);
+  // For the sums through shared memory (mpi_node.c); NULL where the libmpi lacks them.
+  int (*comm_split_type)(void *, int, int, void *, void **);
+  int (*comm_split)(void *, int, int, void **);
+  int (*barrier)(void *);
+  int (*win_allocate_shared)(long, int, void *, void *, void *, void **);
+  int (*win_shared_query)(void *, int, long *, int *, void *);
+  int (*win_lock_all)(int, void *);
+  int (*win_sync)(void *);
+  void *comm_world, *float_type, *double_type, *sum, *max, *min, *info_null;
+} rnn_mpi_functions;
+
+/// Filled by rnn_mpi_init.
+extern rnn_mpi_functions rnn_mpi;
+
+/// Sums `count` elements of `type` (`width` bytes each) in place across the ranks of `comm`, in
+/// pieces that fit MPI's int counts; MPI's status.
+int rnn_mpi_allreduce(void *buffer, long count, long width, void *type, void *op, void *comm);
+
+#endif
