@@ -102,26 +102,27 @@ final class TwoHostTests: MPIRunTestCase {
     "--eval-every", "20", "--print-every", "10", "--sample-length", "0",
   ]
 
-  func testOneRankInEachOfTwoNetworkNamespacesTrainsAsOneProcess() throws {
+  /// Trains as one process and as `slots` ranks on each of two hosts; the parameters must agree.
+  private func trainOnTwoHostsAsOneProcess(slots: Int) throws -> Hosts {
     let hosts = try makeHosts()
     try write("text.txt", SentenceText(length: 12_000, seed: 5).text)
     try rnnSucceeding(train + ["--checkpoint-dir", "one"])
-    let result = try runOnHosts(hosts, slots: 1, train + ["--checkpoint-dir", "hosts"])
+    let result = try runOnHosts(hosts, slots: slots, train + ["--checkpoint-dir", "hosts"])
     XCTAssertEqual(result.status, 0, result.transcript)
+    XCTAssertLessThanOrEqual(try largestDifference("one/latest.safetensors", "hosts/latest.safetensors"), 1e-4)
+    return hosts
+  }
+
+  func testOneRankInEachOfTwoNetworkNamespacesTrainsAsOneProcess() throws {
+    let hosts = try trainOnTwoHostsAsOneProcess(slots: 1)
     // mpirun ran rank 0 in its own namespace and launched the second host's through the agent.
     XCTAssertEqual(try String(contentsOfFile: folder + "/launched", encoding: .utf8), hosts.addresses.1 + "\n")
-    XCTAssertLessThanOrEqual(try largestDifference("one/latest.safetensors", "hosts/latest.safetensors"), 1e-4)
   }
 
   /// Two ranks on each host: each host's pair sums in the memory it shares, and the two hosts'
   /// sums meet over TCP (the hierarchical path of `CKernels/mpi_node.c`).
   func testTwoRanksOnEachOfTwoHostsSumThroughSharedMemoryThenAcrossAndTrainAsOneProcess() throws {
-    let hosts = try makeHosts()
-    try write("text.txt", SentenceText(length: 12_000, seed: 5).text)
-    try rnnSucceeding(train + ["--checkpoint-dir", "one"])
-    let result = try runOnHosts(hosts, slots: 2, train + ["--checkpoint-dir", "hosts"])
-    XCTAssertEqual(result.status, 0, result.transcript)
-    XCTAssertLessThanOrEqual(try largestDifference("one/latest.safetensors", "hosts/latest.safetensors"), 1e-4)
+    let hosts = try trainOnTwoHostsAsOneProcess(slots: 2)
     let bench = try runOnHosts(
       hosts, slots: 2,
       [
