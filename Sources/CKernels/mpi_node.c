@@ -9,8 +9,9 @@
 // MPI_Allreduce among the ranks that are local rank l on their machine, before it is written back:
 // the hierarchical allreduce (each machine sends one copy of the gradients, not one per rank).
 //
-// Every machine must run the same number of ranks, and more than one; otherwise
-// rnn_mpi_node_sum_setup declines and the sums stay with rnn_mpi_sum_floats.
+// Every machine must run the same number of ranks, and more than one, with room for the window in
+// its shared-memory folder; otherwise rnn_mpi_node_sum_setup declines and the sums stay with
+// rnn_mpi_sum_floats.
 #include "CKernels.h"
 #include "activations.h"
 #include "mpi_internal.h"
@@ -18,6 +19,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 enum {
   ALIGN = 16,   // floats: parts begin on 64-byte boundaries
@@ -52,6 +54,17 @@ float *rnn_mpi_node_sum_setup(long count, int *machines) {
   if (rnn_mpi_allreduce(&fewest, 1, sizeof fewest, f->double_type, f->min, f->comm_world) != 0 ||
       rnn_mpi_allreduce(&most, 1, sizeof most, f->double_type, f->max, f->comm_world) != 0 ||
       fewest != most || node.size < 2) {
+    return NULL;
+  }
+  // Open MPI backs the window with a file in osc_sm_backing_directory (/dev/shm unless set): in a
+  // container whose /dev/shm is small (64 MiB by default in Docker), writing past its room would
+  // end the process (SIGBUS), so the window must fit there on every machine.
+  const char *directory = getenv("OMPI_MCA_osc_sm_backing_directory");
+  struct statvfs space;
+  double needed = (double)node.size * (double)(count + ALIGN) * sizeof(float);
+  double room = statvfs(directory ? directory : "/dev/shm", &space) == 0 &&
+                (double)space.f_bavail * (double)space.f_frsize >= 1.25 * needed;
+  if (rnn_mpi_allreduce(&room, 1, sizeof room, f->double_type, f->min, f->comm_world) != 0 || !room) {
     return NULL;
   }
   if (f->comm_split(f->comm_world, node.rank, world_rank, &node.across) != 0 ||

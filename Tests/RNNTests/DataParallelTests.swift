@@ -150,18 +150,42 @@ final class DataParallelTests: MPIRunTestCase {
   func testBenchReportsRanksAndAllreduceTime() throws {
     // Both ranks on this machine: the gradients are summed in the memory they share, unless told.
     for (setting, gradientSum) in [(nil, "shared memory"), ("allreduce", "MPI_Allreduce")] {
-      let result = try mpirunRNN(
-        ranks: 2,
-        [
-          "bench", "--layers", "1", "--hidden", "32", "--seq-length", "10", "--batch-size", "4", "--seconds", "0.2",
-          "--threads", "1", "--json",
-        ], options: setting.map { ["-x", "RNN_GRADIENT_SUM=\($0)"] } ?? [])
-      XCTAssertEqual(result.status, 0, result.transcript)
-      let line = try XCTUnwrap(result.stdout.split(separator: "\n").last { $0.hasPrefix("{") }, result.transcript)
-      let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+      let (json, result) = try twoRankBench(
+        ["--layers", "1", "--hidden", "32"], options: setting.map { ["-x", "RNN_GRADIENT_SUM=\($0)"] } ?? [])
       XCTAssertEqual(json["gradient_sum"] as? String, gradientSum)
       try checkRanksAndAllreduceTime(json, result)
     }
+  }
+
+  /// A window that would not fit where Open MPI keeps it (a container's small /dev/shm, here a
+  /// 1 MiB tmpfs named by `osc_sm_backing_directory`) is not made: the gradients go through
+  /// MPI_Allreduce instead of a write past the room, which would end the rank (SIGBUS). Gradients
+  /// that fit there still go through it. Skipped where a tmpfs cannot be mounted (not root).
+  func testGradientsThatDoNotFitInSharedMemoryAreSummedByAllreduce() throws {
+    let small = folder + "/small-shm"
+    try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: true)
+    let mount = try runCommand(
+      URL(fileURLWithPath: "/bin/mount"), ["-t", "tmpfs", "-o", "size=1m", "tmpfs", small], in: folder)
+    guard mount.status == 0 else { throw XCTSkip("cannot mount a tmpfs here: \(mount.stderr)") }
+    defer { _ = try? runCommand(URL(fileURLWithPath: "/bin/umount"), [small], in: folder) }
+    // 2 x 256: 4.5 MB of gradients a rank; 1 x 32: 35 KB.
+    let shapes = [(["--layers", "2", "--hidden", "256"], "MPI_Allreduce"), (["--layers", "1", "--hidden", "32"], "shared memory")]
+    for (shape, gradientSum) in shapes {
+      let (json, _) = try twoRankBench(shape, options: ["--mca", "osc_sm_backing_directory", small])
+      XCTAssertEqual(json["gradient_sum"] as? String, gradientSum, shape.joined(separator: " "))
+    }
+  }
+
+  /// `rnn bench --json` of a model of `shape` (short sequences, batch 4) as two ranks, which must
+  /// succeed: its JSON object, and the run.
+  private func twoRankBench(_ shape: [String], options: [String]) throws -> ([String: Any], CommandResult) {
+    let result = try mpirunRNN(
+      ranks: 2,
+      ["bench"] + shape + ["--seq-length", "10", "--batch-size", "4", "--seconds", "0.2", "--threads", "1", "--json"],
+      options: options)
+    XCTAssertEqual(result.status, 0, result.transcript)
+    let line = try XCTUnwrap(result.stdout.split(separator: "\n").last { $0.hasPrefix("{") }, result.transcript)
+    return (try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]), result)
   }
 
   /// The ranks, streams and allreduce times of a two-rank `bench --json` (`result`'s `json`).

@@ -364,9 +364,11 @@ void rnn_mpi_finalize(void);
 // MARK: - Sums through shared memory (mpi_node.c)
 
 /// Sets up rnn_mpi_node_sum for `count` floats; every rank must call it, once. Returns this rank's
-/// buffer for them, with the number of machines in `machines` (64-byte aligned, in memory the ranks on its machine share, valid until
-/// rnn_mpi_finalize), or NULL when the sums cannot go this way: one rank on a machine, machines with
-/// different numbers of ranks, or a libmpi without shared-memory windows (then rnn_mpi_sum_floats).
+/// buffer for them (64-byte aligned, in memory the ranks on its machine share, valid until
+/// rnn_mpi_finalize) and the number of machines in `machines`; or NULL when the sums cannot go
+/// this way: one rank on a machine, machines with different numbers of ranks, too little room in a
+/// machine's /dev/shm (or Open MPI's osc_sm_backing_directory), or a libmpi without shared-memory
+/// windows (then rnn_mpi_sum_floats).
 float *rnn_mpi_node_sum_setup(long count, int *machines);
 /// Replaces every rank's buffer from rnn_mpi_node_sum_setup with the element-wise sum of all ranks'
 /// (on each machine added in local rank order, then across machines by MPI_Allreduce); every rank
