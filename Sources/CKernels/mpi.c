@@ -57,10 +57,10 @@ int rnn_mpi_init(const char *library, int *rank, int *size, char *error, long ca
     return fail(error, capacity, "the libmpi found is not Open MPI (only Open MPI is supported)", NULL);
   }
   int provided = 0;
-  if (rnn_mpi.init_thread(NULL, NULL, OMPI_THREAD_FUNNELED, &provided) != 0) {
+  if (f->init_thread(NULL, NULL, OMPI_THREAD_FUNNELED, &provided) != 0) {
     return fail(error, capacity, "MPI_Init_thread failed", NULL);
   }
-  if (rnn_mpi.comm_rank(rnn_mpi.comm_world, rank) != 0 || rnn_mpi.comm_size(rnn_mpi.comm_world, size) != 0) {
+  if (f->comm_rank(f->comm_world, rank) != 0 || f->comm_size(f->comm_world, size) != 0) {
     return fail(error, capacity, "MPI_Comm_rank or MPI_Comm_size failed", NULL);
   }
   return 0;

@@ -59,22 +59,21 @@ float *rnn_mpi_node_sum_setup(long count, int *machines) {
   }
   // Open MPI backs the window with a file in osc_sm_backing_directory (/dev/shm unless set): in a
   // container whose /dev/shm is small (64 MiB by default in Docker), writing past its room would
-  // end the process (SIGBUS), so the window must fit there on every machine.
+  // end the process (SIGBUS), so the window must fit there on every machine. Every rank must also
+  // have its list of the segments: the decision to go on is every rank's, as the rest is collective.
   const char *directory = getenv("OMPI_MCA_osc_sm_backing_directory");
   struct statvfs space;
   double needed = (double)node.size * (double)(count + ALIGN) * sizeof(float);
-  double room = statvfs(directory ? directory : "/dev/shm", &space) == 0 &&
-                (double)space.f_bavail * (double)space.f_frsize >= 1.25 * needed;
-  if (rnn_mpi_allreduce(&room, 1, sizeof room, f->double_type, f->min, f->comm_world) != 0 || !room) {
-    return NULL;
-  }
-  if (f->comm_split(f->comm_world, node.rank, world_rank, &node.across) != 0 ||
-      f->comm_size(node.across, &node.machines) != 0) {
-    return NULL;
-  }
   float **segment = malloc((size_t)node.size * sizeof *segment);
+  double ready = segment && statvfs(directory ? directory : "/dev/shm", &space) == 0 &&
+                 (double)space.f_bavail * (double)space.f_frsize >= 1.25 * needed;
+  if (rnn_mpi_allreduce(&ready, 1, sizeof ready, f->double_type, f->min, f->comm_world) != 0 || !ready ||
+      f->comm_split(f->comm_world, node.rank, world_rank, &node.across) != 0 ||
+      f->comm_size(node.across, &node.machines) != 0) {
+    free(segment);
+    return NULL;
+  }
   void *base = NULL, *window = NULL;
-  if (!segment) return NULL;
   if (f->win_allocate_shared((count + ALIGN) * (long)sizeof(float), sizeof(float), f->info_null,
                              node.local, &base, &window) != 0 ||
       f->win_lock_all(OMPI_MODE_NOCHECK, window) != 0) {
@@ -85,7 +84,10 @@ float *rnn_mpi_node_sum_setup(long count, int *machines) {
     long bytes = 0;
     int unit = 0;
     void *start = NULL;
-    if (f->win_shared_query(window, r, &bytes, &unit, &start) != 0) return NULL;
+    if (f->win_shared_query(window, r, &bytes, &unit, &start) != 0) {
+      free(segment);
+      return NULL;
+    }
     uintptr_t address = ((uintptr_t)start + 63) & ~(uintptr_t)63;
     segment[r] = (float *)address;
   }

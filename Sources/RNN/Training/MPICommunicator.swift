@@ -5,7 +5,8 @@ import CKernels
 public final class MPICommunicator: Communicator {
   public let rank: Int
   public let size: Int
-  /// How `sumGradients(of:)` sums: nil until its first call.
+  /// How `sumGradients(of:)` sums: nil until its first call decides, or `.allreduce` from the start
+  /// when sharing is off.
   public private(set) var gradientSum: GradientSum?
   /// The parameters whose gradients live in memory the ranks on each machine share.
   private weak var sharedGradients: Parameters?
