@@ -1,5 +1,5 @@
 // Internal to CKernels: Open MPI's functions and handles as mpi.c loaded them, shared with
-// mpi_node.c. Open MPI's handles (MPI_Comm, MPI_Datatype, MPI_Op, MPI_Info, MPI_Win) are all
+// mpi_node.c and mpi_share.c. Open MPI's handles (MPI_Comm, MPI_Datatype, MPI_Op, MPI_Info, MPI_Win) are all
 // pointers; MPI_Aint is a long.
 #ifndef RNN_MPI_INTERNAL_H
 #define RNN_MPI_INTERNAL_H
@@ -29,6 +29,20 @@ typedef struct {
 
 /// Filled by rnn_mpi_init.
 extern rnn_mpi_functions rnn_mpi;
+
+/// This machine's ranks, as rnn_mpi_node_sum_setup found them (`segment` NULL until it succeeded).
+typedef struct {
+  void *local;      // this machine's ranks
+  void *across;     // the ranks of the same local rank on every machine
+  int rank, size;   // local rank and ranks on this machine
+  int machines;
+  long count;
+  void *window;
+  float **segment;  // each local rank's gradients, in the window
+} rnn_mpi_node_ranks;
+
+/// Filled by rnn_mpi_node_sum_setup (mpi_node.c); read by mpi_share.c.
+extern rnn_mpi_node_ranks rnn_mpi_node;
 
 /// Sums `count` elements of `type` (`width` bytes each) in place across the ranks of `comm`, in
 /// pieces that fit MPI's int counts; MPI's status.

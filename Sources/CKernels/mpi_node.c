@@ -27,34 +27,27 @@ enum {
   BLOCK = 1024, // floats summed at a time, in L1
 };
 
-static struct {
-  void *local;      // this machine's ranks
-  void *across;     // the ranks of the same local rank on every machine
-  int rank, size;   // local rank and ranks on this machine
-  int machines;
-  long count;
-  void *window;
-  float **segment;  // each local rank's buffer, in the window
-} node;
+rnn_mpi_node_ranks rnn_mpi_node;
+static rnn_mpi_node_ranks *const node = &rnn_mpi_node;
 
 float *rnn_mpi_node_sum_setup(long count, int *machines) {
   rnn_mpi_functions *f = &rnn_mpi;
   if (!f->comm_split_type || !f->comm_split || !f->barrier || !f->win_allocate_shared ||
       !f->win_shared_query || !f->win_lock_all || !f->win_sync || !f->max || !f->min ||
-      !f->info_null || node.segment || count <= 0) {
+      !f->info_null || node->segment || count <= 0) {
     return NULL;
   }
   int world_rank = 0;
   if (f->comm_rank(f->comm_world, &world_rank) != 0) return NULL;
-  if (f->comm_split_type(f->comm_world, OMPI_COMM_TYPE_SHARED, 0, f->info_null, &node.local) != 0 ||
-      f->comm_rank(node.local, &node.rank) != 0 || f->comm_size(node.local, &node.size) != 0) {
+  if (f->comm_split_type(f->comm_world, OMPI_COMM_TYPE_SHARED, 0, f->info_null, &node->local) != 0 ||
+      f->comm_rank(node->local, &node->rank) != 0 || f->comm_size(node->local, &node->size) != 0) {
     return NULL;
   }
   // The same answer on every rank: the fewest and the most ranks on one machine.
-  double fewest = node.size, most = node.size;
+  double fewest = node->size, most = node->size;
   if (rnn_mpi_allreduce(&fewest, 1, sizeof fewest, f->double_type, f->min, f->comm_world) != 0 ||
       rnn_mpi_allreduce(&most, 1, sizeof most, f->double_type, f->max, f->comm_world) != 0 ||
-      fewest != most || node.size < 2) {
+      fewest != most || node->size < 2) {
     return NULL;
   }
   // Open MPI backs the window with a file in osc_sm_backing_directory (/dev/shm unless set): in a
@@ -63,24 +56,24 @@ float *rnn_mpi_node_sum_setup(long count, int *machines) {
   // have its list of the segments: the decision to go on is every rank's, as the rest is collective.
   const char *directory = getenv("OMPI_MCA_osc_sm_backing_directory");
   struct statvfs space;
-  double needed = (double)node.size * (double)(count + ALIGN) * sizeof(float);
-  float **segment = malloc((size_t)node.size * sizeof *segment);
+  double needed = (double)node->size * (double)(count + ALIGN) * sizeof(float);
+  float **segment = malloc((size_t)node->size * sizeof *segment);
   double ready = segment && statvfs(directory ? directory : "/dev/shm", &space) == 0 &&
                  (double)space.f_bavail * (double)space.f_frsize >= 1.25 * needed;
   if (rnn_mpi_allreduce(&ready, 1, sizeof ready, f->double_type, f->min, f->comm_world) != 0 || !ready ||
-      f->comm_split(f->comm_world, node.rank, world_rank, &node.across) != 0 ||
-      f->comm_size(node.across, &node.machines) != 0) {
+      f->comm_split(f->comm_world, node->rank, world_rank, &node->across) != 0 ||
+      f->comm_size(node->across, &node->machines) != 0) {
     free(segment);
     return NULL;
   }
   void *base = NULL, *window = NULL;
   if (f->win_allocate_shared((count + ALIGN) * (long)sizeof(float), sizeof(float), f->info_null,
-                             node.local, &base, &window) != 0 ||
+                             node->local, &base, &window) != 0 ||
       f->win_lock_all(OMPI_MODE_NOCHECK, window) != 0) {
     free(segment);
     return NULL;
   }
-  for (int r = 0; r < node.size; r++) {
+  for (int r = 0; r < node->size; r++) {
     long bytes = 0;
     int unit = 0;
     void *start = NULL;
@@ -91,30 +84,30 @@ float *rnn_mpi_node_sum_setup(long count, int *machines) {
     uintptr_t address = ((uintptr_t)start + 63) & ~(uintptr_t)63;
     segment[r] = (float *)address;
   }
-  *machines = node.machines;
-  node.count = count;
-  node.window = window;
-  node.segment = segment;
-  return segment[node.rank];
+  *machines = node->machines;
+  node->count = count;
+  node->window = window;
+  node->segment = segment;
+  return segment[node->rank];
 }
 
 /// Every rank's writes to the window before it are seen by every rank's reads after it.
 static int synchronize(void) {
   rnn_mpi_functions *f = &rnn_mpi;
-  int status = f->win_sync(node.window);
-  if (status == 0) status = f->barrier(node.local);
-  if (status == 0) status = f->win_sync(node.window);
+  int status = f->win_sync(node->window);
+  if (status == 0) status = f->barrier(node->local);
+  if (status == 0) status = f->win_sync(node->window);
   return status;
 }
 
 /// sum[0..<n] = the ranks' segments at `offset`, added in local rank order.
 RNN_KERNEL static void add_segments(long offset, long n, float *sum) {
   float *restrict s = sum;
-  const float *restrict first = node.segment[0] + offset;
+  const float *restrict first = node->segment[0] + offset;
   RNN_VECTORIZE
   for (long i = 0; i < n; i++) s[i] = first[i];
-  for (int r = 1; r < node.size; r++) {
-    const float *restrict x = node.segment[r] + offset;
+  for (int r = 1; r < node->size; r++) {
+    const float *restrict x = node->segment[r] + offset;
     RNN_VECTORIZE
     for (long i = 0; i < n; i++) s[i] += x[i];
   }
@@ -124,7 +117,7 @@ RNN_KERNEL static void add_segments(long offset, long n, float *sum) {
 RNN_KERNEL static void write_segments(int from, int to, long offset, long n, const float *sum) {
   const float *restrict s = sum;
   for (int r = from; r < to; r++) {
-    float *restrict x = node.segment[r] + offset;
+    float *restrict x = node->segment[r] + offset;
     RNN_VECTORIZE
     for (long i = 0; i < n; i++) x[i] = s[i];
   }
@@ -133,23 +126,23 @@ RNN_KERNEL static void write_segments(int from, int to, long offset, long n, con
 int rnn_mpi_node_sum(void) {
   int status = synchronize();  // every rank's buffer is complete
   if (status != 0) return status;
-  long lo = node.count * node.rank / node.size / ALIGN * ALIGN;
-  long hi = node.rank + 1 == node.size ? node.count : node.count * (node.rank + 1) / node.size / ALIGN * ALIGN;
+  long lo = node->count * node->rank / node->size / ALIGN * ALIGN;
+  long hi = node->rank + 1 == node->size ? node->count : node->count * (node->rank + 1) / node->size / ALIGN * ALIGN;
   float sum[BLOCK] __attribute__((aligned(64)));
   // On one machine, the sum goes into every rank's buffer at once; with other machines, into this
   // rank's own, where the part's sum across the machines then replaces it.
-  int from = node.machines == 1 ? 0 : node.rank, to = node.machines == 1 ? node.size : node.rank + 1;
+  int from = node->machines == 1 ? 0 : node->rank, to = node->machines == 1 ? node->size : node->rank + 1;
   for (long i = lo; i < hi; i += BLOCK) {
     long n = hi - i < BLOCK ? hi - i : BLOCK;
     add_segments(i, n, sum);
     write_segments(from, to, i, n, sum);
   }
-  if (node.machines > 1) {
-    float *own = node.segment[node.rank];
-    status = rnn_mpi_allreduce(own + lo, hi - lo, sizeof(float), rnn_mpi.float_type, rnn_mpi.sum, node.across);
+  if (node->machines > 1) {
+    float *own = node->segment[node->rank];
+    status = rnn_mpi_allreduce(own + lo, hi - lo, sizeof(float), rnn_mpi.float_type, rnn_mpi.sum, node->across);
     if (status != 0) return status;
-    for (int r = 0; r < node.size; r++) {
-      if (r != node.rank) memcpy(node.segment[r] + lo, own + lo, (size_t)(hi - lo) * sizeof(float));
+    for (int r = 0; r < node->size; r++) {
+      if (r != node->rank) memcpy(node->segment[r] + lo, own + lo, (size_t)(hi - lo) * sizeof(float));
     }
   }
   return synchronize();  // no rank reads its buffer before every part is written

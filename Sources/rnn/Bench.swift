@@ -125,6 +125,7 @@ struct Bench: ParsableCommand {
         ("allreduce_s_per_step", "\(allreducePerStep)"), ("train_step_s_median", "\(medianStep)"),
         ("allreduce_s_median", "\(medianAllreduce)"), ("allreduce_wait_s_per_step", "\(waitingPerStep)"),
         ("gradient_sum", jsonStringLiteral(gradientSum)),
+        ("shared_product", "\(trainer.sharedProduct != nil)"),
         ("device", jsonStringLiteral(gpu?.description ?? "cpu")),
       ]
       say("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
@@ -141,7 +142,8 @@ struct Bench: ParsableCommand {
           "        \(ranks) ranks, streams \(streams.map(String.init).joined(separator: "/")) at the end; "
             + "allreduce \(fixed(allreducePerStep * 1e3, 2)) ms per step (\(fixed(100 * allreducePerStep * Double(steps) / trainSeconds, 1))% of a step; "
             + "median \(fixed(medianAllreduce * 1e3, 2)) ms), \(fixed(waitingPerStep * 1e3, 2)) ms of it waiting for "
-            + "the slowest rank; gradients summed by \(gradientSum)")
+            + "other ranks; gradients summed by \(gradientSum)"
+            + (trainer.sharedProduct == nil ? "" : "; the bottom layer's W_hh gradient made by the ranks together"))
       }
       say("sample: \(thousands(sampleRate)) chars/s (batch 1, \(weights.precision.kernel))")
       say("peak resident memory: \(fixed(Double(peak) / 1_048_576, 1)) MiB")

@@ -39,7 +39,8 @@ final class DataParallelTests: MPIRunTestCase {
       for line in lines {
         let allreduce = try XCTUnwrap(line["allreduce_s"] as? Double, "\(line)")
         let waiting = try XCTUnwrap(line["allreduce_wait_s"] as? Double, "\(line)")
-        XCTAssert(allreduce > 0 && waiting >= 0 && waiting <= allreduce, "allreduce \(allreduce) s, waiting \(waiting) s")
+        XCTAssert(
+          allreduce > 0 && waiting >= 0 && waiting <= allreduce, "allreduce \(allreduce) s, waiting \(waiting) s")
       }
       XCTAssert(try progressLines(in: "one").allSatisfy { $0["allreduce_s"] == nil && $0["allreduce_wait_s"] == nil })
     }
@@ -148,11 +149,13 @@ final class DataParallelTests: MPIRunTestCase {
   }
 
   func testBenchReportsRanksAndAllreduceTime() throws {
-    // Both ranks on this machine: the gradients are summed in the memory they share, unless told.
-    for (setting, gradientSum) in [(nil, "shared memory"), ("allreduce", "MPI_Allreduce")] {
+    // Both ranks on this machine: the gradients are summed in the memory they share, and the bottom
+    // layer's W_hh gradient made there together, unless told.
+    for (setting, gradientSum, shared) in [(nil, "shared memory", true), ("allreduce", "MPI_Allreduce", false)] {
       let (json, result) = try twoRankBench(
         ["--layers", "1", "--hidden", "32"], options: setting.map { ["-x", "RNN_GRADIENT_SUM=\($0)"] } ?? [])
       XCTAssertEqual(json["gradient_sum"] as? String, gradientSum)
+      XCTAssertEqual(json["shared_product"] as? Bool, shared)
       try checkRanksAndAllreduceTime(json, result)
     }
   }
@@ -160,7 +163,9 @@ final class DataParallelTests: MPIRunTestCase {
   /// A window that would not fit where Open MPI keeps it (a container's small /dev/shm, here a
   /// 1 MiB tmpfs named by `osc_sm_backing_directory`) is not made: the gradients go through
   /// MPI_Allreduce instead of a write past the room, which would end the rank (SIGBUS). Gradients
-  /// that fit there still go through it. Skipped where a tmpfs cannot be mounted (not root).
+  /// that fit there still go through it, and so does a shared product whose operands fit too;
+  /// operands that do not leave each rank to make its own. Skipped where a tmpfs cannot be mounted
+  /// (not root).
   func testGradientsThatDoNotFitInSharedMemoryAreSummedByAllreduce() throws {
     let small = folder + "/small-shm"
     try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: true)
@@ -168,20 +173,26 @@ final class DataParallelTests: MPIRunTestCase {
       URL(fileURLWithPath: "/bin/mount"), ["-t", "tmpfs", "-o", "size=1m", "tmpfs", small], in: folder)
     guard mount.status == 0 else { throw XCTSkip("cannot mount a tmpfs here: \(mount.stderr)") }
     defer { _ = try? runCommand(URL(fileURLWithPath: "/bin/umount"), [small], in: folder) }
-    // 2 x 256: 4.5 MB of gradients a rank; 1 x 32: 35 KB.
-    let shapes = [(["--layers", "2", "--hidden", "256"], "MPI_Allreduce"), (["--layers", "1", "--hidden", "32"], "shared memory")]
-    for (shape, gradientSum) in shapes {
+    // 2 x 256: 4.5 MB of gradients a rank. 1 x 32: 35 KB, and 26 KB of a shared product's operands
+    // (T*B rows of 4H + H floats). 1 x 64 at T = 100: 0.17 MB of gradients, 0.5 MB of operands.
+    let shapes = [
+      (["--layers", "2", "--hidden", "256"], "MPI_Allreduce", false),
+      (["--layers", "1", "--hidden", "32"], "shared memory", true),
+      (["--layers", "1", "--hidden", "64", "--seq-length", "100"], "shared memory", false),
+    ]
+    for (shape, gradientSum, shared) in shapes {
       let (json, _) = try twoRankBench(shape, options: ["--mca", "osc_sm_backing_directory", small])
       XCTAssertEqual(json["gradient_sum"] as? String, gradientSum, shape.joined(separator: " "))
+      XCTAssertEqual(json["shared_product"] as? Bool, shared, shape.joined(separator: " "))
     }
   }
 
-  /// `rnn bench --json` of a model of `shape` (short sequences, batch 4) as two ranks, which must
-  /// succeed: its JSON object, and the run.
+  /// `rnn bench --json` of a model of `shape` (short sequences, batch 4, unless `shape` says
+  /// otherwise) as two ranks, which must succeed: its JSON object, and the run.
   private func twoRankBench(_ shape: [String], options: [String]) throws -> ([String: Any], CommandResult) {
     let result = try mpirunRNN(
       ranks: 2,
-      ["bench"] + shape + ["--seq-length", "10", "--batch-size", "4", "--seconds", "0.2", "--threads", "1", "--json"],
+      ["bench", "--seq-length", "10", "--batch-size", "4"] + shape + ["--seconds", "0.2", "--threads", "1", "--json"],
       options: options)
     XCTAssertEqual(result.status, 0, result.transcript)
     let line = try XCTUnwrap(result.stdout.split(separator: "\n").last { $0.hasPrefix("{") }, result.transcript)

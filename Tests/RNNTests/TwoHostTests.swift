@@ -135,5 +135,6 @@ final class TwoHostTests: MPIRunTestCase {
     XCTAssertEqual(json["ranks"] as? Int, 4)
     XCTAssertEqual(
       json["gradient_sum"] as? String, "shared memory on each machine, then MPI_Allreduce across machines")
+    XCTAssertEqual(json["shared_product"] as? Bool, true, "each host's pair shares the product")
   }
 }

@@ -12,6 +12,7 @@
 //   optimizers.c   Adam, RMSprop and SGD-with-momentum updates over flat parameter buffers.
 //   mpi.c          Open MPI, loaded at run time under mpirun: init, allreduce sums, abort.
 //   mpi_node.c     sums through memory the ranks on one machine share (the gradients').
+//   mpi_share.c    products the ranks on one machine share, block by block (a weight gradient's).
 //   cuda_*.c       the CUDA backend (rnn_cuda.h): loader, language model, sampler; kernels in cuda/.
 //
 // Every array is float32, row-major and contiguous unless a leading dimension says otherwise.
@@ -374,6 +375,33 @@ float *rnn_mpi_node_sum_setup(long count, int *machines);
 /// (on each machine added in local rank order, then across machines by MPI_Allreduce); every rank
 /// must call it. MPI's status, 0 on success.
 int rnn_mpi_node_sum(void);
+
+// MARK: - Work shared through memory (mpi_share.c)
+
+/// Longs that describe a task of rnn_mpi_share_publish (their meaning is the caller's).
+#define RNN_SHARE_WORDS 5
+
+/// Sets up the products the ranks on one machine share, each rank's operands in an area of
+/// `floats` floats in memory the machine's ranks share; every rank must call it, once, with the
+/// same `floats`, after rnn_mpi_node_sum_setup succeeded. Returns this rank's area (64-byte aligned,
+/// valid until rnn_mpi_finalize), or NULL on every rank alike where it cannot: the sums do not go
+/// through shared memory, or the areas do not fit a machine's /dev/shm.
+float *rnn_mpi_share_setup(long floats);
+/// The area of local rank `rank` (of this machine's ranks), as this process sees it.
+float *rnn_mpi_share_area(int rank);
+/// The gradients of local rank `rank` (rnn_mpi_node_sum_setup's buffer), as this process sees them.
+float *rnn_mpi_share_gradients(int rank);
+/// This process's rank among the ranks on its machine.
+int rnn_mpi_share_rank(void);
+/// Publishes this rank's task of `round` (1, 2, ... one per shared product; every rank publishes
+/// each round once): `blocks` blocks (0: none to share), described by `words`
+/// (RNN_SHARE_WORDS), its operands already in this rank's area.
+void rnn_mpi_share_publish(int round, long blocks, const long *words);
+/// Claims a block of `round`: this rank's own task's first, then the other ranks' in rank order,
+/// waiting for those that have not published `round` yet (the seconds waited add to `idle`).
+/// Returns 1 with the block's owner (local rank), its index and its task's words
+/// (RNN_SHARE_WORDS), or 0 once every block of the round is claimed.
+int rnn_mpi_share_claim(int round, int *owner, long *block, long *words, double *idle);
 
 #ifdef __cplusplus
 }

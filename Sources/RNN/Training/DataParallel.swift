@@ -13,11 +13,22 @@ public protocol Communicator: AnyObject {
   /// as `sum(parameters.gradients)`, by the fastest way this communicator has (it may move the
   /// gradients, with `Parameters.keepGradients(in:)`, into memory the ranks share).
   func sumGradients(of parameters: Parameters) throws(DataParallelError)
+  /// From now on, has the ranks on each machine make the product of `weight`'s gradient together
+  /// (`SharedWeightGradient`), for operands of at most `rows` rows (`dy [N, O]`, `x [N, I]`,
+  /// `N <= rows`); returns the sharing, or nil where this communicator cannot. Every rank calls it
+  /// at the same point, after `sumGradients(of:)` has moved the gradients of `parameters`.
+  func shareWeightGradient(of weight: ParameterRef, in parameters: Parameters, rows: Int) -> SharedWeightGradient?
 }
 
 extension Communicator {
   public func sumGradients(of parameters: Parameters) throws(DataParallelError) {
     try sum(parameters.gradients)
+  }
+
+  public func shareWeightGradient(of weight: ParameterRef, in parameters: Parameters, rows: Int)
+    -> SharedWeightGradient?
+  {
+    nil
   }
 
   /// The element-wise sum of `values` over all ranks.

@@ -87,6 +87,18 @@ public final class MPICommunicator: Communicator {
     guard status == 0 else { throw .communication(call: "the shared-memory sum", status: status) }
   }
 
+  /// Shares the product of `weight`'s gradient among the ranks on each machine where the gradients
+  /// of `parameters` are summed through shared memory and the operands fit there.
+  public func shareWeightGradient(of weight: ParameterRef, in parameters: Parameters, rows: Int)
+    -> SharedWeightGradient?
+  {
+    guard sharedGradients === parameters, weight.shape.count == 2,
+      let sharing = SharedWeightGradient(floats: rows * (weight.shape[0] + weight.shape[1]))
+    else { return nil }
+    parameters.shareWeightGradient(of: weight, with: sharing)
+    return sharing
+  }
+
   /// Leaves the job normally; every rank calls it once, at the end.
   public func finalize() { rnn_mpi_finalize() }
 

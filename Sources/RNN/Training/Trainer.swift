@@ -24,13 +24,19 @@ public final class Trainer {
   /// How the ranks divide the batch's streams now, or nil when this trainer trains alone.
   public private(set) var balance: StreamBalance?
   /// Seconds spent summing gradients and losses across ranks (and moving carried state between
-  /// them), over all steps so far.
+  /// them), with the time waited for other ranks in the shared product, over all steps so far.
   public private(set) var communicationSeconds = 0.0
-  /// Of `communicationSeconds`, the part spent waiting for the slowest rank to reach the gradient
-  /// sum: at each step, the slowest rank's seconds of work on its streams minus this rank's (the
-  /// ranks start a step together, and their seconds travel with the loss), at most the time the
-  /// sums took. The rest is the transfer.
+  /// Of `communicationSeconds`, the part spent waiting for other ranks: in the shared product
+  /// (`sharedProduct`), for them to reach it, and at the gradient sum, for the slowest rank to
+  /// reach it: at each step, the slowest rank's seconds until the sum minus this rank's (the ranks
+  /// start a step together, and their seconds travel with the loss), at most the time the sums
+  /// took. The rest is the transfer.
   public private(set) var waitingSeconds = 0.0
+  /// The bottom recurrent layer's `W_hh` gradient, made by the ranks on each machine together
+  /// (after the first step, where the gradients are summed through shared memory), or nil.
+  public private(set) var sharedProduct: SharedWeightGradient?
+  /// Whether the ranks have tried to share that product (every rank decides at its first sum).
+  private var sharingTried = false
   /// The GPU this trainer trains on (after `move(to:)`), or nil on the CPU. There the model's
   /// parameters, the optimizer and the carried state live on the GPU; `synchronize()` copies
   /// them back to `model`, `optimizer` and `state`.
@@ -163,15 +169,22 @@ public final class Trainer {
     if let dataParallel {
       let (communicator, worked, start) = (dataParallel.communicator, seconds(since: started), ContinuousClock.now)
       try communicator.sumGradients(of: model.parameters)
-      // The loss, then each rank's seconds in its own slot: a sum with one non-zero term, exact.
-      let slots = (0..<communicator.size).map { $0 == communicator.rank ? worked : 0 }
+      let product = sharedProduct?.report ?? SharedWeightGradient.Report()
+      shareProduct(communicator)
+      // The loss, then each rank's seconds until the sum and of its own work, each in its own
+      // slot: sums with one non-zero term, exact.
+      let ranks = communicator.size
+      let slots = (0..<2 * ranks).map {
+        $0 == communicator.rank ? worked : $0 == ranks + communicator.rank ? product.ownWork(of: worked) : 0
+      }
       let totals = try communicator.sum([Double(loss * weight)] + slots)
       loss = Float(totals[0])
-      let (ranksWork, communicated) = (Array(totals.dropFirst()), seconds(since: start))
+      let (ranksArrival, communicated) = (totals[1...ranks], seconds(since: start))
       // The slowest rank's seconds less this rank's: the wait in the sums (at most what they took).
-      waitingSeconds += min(ranksWork.max()! - worked, communicated)
-      if dataParallel.balancesStreams { workSeconds = ranksWork }
-      communicationSeconds += communicated
+      let waited = min(ranksArrival.max()! - worked, communicated) + product.idleSeconds
+      waitingSeconds += waited
+      if dataParallel.balancesStreams { workSeconds = Array(totals[(ranks + 1)...]) }
+      communicationSeconds += communicated + product.idleSeconds
     }
     let diverged = TrainingError.diverged(step: progress.step + 1, loss: loss)
     guard loss.isFinite else { throw diverged }
@@ -192,6 +205,16 @@ public final class Trainer {
     return StepReport(loss: loss, gradientNorm: norm, learningRate: rate)
   }
 
+  /// At the first sum, has the ranks on each machine make the bottom layer's `W_hh` gradient
+  /// together from the next step on, where they can (`Communicator.shareWeightGradient`).
+  private func shareProduct(_ communicator: Communicator) {
+    guard !sharingTried else { return }
+    sharingTried = true
+    guard let bottom = model.layers.first, bottom.cell.hasHiddenWeights else { return }
+    sharedProduct = communicator.shareWeightGradient(
+      of: bottom.weightHH, in: model.parameters, rows: config.seqLength * config.batchSize)
+  }
+
   /// Records the ranks' seconds of work on the last batch in `balance`; when the shares change,
   /// the carried state of every stream goes to the rank that now trains it.
   private func rebalance(_ workSeconds: [Double]) throws(DataParallelError) {
@@ -204,12 +227,6 @@ public final class Trainer {
     let whole = try dataParallel.communicator.gather(state, share: before)
     state = whole.map { $0.rows(share.streams) }
     communicationSeconds += seconds(since: start)
-  }
-
-  /// Seconds from `start` until now.
-  private func seconds(since start: ContinuousClock.Instant) -> Double {
-    let elapsed = (ContinuousClock.now - start).components
-    return Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
   }
 
   /// `step()` on the GPU: the same update, with dropout masks drawn there from a seed that this
@@ -276,4 +293,10 @@ public final class Trainer {
     progress.bestValidationLoss = loss
     return true
   }
+}
+
+/// Seconds from `start` until now.
+func seconds(since start: ContinuousClock.Instant) -> Double {
+  let elapsed = (ContinuousClock.now - start).components
+  return Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
 }

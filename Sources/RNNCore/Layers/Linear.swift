@@ -14,7 +14,7 @@ func affineBackward(
   guard n > 0 else { return .zeros(x.shape) }
   let backend = parameters.backend
   x.withPointer { x in
-    backend.accumulateWeightGradient(o, i, [.init(n: n, dy: dy, ldy: o, x: x)], into: parameters.gradient(weight))
+    parameters.accumulateWeightGradient(of: weight, [.init(n: n, dy: dy, ldy: o, x: x)])
   }
   backend.addColumnSums(n, o, dy, into: parameters.gradient(bias))
   return Tensor(shape: x.shape) { dx in

@@ -78,12 +78,12 @@ extension RecurrentLayer {
     let backend = parameters.backend
     cache.initial.h.withPointer { h0 in
       cache.y.withPointer { y in
-        backend.accumulateWeightGradient(
-          rows, h,
+        parameters.accumulateWeightGradient(
+          of: weightHH,
           [
             .init(n: b, dy: dhg, ldy: rows, x: h0),  // h_{t-1} of step 0 is the initial state
             .init(n: n - b, dy: dhg + b * rows, ldy: rows, x: y),
-          ], into: parameters.gradient(weightHH))
+          ])
       }
     }
     backend.addColumnSums(n, rows, dhg, into: parameters.gradient(biasHH))

@@ -74,6 +74,8 @@ public final class Parameters: @unchecked Sendable {
   private var ownsGradients = true
   /// What computes with them: the layers that read them, their optimizer and clipping.
   public let backend: any ComputeBackend
+  /// The sharings that compute given weights' gradients (`shareWeightGradient`), by the weight's offset.
+  var weightGradientSharings: [Int: any WeightGradientSharing] = [:]
 
   /// Parameters of `layout`, all zero (to be loaded, or initialised), computed with by `backend`.
   public init(_ layout: ParameterLayout, backend: any ComputeBackend = CPUBackend()) {
