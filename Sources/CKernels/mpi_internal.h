@@ -44,6 +44,13 @@ typedef struct {
 /// Filled by rnn_mpi_node_sum_setup (mpi_node.c); read by mpi_share.c.
 extern rnn_mpi_node_ranks rnn_mpi_node;
 
+/// Allocates a window of `bytes` a rank in memory this machine's ranks share (rnn_mpi_node.local)
+/// where every rank of the job agrees it can: it is `ready` on each (its own allocations made), and
+/// the windows fit in each machine's shared-memory folder. Fills `parts` (one per local rank) with
+/// each local rank's part, 64-byte aligned, as this process sees it. Returns the window, or NULL,
+/// on every rank alike where they do not agree.
+void *rnn_mpi_node_window(long bytes, int ready, void **parts);
+
 /// Sums `count` elements of `type` (`width` bytes each) in place across the ranks of `comm`, in
 /// pieces that fit MPI's int counts; MPI's status.
 int rnn_mpi_allreduce(void *buffer, long count, long width, void *type, void *op, void *comm);

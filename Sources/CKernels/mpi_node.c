@@ -30,6 +30,33 @@ enum {
 rnn_mpi_node_ranks rnn_mpi_node;
 static rnn_mpi_node_ranks *const node = &rnn_mpi_node;
 
+void *rnn_mpi_node_window(long bytes, int ready, void **parts) {
+  rnn_mpi_functions *f = &rnn_mpi;
+  // Open MPI backs the window with a file in osc_sm_backing_directory (/dev/shm unless set): in a
+  // container whose /dev/shm is small (64 MiB by default in Docker), writing past its room would
+  // end the process (SIGBUS), so the window must fit there on every machine. The decision to go on
+  // is every rank's, as the rest is collective.
+  const char *directory = getenv("OMPI_MCA_osc_sm_backing_directory");
+  struct statvfs space;
+  bytes += 64;  // room to align each part
+  double room = ready && statvfs(directory ? directory : "/dev/shm", &space) == 0 &&
+                (double)space.f_bavail * (double)space.f_frsize >= 1.25 * (double)node->size * (double)bytes;
+  void *base = NULL, *window = NULL;
+  if (rnn_mpi_allreduce(&room, 1, sizeof room, f->double_type, f->min, f->comm_world) != 0 || !room ||
+      f->win_allocate_shared(bytes, 1, f->info_null, node->local, &base, &window) != 0 ||
+      f->win_lock_all(OMPI_MODE_NOCHECK, window) != 0) {
+    return NULL;
+  }
+  for (int r = 0; r < node->size; r++) {
+    long size = 0;
+    int unit = 0;
+    void *start = NULL;
+    if (f->win_shared_query(window, r, &size, &unit, &start) != 0) return NULL;
+    parts[r] = (void *)(((uintptr_t)start + 63) & ~(uintptr_t)63);
+  }
+  return window;
+}
+
 float *rnn_mpi_node_sum_setup(long count, int *machines) {
   rnn_mpi_functions *f = &rnn_mpi;
   if (!f->comm_split_type || !f->comm_split || !f->barrier || !f->win_allocate_shared ||
@@ -50,39 +77,13 @@ float *rnn_mpi_node_sum_setup(long count, int *machines) {
       fewest != most || node->size < 2) {
     return NULL;
   }
-  // Open MPI backs the window with a file in osc_sm_backing_directory (/dev/shm unless set): in a
-  // container whose /dev/shm is small (64 MiB by default in Docker), writing past its room would
-  // end the process (SIGBUS), so the window must fit there on every machine. Every rank must also
-  // have its list of the segments: the decision to go on is every rank's, as the rest is collective.
-  const char *directory = getenv("OMPI_MCA_osc_sm_backing_directory");
-  struct statvfs space;
-  double needed = (double)node->size * (double)(count + ALIGN) * sizeof(float);
+  // Every rank must also have its list of the segments.
   float **segment = malloc((size_t)node->size * sizeof *segment);
-  double ready = segment && statvfs(directory ? directory : "/dev/shm", &space) == 0 &&
-                 (double)space.f_bavail * (double)space.f_frsize >= 1.25 * needed;
-  if (rnn_mpi_allreduce(&ready, 1, sizeof ready, f->double_type, f->min, f->comm_world) != 0 || !ready ||
-      f->comm_split(f->comm_world, node->rank, world_rank, &node->across) != 0 ||
+  void *window = rnn_mpi_node_window((count + ALIGN) * (long)sizeof(float), segment != NULL, (void **)segment);
+  if (!window || f->comm_split(f->comm_world, node->rank, world_rank, &node->across) != 0 ||
       f->comm_size(node->across, &node->machines) != 0) {
     free(segment);
     return NULL;
-  }
-  void *base = NULL, *window = NULL;
-  if (f->win_allocate_shared((count + ALIGN) * (long)sizeof(float), sizeof(float), f->info_null,
-                             node->local, &base, &window) != 0 ||
-      f->win_lock_all(OMPI_MODE_NOCHECK, window) != 0) {
-    free(segment);
-    return NULL;
-  }
-  for (int r = 0; r < node->size; r++) {
-    long bytes = 0;
-    int unit = 0;
-    void *start = NULL;
-    if (f->win_shared_query(window, r, &bytes, &unit, &start) != 0) {
-      free(segment);
-      return NULL;
-    }
-    uintptr_t address = ((uintptr_t)start + 63) & ~(uintptr_t)63;
-    segment[r] = (float *)address;
   }
   *machines = node->machines;
   node->count = count;

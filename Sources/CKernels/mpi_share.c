@@ -21,7 +21,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,48 +43,24 @@ _Static_assert(sizeof(slot) <= SLOT_BYTES, "a slot must fit its bytes");
 static struct {
   slot **slots;   // each local rank's slot, in the window
   float **areas;  // each local rank's area
-  long floats;    // floats in an area
 } shared;
 
 static rnn_mpi_node_ranks *const node = &rnn_mpi_node;
 
 float *rnn_mpi_share_setup(long floats) {
-  rnn_mpi_functions *f = &rnn_mpi;
   if (!node->segment || shared.slots || floats <= 0) return NULL;
-  // As for the gradients' window (mpi_node.c): it must fit the shared-memory folder on every
-  // machine, and every rank must have its lists, or no rank goes on.
-  const char *directory = getenv("OMPI_MCA_osc_sm_backing_directory");
-  struct statvfs space;
-  long bytes = SLOT_BYTES + floats * (long)sizeof(float) + 64;
-  double needed = (double)node->size * (double)bytes;
+  // As for the gradients' window: every rank must have its lists, or no rank goes on.
   slot **slots = malloc((size_t)node->size * sizeof *slots);
   float **areas = malloc((size_t)node->size * sizeof *areas);
-  double ready = slots && areas && statvfs(directory ? directory : "/dev/shm", &space) == 0 &&
-                 (double)space.f_bavail * (double)space.f_frsize >= 1.25 * needed;
-  void *base = NULL, *window = NULL;
-  if (rnn_mpi_allreduce(&ready, 1, sizeof ready, f->double_type, f->min, f->comm_world) != 0 || !ready ||
-      f->win_allocate_shared(bytes, 1, f->info_null, node->local, &base, &window) != 0 ||
-      f->win_lock_all(OMPI_MODE_NOCHECK, window) != 0) {
+  long bytes = SLOT_BYTES + floats * (long)sizeof(float);
+  if (!rnn_mpi_node_window(bytes, slots && areas, (void **)slots)) {
     free(slots);
     free(areas);
     return NULL;
   }
-  for (int r = 0; r < node->size; r++) {
-    long size = 0;
-    int unit = 0;
-    void *start = NULL;
-    if (f->win_shared_query(window, r, &size, &unit, &start) != 0) {
-      free(slots);
-      free(areas);
-      return NULL;
-    }
-    uintptr_t address = ((uintptr_t)start + 63) & ~(uintptr_t)63;
-    slots[r] = (slot *)address;
-    areas[r] = (float *)(address + SLOT_BYTES);
-  }
+  for (int r = 0; r < node->size; r++) areas[r] = (float *)((char *)slots[r] + SLOT_BYTES);
   shared.slots = slots;
   shared.areas = areas;
-  shared.floats = floats;
   return areas[node->rank];
 }
 
