@@ -63,6 +63,8 @@ struct Bench: ParsableCommand {
     // Each step's wall time and allreduce time: their medians discount the bursts of a shared machine.
     var stepSeconds: [Double] = []
     var allreduceSeconds: [Double] = []
+    // Blocks of other ranks' shared products that this rank made, over the timed steps.
+    var blocksHelped = 0
     let (trainStart, waitingBefore) = (monotonicSeconds(), trainer.waitingSeconds)
     // The ranks stop after the same step, when rank 0's time is up.
     func timeUp() throws -> Bool {
@@ -75,6 +77,7 @@ struct Bench: ParsableCommand {
       try trainer.step()
       stepSeconds.append(monotonicSeconds() - start)
       allreduceSeconds.append(trainer.communicationSeconds - communication)
+      blocksHelped += trainer.sharedProduct?.report.helpingBlocks ?? 0
     }
     let trainSeconds = monotonicSeconds() - trainStart
     let steps = stepSeconds.count
@@ -126,6 +129,7 @@ struct Bench: ParsableCommand {
         ("allreduce_s_median", "\(medianAllreduce)"), ("allreduce_wait_s_per_step", "\(waitingPerStep)"),
         ("gradient_sum", jsonStringLiteral(gradientSum)),
         ("shared_product", "\(trainer.sharedProduct != nil)"),
+        ("shared_product_blocks_helped_per_step", "\(Double(blocksHelped) / Double(steps))"),
         ("device", jsonStringLiteral(gpu?.description ?? "cpu")),
       ]
       say("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")

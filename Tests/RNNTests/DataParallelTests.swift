@@ -81,20 +81,7 @@ final class DataParallelTests: MPIRunTestCase {
       "--print-every", "10", "--sample-length", "0",
     ]
     try rnnSucceeding(arguments + ["--checkpoint-dir", "one"])
-    // Rank 1 shares core 1 with a busy loop, so works at about half the speed of rank 0.
-    let taskset = URL(fileURLWithPath: "/usr/bin/taskset")
-    let busy = try startCommand(taskset, ["-c", "1", "/bin/sh", "-c", "while :; do :; done"], in: folder)
-    defer {
-      busy.process.terminate()
-      _ = try? finishCommand(busy)
-    }
-    let ranks = arguments + ["--checkpoint-dir", "ranks"]
-    let result = try runCommand(
-      mpirun,
-      mpirunArguments(ranks: 1, ranks, options: ["--bind-to", "none"])
-        + [":", "-np", "1"] + (underAddressSanitizer ? ["-x", "ASAN_OPTIONS=detect_leaks=0"] : [])
-        + [taskset.path, "-c", "1", executable.path] + ranks,
-      in: folder, timeout: commandTimeout)
+    let result = try mpirunWithRankOneSlowed(arguments + ["--checkpoint-dir", "ranks"])
     XCTAssertEqual(result.status, 0, result.transcript)
     let shares = try streams(in: "ranks")
     XCTAssertEqual(shares.count, 6, result.transcript)
@@ -105,13 +92,46 @@ final class DataParallelTests: MPIRunTestCase {
     XCTAssertLessThanOrEqual(try largestDifference("one/latest.safetensors", "ranks/latest.safetensors"), 1e-4)
   }
 
-  func testEvenSharesRepeatBitForBit() throws {
+  /// Runs `rnn arguments` as two ranks, rank 1 on core 1, which it shares with a busy loop, so that
+  /// it works at about half the speed of rank 0.
+  private func mpirunWithRankOneSlowed(_ arguments: [String]) throws -> CommandResult {
+    let taskset = URL(fileURLWithPath: "/usr/bin/taskset")
+    let busy = try startCommand(taskset, ["-c", "1", "/bin/sh", "-c", "while :; do :; done"], in: folder)
+    defer {
+      busy.process.terminate()
+      _ = try? finishCommand(busy)
+    }
+    return try runCommand(
+      mpirun,
+      mpirunArguments(ranks: 1, arguments, options: ["--bind-to", "none"])
+        + [":", "-np", "1"] + (underAddressSanitizer ? ["-x", "ASAN_OPTIONS=detect_leaks=0"] : [])
+        + [taskset.path, "-c", "1", executable.path] + arguments,
+      in: folder, timeout: commandTimeout)
+  }
+
+  /// With equal shares the ranks sum in the same order at every step, so runs repeat bit for bit,
+  /// whichever rank makes which block of the shared product: the third run's rank 1 is slowed, so
+  /// that rank 0 makes part of rank 1's product (its bench counts the blocks).
+  func testEvenSharesRepeatBitForBitWhoeverMakesTheSharedProduct() throws {
+    guard ProcessInfo.processInfo.activeProcessorCount >= 2 else { throw XCTSkip("needs two cores") }
     try write("text.txt", SentenceText(length: 12_000, seed: 5).text)
-    for run in ["first", "second"] {
-      XCTAssertEqual(try mpirunRNN(ranks: 2, arguments(run, steps: 20) + ["--even-shares"]).status, 0)
+    for run in ["first", "second", "slowed"] {
+      let arguments = arguments(run, steps: 20) + ["--even-shares"]
+      let result = try run == "slowed" ? mpirunWithRankOneSlowed(arguments) : mpirunRNN(ranks: 2, arguments)
+      XCTAssertEqual(result.status, 0, result.transcript)
       XCTAssertEqual(try streams(in: run), Array(repeating: [4, 4], count: 2))
     }
     XCTAssertEqual(try largestDifference("first/latest.safetensors", "second/latest.safetensors"), 0)
+    XCTAssertEqual(try largestDifference("first/latest.safetensors", "slowed/latest.safetensors"), 0)
+    let bench = try mpirunWithRankOneSlowed([
+      "bench", "--layers", "2", "--hidden", "32", "--embedding", "16", "--seq-length", "20", "--batch-size", "8",
+      "--even-shares", "--seconds", "0.5", "--threads", "1", "--json",
+    ])
+    XCTAssertEqual(bench.status, 0, bench.transcript)
+    let line = try XCTUnwrap(bench.stdout.split(separator: "\n").last { $0.hasPrefix("{") }, bench.transcript)
+    let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    XCTAssertEqual(json["shared_product"] as? Bool, true)
+    XCTAssertGreaterThan(try XCTUnwrap(json["shared_product_blocks_helped_per_step"] as? Double), 0)
   }
 
   func testABatchTheRanksCannotShareIsRefusedInOneLine() throws {
