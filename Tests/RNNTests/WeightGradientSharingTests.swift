@@ -1,5 +1,6 @@
 import XCTest
 
+@testable import RNN
 @testable import RNNCore
 
 /// `Parameters.shareWeightGradient(of:with:)`: the product of a shared weight's gradient goes to the
@@ -59,5 +60,18 @@ final class WeightGradientSharingTests: XCTestCase {
     for (shared, alone) in zip(gradients[1], gradients[0]) {
       XCTAssertEqual(shared, alone, accuracy: 1e-5 * max(1, abs(alone)))
     }
+  }
+
+  /// A rank's own work, for the stream shares: its seconds to the sum without the wait and its help
+  /// on others' blocks, with its blocks that others made at its own pace per block.
+  func testARanksOwnWorkLeavesOutTheWaitAndTheHelpAndCountsItsBlocksOthersMade() {
+    var report = SharedWeightGradient.Report()
+    (report.idleSeconds, report.ownSeconds, report.ownBlocks) = (0.1, 0.3, 6)
+    (report.helpingSeconds, report.helpingBlocks, report.blocksTakenOver) = (0.2, 4, 2)
+    XCTAssertEqual(report.ownWork(of: 1.0), 1.0 - 0.1 - 0.2 + 2 * 0.05, accuracy: 1e-12)
+    // None of its own made: its pace on others' blocks.
+    (report.ownSeconds, report.ownBlocks, report.blocksTakenOver) = (0, 0, 8)
+    XCTAssertEqual(report.ownWork(of: 1.0), 1.0 - 0.1 - 0.2 + 8 * 0.05, accuracy: 1e-12)
+    XCTAssertEqual(SharedWeightGradient.Report().ownWork(of: 0.7), 0.7)
   }
 }

@@ -10,8 +10,8 @@ import RNNCore
 /// `w`; then it computes blocks, its own first, then the other ranks' as they publish, until every
 /// block is taken. A block goes into its owner's gradients (which `MPICommunicator` keeps in shared
 /// memory) and is computed the same way whichever rank takes it: the gradients do not depend on who
-/// did the work, and a run repeats bit for bit. The sum of the gradients that follows waits for
-/// every block.
+/// did the work (with equal shares a run repeats bit for bit). The sum of the gradients that
+/// follows waits for every block.
 ///
 /// The trainer shares the bottom recurrent layer's `W_hh` (`Trainer`): its product is the last
 /// large one of a step's backward: 30 ms of a rank's 0.35 s step for a 2 x 512 LSTM at batch 16,
