@@ -180,9 +180,9 @@ public final class Trainer {
       let totals = try communicator.sum([Double(loss * weight)] + slots)
       loss = Float(totals[0])
       let (ranksArrival, communicated) = (totals[1...ranks], seconds(since: start))
-      // The slowest rank's seconds less this rank's: the wait in the sums (at most what they took).
-      let waited = min(ranksArrival.max()! - worked, communicated) + product.idleSeconds
-      waitingSeconds += waited
+      // The slowest rank's seconds less this rank's: the wait in the sums (at most what they took);
+      // and the wait in the shared product.
+      waitingSeconds += min(ranksArrival.max()! - worked, communicated) + product.idleSeconds
       if dataParallel.balancesStreams { workSeconds = Array(totals[(ranks + 1)...]) }
       communicationSeconds += communicated + product.idleSeconds
     }
