@@ -79,7 +79,7 @@ float *rnn_mpi_node_sum_setup(long count, int *machines) {
   }
   // Every rank must also have its list of the segments.
   float **segment = malloc((size_t)node->size * sizeof *segment);
-  void *window = rnn_mpi_node_window((count + ALIGN) * (long)sizeof(float), segment != NULL, (void **)segment);
+  void *window = rnn_mpi_node_window(count * (long)sizeof(float), segment != NULL, (void **)segment);
   if (!window || f->comm_split(f->comm_world, node->rank, world_rank, &node->across) != 0 ||
       f->comm_size(node->across, &node->machines) != 0) {
     free(segment);

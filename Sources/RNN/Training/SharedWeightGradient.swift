@@ -46,6 +46,8 @@ public final class SharedWeightGradient: WeightGradientSharing {
   /// This rank's area, `capacity` floats: its `dy`, then its `x`.
   private let area: UnsafeMutablePointer<Float>
   private let capacity: Int
+  /// This rank among the ranks on its machine.
+  private let rank = Int(rnn_mpi_share_rank())
   /// The products so far, this one's number: the same on every rank.
   private var round: Int32 = 0
   /// What this rank did in the last product.
@@ -64,12 +66,12 @@ public final class SharedWeightGradient: WeightGradientSharing {
   public func accumulate(_ terms: [BLAS.GradientTerm], into weight: ParameterRef, of parameters: Parameters) {
     let (o, i) = (weight.shape[0], weight.shape[1])
     let n = terms.reduce(0) { $0 + $1.n }
-    let own = rnn_mpi_share_gradients(rnn_mpi_share_rank())!
     round &+= 1
     report = Report()
     let rows = max(1, (o + Self.blocksPerProduct - 1) / Self.blocksPerProduct)
     // Operands that do not fit, or gradients elsewhere: this rank makes its product alone.
-    let blocks = parameters.gradients.baseAddress == own && n * (o + i) <= capacity ? (o + rows - 1) / rows : 0
+    let sharesGradients = parameters.gradients.baseAddress == rnn_mpi_share_gradients(Int32(rank))
+    let blocks = sharesGradients && n * (o + i) <= capacity ? (o + rows - 1) / rows : 0
     if blocks > 0 {
       // dy block by block, each `[N, rows]` (its own rows of w as columns), so that a block's
       // product reads it whole: as fast as the product of the whole weight, where strided
@@ -96,7 +98,7 @@ public final class SharedWeightGradient: WeightGradientSharing {
       let start = ContinuousClock.now
       compute(block: block, of: Int(owner), words, backend)
       let elapsed = seconds(since: start)
-      if Int(owner) == rnn_mpi_share_rank() {
+      if Int(owner) == rank {
         (report.ownSeconds, report.ownBlocks) = (report.ownSeconds + elapsed, report.ownBlocks + 1)
       } else {
         (report.helpingSeconds, report.helpingBlocks) = (report.helpingSeconds + elapsed, report.helpingBlocks + 1)
