@@ -127,9 +127,7 @@ final class DataParallelTests: MPIRunTestCase {
       "bench", "--layers", "2", "--hidden", "32", "--embedding", "16", "--seq-length", "20", "--batch-size", "8",
       "--even-shares", "--seconds", "0.5", "--threads", "1", "--json",
     ])
-    XCTAssertEqual(bench.status, 0, bench.transcript)
-    let line = try XCTUnwrap(bench.stdout.split(separator: "\n").last { $0.hasPrefix("{") }, bench.transcript)
-    let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    let json = try benchJSON(bench)
     XCTAssertEqual(json["shared_product"] as? Bool, true)
     XCTAssertGreaterThan(try XCTUnwrap(json["shared_product_blocks_helped_per_step"] as? Double), 0)
   }
@@ -214,9 +212,7 @@ final class DataParallelTests: MPIRunTestCase {
       ranks: 2,
       ["bench", "--seq-length", "10", "--batch-size", "4"] + shape + ["--seconds", "0.2", "--threads", "1", "--json"],
       options: options)
-    XCTAssertEqual(result.status, 0, result.transcript)
-    let line = try XCTUnwrap(result.stdout.split(separator: "\n").last { $0.hasPrefix("{") }, result.transcript)
-    return (try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]), result)
+    return (try benchJSON(result), result)
   }
 
   /// The ranks, streams and allreduce times of a two-rank `bench --json` (`result`'s `json`).

@@ -47,6 +47,15 @@ class MPIRunTestCase: CommandLineTestCase {
     try startCommand(mpirun, mpirunArguments(ranks: ranks, arguments, options: options), in: folder)
   }
 
+  /// The JSON object of a `rnn bench --json` run (its last line that is one), which must succeed.
+  func benchJSON(_ result: CommandResult, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+    XCTAssertEqual(result.status, 0, result.transcript, file: file, line: line)
+    let json = try XCTUnwrap(
+      result.stdout.split(separator: "\n").last { $0.hasPrefix("{") }, result.transcript, file: file, line: line)
+    return try XCTUnwrap(
+      JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], result.transcript, file: file, line: line)
+  }
+
   /// The largest absolute difference between the parameters of two checkpoints of one model.
   func largestDifference(_ a: String, _ b: String) throws -> Float {
     let (x, y) = (

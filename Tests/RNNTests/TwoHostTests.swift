@@ -129,9 +129,7 @@ final class TwoHostTests: MPIRunTestCase {
         "bench", "--layers", "1", "--hidden", "32", "--seq-length", "10", "--batch-size", "4", "--seconds", "0.2",
         "--threads", "1", "--json",
       ])
-    XCTAssertEqual(bench.status, 0, bench.transcript)
-    let line = try XCTUnwrap(bench.stdout.split(separator: "\n").last { $0.hasPrefix("{") }, bench.transcript)
-    let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    let json = try benchJSON(bench)
     XCTAssertEqual(json["ranks"] as? Int, 4)
     XCTAssertEqual(
       json["gradient_sum"] as? String, "shared memory on each machine, then MPI_Allreduce across machines")
