@@ -36,20 +36,24 @@ typedef struct {
   void *across;     // the ranks of the same local rank on every machine
   int rank, size;   // local rank and ranks on this machine
   int machines;
+  int machine;      // this machine's index, 0 ..< machines
   long count;
   void *window;
   float **segment;  // each local rank's gradients, in the window
+  float *values;    // the machine's parameters (rnn_mpi_node_values_setup), or NULL
+  void *values_window;
 } rnn_mpi_node_ranks;
 
 /// Filled by rnn_mpi_node_sum_setup (mpi_node.c); read by mpi_share.c.
 extern rnn_mpi_node_ranks rnn_mpi_node;
 
-/// Allocates a window of `bytes` a rank in memory this machine's ranks share (rnn_mpi_node.local)
-/// where every rank of the job agrees it can: it is `ready` on each (its own allocations made), and
-/// the windows fit in each machine's shared-memory folder. Fills `parts` (one per local rank) with
-/// each local rank's part, 64-byte aligned, as this process sees it. Returns the window, or NULL,
-/// on every rank alike where they do not agree.
-void *rnn_mpi_node_window(long bytes, int ready, void **parts);
+/// Allocates a window of `bytes` a rank (with `whole`, `bytes` for the whole machine, held by local
+/// rank 0) in memory this machine's ranks share (rnn_mpi_node.local) where every rank of the job
+/// agrees it can: it is `ready` on each (its own allocations made), and the windows fit in each
+/// machine's shared-memory folder. Fills `parts` (one per local rank) with each local rank's part
+/// (with `whole`, the machine's, in every entry), 64-byte aligned, as this process sees it.
+/// Returns the window, or NULL, on every rank alike where they do not agree.
+void *rnn_mpi_node_window(long bytes, int ready, int whole, void **parts);
 
 /// Sums `count` elements of `type` (`width` bytes each) in place across the ranks of `comm`, in
 /// pieces that fit MPI's int counts; MPI's status.

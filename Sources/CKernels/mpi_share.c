@@ -53,7 +53,7 @@ float *rnn_mpi_share_setup(long floats) {
   slot **slots = malloc((size_t)node->size * sizeof *slots);
   float **areas = malloc((size_t)node->size * sizeof *areas);
   long bytes = SLOT_BYTES + floats * (long)sizeof(float);
-  if (!rnn_mpi_node_window(bytes, slots && areas, (void **)slots)) {
+  if (!rnn_mpi_node_window(bytes, slots && areas, 0, (void **)slots)) {
     free(slots);
     free(areas);
     return NULL;

@@ -130,6 +130,7 @@ struct Bench: ParsableCommand {
         ("gradient_sum", jsonStringLiteral(gradientSum)),
         ("shared_product", "\(trainer.sharedProduct != nil)"),
         ("shared_product_blocks_helped_per_step", "\(Double(blocksHelped) / Double(steps))"),
+        ("shared_update", "\(trainer.sharedUpdate != nil)"),
         ("device", jsonStringLiteral(gpu?.description ?? "cpu")),
       ]
       say("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
@@ -147,7 +148,8 @@ struct Bench: ParsableCommand {
             + "allreduce \(fixed(allreducePerStep * 1e3, 2)) ms per step (\(fixed(100 * allreducePerStep * Double(steps) / trainSeconds, 1))% of a step; "
             + "median \(fixed(medianAllreduce * 1e3, 2)) ms), \(fixed(waitingPerStep * 1e3, 2)) ms of it waiting for "
             + "other ranks; gradients summed by \(gradientSum)"
-            + (trainer.sharedProduct == nil ? "" : "; the bottom layer's W_hh gradient made by the ranks together"))
+            + (trainer.sharedProduct == nil ? "" : "; the bottom layer's W_hh gradient made by the ranks together")
+            + (trainer.sharedUpdate == nil ? "" : "; the update made once per machine, each rank on its part"))
       }
       say("sample: \(thousands(sampleRate)) chars/s (batch 1, \(weights.precision.kernel))")
       say("peak resident memory: \(fixed(Double(peak) / 1_048_576, 1)) MiB")

@@ -24,6 +24,9 @@ final class DataParallelTests: MPIRunTestCase {
       XCTAssertEqual(result.status, 0, result.transcript)
       XCTAssertLessThanOrEqual(
         try largestDifference("one/latest.safetensors", "ranks\(ranks)/latest.safetensors"), 1e-4)
+      // Each rank updates its part of the optimizer's buffers; the checkpoint has them whole.
+      XCTAssertLessThanOrEqual(
+        try largestOptimizerDifference("one/latest.safetensors", "ranks\(ranks)/latest.safetensors"), 1e-5)
       // Validation, split across the ranks, gives the one-process losses; rank 0 alone prints them.
       XCTAssertEqual(result.validationLosses.map(\.step), alone.validationLosses.map(\.step), result.transcript)
       for (a, b) in zip(result.validationLosses, alone.validationLosses) {
@@ -44,6 +47,20 @@ final class DataParallelTests: MPIRunTestCase {
       }
       XCTAssert(try progressLines(in: "one").allSatisfy { $0["allreduce_s"] == nil && $0["allreduce_wait_s"] == nil })
     }
+  }
+
+  /// Clipping by value and by norm, each rank clamping its part and the norm taken over the parts
+  /// (`SharedUpdate`): the same update as one process's, with clips small enough that both act.
+  func testClippedGradientsTrainAsOneProcess() throws {
+    try write("text.txt", SentenceText(length: 12_000, seed: 5).text)
+    let clips = ["--grad-clip", "0.05", "--grad-clip-value", "0.002"]
+    try rnnSucceeding(arguments("one", steps: 30) + clips)
+    let result = try mpirunRNN(ranks: 2, arguments("ranks", steps: 30) + clips)
+    XCTAssertEqual(result.status, 0, result.transcript)
+    XCTAssertLessThanOrEqual(try largestDifference("one/latest.safetensors", "ranks/latest.safetensors"), 1e-4)
+    // Clipped, the run differs from one that is not.
+    try rnnSucceeding(arguments("unclipped", steps: 30))
+    XCTAssertGreaterThan(try largestDifference("one/latest.safetensors", "unclipped/latest.safetensors"), 1e-3)
   }
 
   func testACheckpointResumesWithAnotherNumberOfRanks() throws {
@@ -167,13 +184,14 @@ final class DataParallelTests: MPIRunTestCase {
   }
 
   func testBenchReportsRanksAndAllreduceTime() throws {
-    // Both ranks on this machine: the gradients are summed in the memory they share, and the bottom
-    // layer's W_hh gradient made there together, unless told.
+    // Both ranks on this machine: the gradients are summed in the memory they share, the bottom
+    // layer's W_hh gradient made there together and the update made once, unless told.
     for (setting, gradientSum, shared) in [(nil, "shared memory", true), ("allreduce", "MPI_Allreduce", false)] {
       let (json, result) = try twoRankBench(
         ["--layers", "1", "--hidden", "32"], options: setting.map { ["-x", "RNN_GRADIENT_SUM=\($0)"] } ?? [])
       XCTAssertEqual(json["gradient_sum"] as? String, gradientSum)
       XCTAssertEqual(json["shared_product"] as? Bool, shared)
+      XCTAssertEqual(json["shared_update"] as? Bool, shared)
       try checkRanksAndAllreduceTime(json, result)
     }
   }
@@ -181,9 +199,9 @@ final class DataParallelTests: MPIRunTestCase {
   /// A window that would not fit where Open MPI keeps it (a container's small /dev/shm, here a
   /// 1 MiB tmpfs named by `osc_sm_backing_directory`) is not made: the gradients go through
   /// MPI_Allreduce instead of a write past the room, which would end the rank (SIGBUS). Gradients
-  /// that fit there still go through it, and so does a shared product whose operands fit too;
-  /// operands that do not leave each rank to make its own. Skipped where a tmpfs cannot be mounted
-  /// (not root).
+  /// that fit there still go through it, and so do the shared update and a shared product where
+  /// the parameters' copy and the operands fit too; where they do not, each rank makes its own.
+  /// Skipped where a tmpfs cannot be mounted (not root).
   func testGradientsThatDoNotFitInSharedMemoryAreSummedByAllreduce() throws {
     let small = folder + "/small-shm"
     try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: true)
@@ -193,15 +211,18 @@ final class DataParallelTests: MPIRunTestCase {
     defer { _ = try? runCommand(URL(fileURLWithPath: "/bin/umount"), [small], in: folder) }
     // 2 x 256: 4.5 MB of gradients a rank. 1 x 32: 35 KB, and 26 KB of a shared product's operands
     // (T*B rows of 4H + H floats). 1 x 64 at T = 100: 0.17 MB of gradients, 0.5 MB of operands.
+    // 1 x 96: 0.36 MB of gradients a rank, and no room left for the 0.36 MB copy of the parameters.
     let shapes = [
-      (["--layers", "2", "--hidden", "256"], "MPI_Allreduce", false),
-      (["--layers", "1", "--hidden", "32"], "shared memory", true),
-      (["--layers", "1", "--hidden", "64", "--seq-length", "100"], "shared memory", false),
+      (["--layers", "2", "--hidden", "256"], "MPI_Allreduce", false, false),
+      (["--layers", "1", "--hidden", "32"], "shared memory", true, true),
+      (["--layers", "1", "--hidden", "64", "--seq-length", "100"], "shared memory", false, true),
+      (["--layers", "1", "--hidden", "96"], "shared memory", true, false),
     ]
-    for (shape, gradientSum, shared) in shapes {
+    for (shape, gradientSum, product, update) in shapes {
       let (json, _) = try twoRankBench(shape, options: ["--mca", "osc_sm_backing_directory", small])
       XCTAssertEqual(json["gradient_sum"] as? String, gradientSum, shape.joined(separator: " "))
-      XCTAssertEqual(json["shared_product"] as? Bool, shared, shape.joined(separator: " "))
+      XCTAssertEqual(json["shared_product"] as? Bool, product, shape.joined(separator: " "))
+      XCTAssertEqual(json["shared_update"] as? Bool, update, shape.joined(separator: " "))
     }
   }
 

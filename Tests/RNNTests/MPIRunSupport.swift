@@ -65,6 +65,20 @@ class MPIRunTestCase: CommandLineTestCase {
     return zip(x.parameters.values, y.parameters.values).reduce(0) { max($0, abs($1.0 - $1.1)) }
   }
 
+  /// The largest absolute difference between the optimizer buffers saved beside checkpoints `a`
+  /// and `b` (paths under `folder`), which must be of the same optimizer and model.
+  func largestOptimizerDifference(_ a: String, _ b: String) throws -> Float {
+    func buffers(_ path: String) throws -> [String: [Float]] {
+      let full = folder + "/" + path
+      return try TrainingState(besides: Checkpoint(contentsOf: full), at: full).optimizer.buffers
+    }
+    let (x, y) = (try buffers(a), try buffers(b))
+    XCTAssertEqual(Set(x.keys), Set(y.keys))
+    return x.keys.sorted().reduce(0) { largest, name in
+      zip(x[name]!, y[name] ?? []).reduce(largest) { max($0, abs($1.0 - $1.1)) }
+    }
+  }
+
   /// The ids of the processes whose parent is `parent` (from /proc).
   func children(of parent: Int32) -> [Int32] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []

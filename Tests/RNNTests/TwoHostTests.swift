@@ -134,5 +134,6 @@ final class TwoHostTests: MPIRunTestCase {
     XCTAssertEqual(
       json["gradient_sum"] as? String, "shared memory on each machine, then MPI_Allreduce across machines")
     XCTAssertEqual(json["shared_product"] as? Bool, true, "each host's pair shares the product")
+    XCTAssertEqual(json["shared_update"] as? Bool, true, "each host's pair shares the update")
   }
 }

@@ -11,7 +11,8 @@
 //   transpose.c    transposes (weight gradients, re-laid-out weights), AVX-512 register tiles.
 //   optimizers.c   Adam, RMSprop and SGD-with-momentum updates over flat parameter buffers.
 //   mpi.c          Open MPI, loaded at run time under mpirun: init, allreduce sums, abort.
-//   mpi_node.c     sums through memory the ranks on one machine share (the gradients').
+//   mpi_node.c     sums through memory the ranks on one machine share (the gradients'), and the
+//                  parameters they keep there, one copy a machine.
 //   mpi_share.c    products the ranks on one machine share, block by block (a weight gradient's).
 //   cuda_*.c       the CUDA backend (rnn_cuda.h): loader, language model, sampler; kernels in cuda/.
 //
@@ -375,6 +376,26 @@ float *rnn_mpi_node_sum_setup(long count, int *machines);
 /// (on each machine added in local rank order, then across machines by MPI_Allreduce); every rank
 /// must call it. MPI's status, 0 on success.
 int rnn_mpi_node_sum(void);
+/// Sets up the update that the ranks on each machine share, after rnn_mpi_node_sum_setup
+/// succeeded: one copy of the `count` parameters for the machine, in memory its ranks share,
+/// `values` (local rank 0's) copied there. Every rank must call it, once, with the same values.
+/// Returns the machine's copy (64-byte aligned, valid until rnn_mpi_finalize) with `status` 0, or
+/// NULL on every rank alike where it cannot (too little room in a machine's /dev/shm); a non-zero
+/// `status` is MPI's error.
+float *rnn_mpi_node_values_setup(const float *values, int *status);
+/// This rank's part of the gradients and parameters, [lo, hi) of rnn_mpi_node_sum_setup's `count`:
+/// local rank l of n has about [count l / n, count (l + 1) / n), on 64-byte boundaries.
+void rnn_mpi_node_part(long *lo, long *hi);
+/// Sums this rank's part (rnn_mpi_node_part) of every rank's buffer into this rank's own, as
+/// rnn_mpi_node_sum does, but leaves the rest of the buffers as they are; every rank must call it.
+/// MPI's status, 0 on success.
+int rnn_mpi_node_reduce(void);
+/// Returns once every rank on this machine has called it, their writes to the shared memory before
+/// it seen by all reads after it. MPI's status, 0 on success.
+int rnn_mpi_node_barrier(void);
+/// After rnn_mpi_node_sum_setup: this rank among the ranks on its machine, their number, and its
+/// machine's index among the job's machines (0 for the first).
+void rnn_mpi_node_place(int *rank, int *size, int *machine);
 
 // MARK: - Work shared through memory (mpi_share.c)
 

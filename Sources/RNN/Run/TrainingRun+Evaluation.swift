@@ -58,6 +58,7 @@ extension TrainingRun {
     let step = trainer.progress.step
     try trainer.synchronize()
     let wholeState = try trainer.wholeState()  // every rank takes part; rank 0 writes
+    try trainer.gatherOptimizer()
     guard isWriter else { return }
     guard trainer.isFinite else { throw TrainingError.nonFiniteState(step: step) }
     let state = TrainingState(

@@ -18,6 +18,11 @@ public protocol Communicator: AnyObject {
   /// `N <= rows`); returns the sharing, or nil where this communicator cannot. Every rank calls it
   /// at the same point, after `sumGradients(of:)` has moved the gradients of `parameters`.
   func shareWeightGradient(of weight: ParameterRef, in parameters: Parameters, rows: Int) -> SharedWeightGradient?
+  /// From now on, has the ranks on each machine keep one copy of `parameters` and each update its
+  /// own part of it (`SharedUpdate`); returns the sharing, or nil where this communicator cannot.
+  /// Every rank calls it at the same point, with the same values, after `sumGradients(of:)` has
+  /// moved the gradients of `parameters`.
+  func shareUpdate(of parameters: Parameters) throws(DataParallelError) -> SharedUpdate?
 }
 
 extension Communicator {
@@ -30,6 +35,8 @@ extension Communicator {
   {
     nil
   }
+
+  public func shareUpdate(of parameters: Parameters) throws(DataParallelError) -> SharedUpdate? { nil }
 
   /// The element-wise sum of `values` over all ranks.
   public func sum(_ values: [Double]) throws(DataParallelError) -> [Double] {

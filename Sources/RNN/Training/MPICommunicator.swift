@@ -99,6 +99,15 @@ public final class MPICommunicator: Communicator {
     return sharing
   }
 
+  /// Has the ranks on each machine share one copy of `parameters` and each update its part
+  /// (`SharedUpdate`), where their gradients are summed through shared memory and the copy fits
+  /// there. Every rank calls it at the same point, with the same values. The parameters must not
+  /// be used after `finalize()`.
+  public func shareUpdate(of parameters: Parameters) throws(DataParallelError) -> SharedUpdate? {
+    guard sharedGradients === parameters else { return nil }
+    return try SharedUpdate(parameters)
+  }
+
   /// Leaves the job normally; every rank calls it once, at the end.
   public func finalize() { rnn_mpi_finalize() }
 

@@ -35,7 +35,12 @@ public final class Trainer {
   /// The bottom recurrent layer's `W_hh` gradient, made by the ranks on each machine together
   /// (after the first step, where the gradients are summed through shared memory), or nil.
   public private(set) var sharedProduct: SharedWeightGradient?
-  /// Whether the ranks have tried to share that product (every rank decides at its first sum).
+  /// The update, made by the ranks on each machine together, each on its part of one copy of the
+  /// parameters (from the first step on, where the gradients are summed through shared memory), or
+  /// nil. Where it is set, `optimizer`'s buffers are current only in this rank's part between
+  /// `gatherOptimizer()` calls.
+  public private(set) var sharedUpdate: SharedUpdate?
+  /// Whether the ranks have tried to share that product and the update (every rank decides at its first sum).
   private var sharingTried = false
   /// The GPU this trainer trains on (after `move(to:)`), or nil on the CPU. There the model's
   /// parameters, the optimizer and the carried state live on the GPU; `synchronize()` copies
@@ -129,6 +134,25 @@ public final class Trainer {
     return try dataParallel.communicator.gather(state, share: share)
   }
 
+  /// Makes `optimizer`'s buffers whole on every rank, as a checkpoint records them: where the ranks
+  /// share the update (`sharedUpdate`), each rank's are current only in its part, so each rank
+  /// contributes its part and the ranks sum (exact: one non-zero term each). Every rank must call
+  /// it at the same point.
+  public func gatherOptimizer() throws(DataParallelError) {
+    guard let dataParallel, let sharedUpdate else { return }
+    var buffers: [String: [Float]] = [:]
+    for name in optimizer.kind.bufferNames {  // in the same order on every rank
+      var whole = sharedUpdate.ownPart(of: optimizer.buffers[name]!)
+      try whole.withUnsafeMutableBufferPointer { (buffer) throws(DataParallelError) in
+        try dataParallel.communicator.sum(buffer)
+      }
+      buffers[name] = whole
+    }
+    optimizer = try! Optimizer(
+      optimizer.kind, steps: optimizer.steps, buffers: buffers, parameterCount: model.parameters.count,
+      hyperparameters: optimizer.hyperparameters)
+  }
+
   /// The learning rate of the current epoch.
   public var learningRate: Float { config.learningRate(epoch: progress.epoch) }
 
@@ -166,37 +190,48 @@ public final class Trainer {
     backend.releaseConstant(model.parameters)
     // Each rank's seconds of work on its streams, when the shares follow them.
     var workSeconds: [Double]?
+    // The norm of the summed gradients, where the ranks share the update (nil if not finite).
+    var sharedNorm: Float?
     if let dataParallel {
       let (communicator, worked, start) = (dataParallel.communicator, seconds(since: started), ContinuousClock.now)
-      try communicator.sumGradients(of: model.parameters)
+      if let sharedUpdate {
+        try sharedUpdate.sumGradients()
+      } else {
+        try communicator.sumGradients(of: model.parameters)
+      }
       let product = sharedProduct?.report ?? SharedWeightGradient.Report()
-      shareProduct(communicator)
+      try shareWork(communicator)
+      let measuring = ContinuousClock.now
+      let normTerms = sharedUpdate?.normTerms(of: model.parameters, clipValue: config.gradClipValue) ?? []
+      let measured = seconds(since: measuring)
       // The loss, then each rank's seconds until the sum and of its own work, each in its own
-      // slot: sums with one non-zero term, exact.
+      // slot: sums with one non-zero term, exact; then the norm's terms.
       let ranks = communicator.size
       let slots = (0..<2 * ranks).map {
         $0 == communicator.rank ? worked : $0 == ranks + communicator.rank ? product.ownWork(of: worked) : 0
       }
-      let totals = try communicator.sum([Double(loss * weight)] + slots)
+      let totals = try communicator.sum([Double(loss * weight)] + slots + normTerms)
       loss = Float(totals[0])
-      let (ranksArrival, communicated) = (totals[1...ranks], seconds(since: start))
+      sharedNorm = sharedUpdate?.norm(from: totals[(2 * ranks + 1)...])
+      let (ranksArrival, communicated) = (totals[1...ranks], seconds(since: start) - measured)
       // The slowest rank's seconds less this rank's: the wait in the sums (at most what they took);
       // and the wait in the shared product.
       waitingSeconds += min(ranksArrival.max()! - worked, communicated) + product.idleSeconds
-      if dataParallel.balancesStreams { workSeconds = Array(totals[(ranks + 1)...]) }
+      if dataParallel.balancesStreams { workSeconds = Array(totals[(ranks + 1)...(2 * ranks)]) }
       communicationSeconds += communicated + product.idleSeconds
     }
     let diverged = TrainingError.diverged(step: progress.step + 1, loss: loss)
     guard loss.isFinite else { throw diverged }
-    if config.gradClipValue > 0 {
-      // Clamping would make an infinity finite: check every element first.
-      guard model.parameters.gradientsAreFinite else { throw diverged }
-      model.parameters.clipGradientValues(config.gradClipValue)
-    }
-    guard let norm = model.parameters.finiteGradientNorm() else { throw diverged }
-    if config.gradClip > 0 { model.parameters.clipGradientNorm(config.gradClip, norm: norm) }
+    guard let norm = gradientNorm(shared: sharedNorm) else { throw diverged }
+    let part = sharedUpdate?.part
+    if config.gradClip > 0 { model.parameters.clipGradientNorm(config.gradClip, norm: norm, in: part) }
     let rate = learningRate
-    optimizer.step(model.parameters, learningRate: rate)
+    optimizer.step(model.parameters, learningRate: rate, part: part)
+    if let sharedUpdate {
+      let start = ContinuousClock.now
+      try sharedUpdate.finish()
+      communicationSeconds += seconds(since: start)
+    }
 
     state = final.map { $0.values(on: tape) }
     progress.generator = [generator.state.0, generator.state.1, generator.state.2, generator.state.3]
@@ -205,11 +240,26 @@ public final class Trainer {
     return StepReport(loss: loss, gradientNorm: norm, learningRate: rate)
   }
 
-  /// At the first sum, has the ranks on each machine make the bottom layer's `W_hh` gradient
-  /// together from the next step on, where they can (`Communicator.shareWeightGradient`).
-  private func shareProduct(_ communicator: Communicator) {
+  /// The norm of the summed gradients after `gradClipValue` clamped them, or nil where one is not
+  /// finite: from the shared update's sums (`shared`, which clamped and measured part by part), or
+  /// here, over the whole buffer.
+  private func gradientNorm(shared: Float?) -> Float? {
+    if sharedUpdate != nil { return shared }
+    if config.gradClipValue > 0 {
+      // Clamping would make an infinity finite: check every element first.
+      guard model.parameters.gradientsAreFinite else { return nil }
+      model.parameters.clipGradientValues(config.gradClipValue)
+    }
+    return model.parameters.finiteGradientNorm()
+  }
+
+  /// At the first sum, has the ranks on each machine share the update from this step on and make
+  /// the bottom layer's `W_hh` gradient together from the next, where they can
+  /// (`Communicator.shareUpdate`, `Communicator.shareWeightGradient`).
+  private func shareWork(_ communicator: Communicator) throws(DataParallelError) {
     guard !sharingTried else { return }
     sharingTried = true
+    sharedUpdate = try communicator.shareUpdate(of: model.parameters)
     guard let bottom = model.layers.first, bottom.cell.hasHiddenWeights else { return }
     sharedProduct = communicator.shareWeightGradient(
       of: bottom.weightHH, in: model.parameters, rows: config.seqLength * config.batchSize)

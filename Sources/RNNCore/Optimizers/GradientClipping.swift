@@ -1,7 +1,7 @@
 extension Parameters {
   /// The L2 norm of all gradients together.
   public func gradientNorm() -> Float {
-    Float(backend.sumOfSquares(count, gradients.baseAddress!).squareRoot())
+    Float(gradientSumOfSquares(in: 0..<count).squareRoot())
   }
 
   /// The L2 norm of all gradients together, or nil when one of them is not finite. One pass over
@@ -22,19 +22,34 @@ extension Parameters {
     return norm
   }
 
-  /// `clipGradientNorm(maxNorm)` for gradients whose norm, `norm`, is already known.
-  public func clipGradientNorm(_ maxNorm: Float, norm: Float) {
+  /// `clipGradientNorm(maxNorm)` for gradients whose norm, `norm`, is already known; only those
+  /// in `part` of the flat buffer, when given (the rest are another rank's to clip).
+  public func clipGradientNorm(_ maxNorm: Float, norm: Float, in part: Range<Int>? = nil) {
     let factor = maxNorm / (norm + 1e-6)
-    if factor < 1 { backend.scale(count, gradients.baseAddress!, by: factor) }
+    let part = part ?? 0..<count
+    if factor < 1 { backend.scale(part.count, gradients.baseAddress! + part.lowerBound, by: factor) }
   }
 
-  /// Clamps every gradient element to `[-limit, limit]` (`torch.nn.utils.clip_grad_value_`).
-  public func clipGradientValues(_ limit: Float) {
-    backend.clamp(count, gradients.baseAddress!, to: limit)
+  /// Clamps every gradient element (in `part` of the flat buffer, when given) to `[-limit, limit]`
+  /// (`torch.nn.utils.clip_grad_value_`).
+  public func clipGradientValues(_ limit: Float, in part: Range<Int>? = nil) {
+    let part = part ?? 0..<count
+    backend.clamp(part.count, gradients.baseAddress! + part.lowerBound, to: limit)
   }
 
   /// Whether every gradient element is finite.
-  public var gradientsAreFinite: Bool { backend.allFinite(count, gradients.baseAddress!) }
+  public var gradientsAreFinite: Bool { gradientsAreFinite(in: 0..<count) }
+
+  /// Whether every gradient element in `part` of the flat buffer is finite.
+  public func gradientsAreFinite(in part: Range<Int>) -> Bool {
+    backend.allFinite(part.count, gradients.baseAddress! + part.lowerBound)
+  }
+
+  /// The sum of the squares of the gradients in `part` of the flat buffer (a part of the squared
+  /// L2 norm), in double precision.
+  public func gradientSumOfSquares(in part: Range<Int>) -> Double {
+    backend.sumOfSquares(part.count, gradients.baseAddress! + part.lowerBound)
+  }
 
   /// Whether every parameter value is finite.
   public var valuesAreFinite: Bool { backend.allFinite(count, values.baseAddress!) }

@@ -57,12 +57,15 @@ public struct Optimizer: Sendable {
     self.buffers = buffers
   }
 
-  /// Applies one update with the current gradients.
-  public mutating func step(_ parameters: Parameters, learningRate lr: Float) {
+  /// Applies one update with the current gradients: to every parameter, or to those in `part` of
+  /// the flat buffers (data-parallel ranks that share one copy of the parameters each update their
+  /// part; the buffers are then current only there).
+  public mutating func step(_ parameters: Parameters, learningRate lr: Float, part: Range<Int>? = nil) {
     steps += 1
-    let (n, backend) = (parameters.count, parameters.backend)
-    let p = parameters.values.baseAddress!
-    let g = UnsafePointer(parameters.gradients.baseAddress!)
+    let part = part ?? 0..<parameters.count
+    let (n, backend, start) = (part.count, parameters.backend, part.lowerBound)
+    let p = parameters.values.baseAddress! + start
+    let g = UnsafePointer(parameters.gradients.baseAddress! + start)
     // Buffers are moved out of the dictionary (no copy) while the kernel writes them.
     var first = buffers.removeValue(forKey: kind.bufferNames[0])!
     var second = kind == .adam ? buffers.removeValue(forKey: kind.bufferNames[1])! : []
@@ -74,15 +77,16 @@ public struct Optimizer: Sendable {
           if h.weightDecay > 0 { backend.scale(n, p, by: Float(1 - Double(lr) * h.weightDecay)) }
           let (bias1, bias2) = biasCorrections(update: steps)
           backend.adamStep(
-            n, p, g, a.baseAddress!, b.baseAddress!, learningRate: lr, beta1: Float(h.beta1), beta2: Float(h.beta2),
+            n, p, g, a.baseAddress! + start, b.baseAddress! + start, learningRate: lr, beta1: Float(h.beta1),
+            beta2: Float(h.beta2),
             oneMinusBeta1: Float(1 - h.beta1), oneMinusBeta2: Float(1 - h.beta2), epsilon: Float(h.epsilon),
             bias1: bias1, bias2: bias2)
         case .rmsprop:
           backend.rmspropStep(
-            n, p, g, a.baseAddress!, learningRate: lr, alpha: Float(h.alpha), oneMinusAlpha: Float(1 - h.alpha),
+            n, p, g, a.baseAddress! + start, learningRate: lr, alpha: Float(h.alpha), oneMinusAlpha: Float(1 - h.alpha),
             epsilon: Float(h.epsilon))
         case .sgd:
-          backend.sgdStep(n, p, g, a.baseAddress!, learningRate: lr, momentum: Float(h.momentum))
+          backend.sgdStep(n, p, g, a.baseAddress! + start, learningRate: lr, momentum: Float(h.momentum))
         }
       }
     }

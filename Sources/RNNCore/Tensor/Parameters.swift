@@ -67,7 +67,9 @@ public final class Parameters: @unchecked Sendable {
   /// The names, shapes and offsets of the parameters.
   public let layout: ParameterLayout
   /// All parameter values; padding between parameters is kept at zero.
-  public let values: UnsafeMutableBufferPointer<Float>
+  public private(set) var values: UnsafeMutableBufferPointer<Float>
+  /// Whether `values` is this object's own allocation (not memory given to `keepValues(in:)`).
+  private var ownsValues = true
   /// All gradients, in the same places as `values`.
   public private(set) var gradients: UnsafeMutableBufferPointer<Float>
   /// Whether `gradients` is this object's own allocation (not memory given to `keepGradients(in:)`).
@@ -108,7 +110,7 @@ public final class Parameters: @unchecked Sendable {
   }
 
   deinit {
-    UnsafeMutableRawPointer(values.baseAddress!).deallocate()
+    if ownsValues { UnsafeMutableRawPointer(values.baseAddress!).deallocate() }
     if ownsGradients { UnsafeMutableRawPointer(gradients.baseAddress!).deallocate() }
   }
 
@@ -123,6 +125,18 @@ public final class Parameters: @unchecked Sendable {
     if ownsGradients { UnsafeMutableRawPointer(gradients.baseAddress!).deallocate() }
     gradients = storage
     ownsGradients = false
+  }
+
+  /// Keeps the values in `storage` from now on, which must already hold them: memory that the
+  /// data-parallel ranks on one machine share, one copy for all of them, where one rank copied
+  /// them. `storage` holds `count` floats, 64-byte aligned; its owner keeps it valid while these
+  /// parameters are used, and frees it. Not while the parameters are being computed with.
+  public func keepValues(in storage: UnsafeMutableBufferPointer<Float>) {
+    require(storage.count == count, "value storage of \(storage.count) floats for \(count) parameters")
+    require(Int(bitPattern: storage.baseAddress) % 64 == 0, "value storage not 64-byte aligned")
+    if ownsValues { UnsafeMutableRawPointer(values.baseAddress!).deallocate() }
+    values = storage
+    ownsValues = false
   }
 
   private static func allocate(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
