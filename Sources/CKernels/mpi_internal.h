@@ -36,7 +36,7 @@ typedef struct {
   void *across;     // the ranks of the same local rank on every machine
   int rank, size;   // local rank and ranks on this machine
   int machines;
-  int machine;      // this machine's index, 0 ..< machines
+  int machine;      // this machine's index among `across` (0 ..< machines)
   long count;
   void *window;
   float **segment;  // each local rank's gradients, in the window

@@ -394,7 +394,8 @@ int rnn_mpi_node_reduce(void);
 /// it seen by all reads after it. MPI's status, 0 on success.
 int rnn_mpi_node_barrier(void);
 /// After rnn_mpi_node_sum_setup: this rank among the ranks on its machine, their number, and its
-/// machine's index among the job's machines (0 for the first).
+/// machine's index among the machines (0 ..< machines) as the ranks of the same local rank order
+/// them (by rank): so part l of the gradients has exactly one owner of each index.
 void rnn_mpi_node_place(int *rank, int *size, int *machine);
 
 // MARK: - Work shared through memory (mpi_share.c)

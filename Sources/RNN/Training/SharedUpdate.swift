@@ -22,7 +22,8 @@ import RNNCore
 public final class SharedUpdate {
   /// This rank's part of the flat parameters and gradients.
   public let part: Range<Int>
-  /// This rank among the ranks on its machine, their number, and its machine's index.
+  /// This rank among the ranks on its machine, their number, and its machine's index among the
+  /// machines, as the ranks of its local rank order them (`rnn_mpi_node_place`).
   private let localRank: Int, localRanks: Int, machine: Int
 
   /// Moves `parameters`' values into the machine's shared copy (local rank 0's copied there), or
@@ -52,8 +53,8 @@ public final class SharedUpdate {
 
   /// The terms this rank adds to the step's sum across ranks (`Communicator.sum(_:)`, beside the
   /// loss), for the norm of the summed gradients: its part's sum of squares, in the slot of its local
-  /// rank, only from the first machine (every machine has the same sums), and a 1 where its part is
-  /// not finite. With `clipValue > 0`, a finite part is clamped to it first, as
+  /// rank, only from machine 0 of those of its local rank (every machine has the same sums), and a
+  /// 1 where its part is not finite. With `clipValue > 0`, a finite part is clamped to it first, as
   /// `clip_grad_value_` before the norm.
   func normTerms(of parameters: Parameters, clipValue: Float) -> [Double] {
     var terms = [Double](repeating: 0, count: localRanks + 1)
@@ -89,7 +90,7 @@ public final class SharedUpdate {
   }
 
   /// `buffer` (`[P]`, an optimizer's) with only what this rank contributes to the whole one: its
-  /// part, from the first machine only, and zeros elsewhere; summed across all ranks, the parts
+  /// part, from machine 0 only, and zeros elsewhere; summed across all ranks, the parts
   /// make the whole buffer.
   func ownPart(of buffer: [Float]) -> [Float] {
     var own = [Float](repeating: 0, count: buffer.count)
