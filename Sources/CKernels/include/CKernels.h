@@ -388,6 +388,8 @@ float *rnn_mpi_node_values_setup(const float *values, int *status);
 void rnn_mpi_node_part(long *lo, long *hi);
 /// Sums this rank's part (rnn_mpi_node_part) of every rank's buffer into this rank's own, as
 /// rnn_mpi_node_sum does, but leaves the rest of the buffers as they are; every rank must call it.
+/// It ends without a barrier: a rank may then change its own part, but the rest of its buffer only
+/// once every rank has returned from it (after a collective call, or rnn_mpi_node_barrier).
 /// MPI's status, 0 on success.
 int rnn_mpi_node_reduce(void);
 /// Returns once every rank on this machine has called it, their writes to the shared memory before
