@@ -40,8 +40,7 @@ typedef struct {
   long count;
   void *window;
   float **segment;  // each local rank's gradients, in the window
-  float *values;    // the machine's parameters (rnn_mpi_node_values_setup), or NULL
-  void *values_window;
+  void *values_window;  // the machine's parameters' (rnn_mpi_node_values_setup), or NULL
 } rnn_mpi_node_ranks;
 
 /// Filled by rnn_mpi_node_sum_setup (mpi_node.c); read by mpi_share.c.

@@ -173,7 +173,7 @@ int rnn_mpi_node_sum(void) {
 
 float *rnn_mpi_node_values_setup(const float *values, int *status) {
   *status = 0;
-  if (!node->segment || node->values) return NULL;
+  if (!node->segment || node->values_window) return NULL;
   // One part for the machine: every entry of `parts` is local rank 0's memory.
   float **parts = malloc((size_t)node->size * sizeof *parts);
   void *window = rnn_mpi_node_window(node->count * (long)sizeof(float), parts != NULL, 1, (void **)parts);
@@ -183,7 +183,6 @@ float *rnn_mpi_node_values_setup(const float *values, int *status) {
   if (node->rank == 0) memcpy(machine, values, (size_t)node->count * sizeof(float));
   node->values_window = window;
   *status = synchronize();  // the copy is there before any rank reads it
-  node->values = machine;
   return machine;
 }
 

@@ -58,19 +58,10 @@ public final class SharedUpdate {
   /// `clip_grad_value_` before the norm.
   func normTerms(of parameters: Parameters, clipValue: Float) -> [Double] {
     var terms = [Double](repeating: 0, count: localRanks + 1)
-    if clipValue > 0 {
-      guard parameters.gradientsAreFinite(in: part) else {
-        terms[localRanks] = 1
-        return terms
-      }
-      parameters.clipGradientValues(clipValue, in: part)
-    }
-    let squares = parameters.gradientSumOfSquares(in: part)
-    // Finite gradients' squares can overflow; only elements that are not finite stop the step.
-    if !squares.isFinite && !parameters.gradientsAreFinite(in: part) {
+    if let squares = parameters.clampedGradientSumOfSquares(clipValue: clipValue, in: part) {
+      if machine == 0 { terms[localRank] = squares }
+    } else {
       terms[localRanks] = 1
-    } else if machine == 0 {
-      terms[localRank] = squares
     }
     return terms
   }

@@ -245,12 +245,10 @@ public final class Trainer {
   /// here, over the whole buffer.
   private func gradientNorm(shared: Float?) -> Float? {
     if sharedUpdate != nil { return shared }
-    if config.gradClipValue > 0 {
-      // Clamping would make an infinity finite: check every element first.
-      guard model.parameters.gradientsAreFinite else { return nil }
-      model.parameters.clipGradientValues(config.gradClipValue)
+    let whole = 0..<model.parameters.count
+    return model.parameters.clampedGradientSumOfSquares(clipValue: config.gradClipValue, in: whole).map {
+      Float($0.squareRoot())
     }
-    return model.parameters.finiteGradientNorm()
   }
 
   /// At the first sum, has the ranks on each machine share the update from this step on and make

@@ -4,12 +4,23 @@ extension Parameters {
     Float(gradientSumOfSquares(in: 0..<count).squareRoot())
   }
 
-  /// The L2 norm of all gradients together, or nil when one of them is not finite. One pass over
-  /// the gradients where the norm is finite (an infinity or a NaN anywhere makes it so); a second,
-  /// element by element, only where it is not, as finite gradients' squares can also overflow.
+  /// The L2 norm of all gradients together, or nil when one of them is not finite.
   public func finiteGradientNorm() -> Float? {
-    let norm = gradientNorm()
-    return norm.isFinite || gradientsAreFinite ? norm : nil
+    clampedGradientSumOfSquares(clipValue: 0, in: 0..<count).map { Float($0.squareRoot()) }
+  }
+
+  /// The sum of the squares of the gradients in `part` of the flat buffer after clamping them to
+  /// `[-clipValue, clipValue]` (`clip_grad_value_`; 0: not clamped), or nil when one of them is not
+  /// finite (and then none is clamped: clamping would make an infinity finite). Without clamping,
+  /// one pass over the gradients where the sum is finite (an infinity or a NaN anywhere makes it
+  /// so); a second, element by element, only where it is not, as finite squares can also overflow.
+  public func clampedGradientSumOfSquares(clipValue: Float, in part: Range<Int>) -> Double? {
+    if clipValue > 0 {
+      guard gradientsAreFinite(in: part) else { return nil }
+      clipGradientValues(clipValue, in: part)
+    }
+    let squares = gradientSumOfSquares(in: part)
+    return squares.isFinite || gradientsAreFinite(in: part) ? squares : nil
   }
 
   /// Scales all gradients so that their global L2 norm is at most `maxNorm`, as
