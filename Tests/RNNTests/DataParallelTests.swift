@@ -104,7 +104,10 @@ final class DataParallelTests: MPIRunTestCase {
     XCTAssertEqual(shares.count, 6, result.transcript)
     XCTAssertTrue(
       shares.allSatisfy { $0.count == 2 && $0.reduce(0, +) == 16 && $0.allSatisfy { $0 >= 1 } }, "\(shares)")
-    XCTAssertGreaterThan(try XCTUnwrap(shares.last)[0], 8, "rank 1, slowed, kept its streams: \(shares)")
+    // Rank 0's share after the first report, in the median: a burst of other work on rank 0's core
+    // may even the shares out for a while, but not for most of the run.
+    let later = shares.dropFirst().map { $0[0] }.sorted()
+    XCTAssertGreaterThan(later[later.count / 2], 8, "rank 1, slowed, kept its streams: \(shares)")
     // Streams that moved took their carried state and dropout masks along: the run of one process.
     XCTAssertLessThanOrEqual(try largestDifference("one/latest.safetensors", "ranks/latest.safetensors"), 1e-4)
   }
