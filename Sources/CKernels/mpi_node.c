@@ -132,8 +132,7 @@ RNN_KERNEL static void write_segments(int from, int to, long offset, long n, con
   }
 }
 
-/// This rank's part of the `count` elements: [lo, hi), on ALIGN boundaries.
-static void own_part(long *lo, long *hi) {
+void rnn_mpi_node_part(long *lo, long *hi) {
   *lo = node->count * node->rank / node->size / ALIGN * ALIGN;
   *hi = node->rank + 1 == node->size ? node->count : node->count * (node->rank + 1) / node->size / ALIGN * ALIGN;
 }
@@ -144,7 +143,7 @@ static int sum_part(int everywhere) {
   int status = synchronize();  // every rank's buffer is complete
   if (status != 0) return status;
   long lo, hi;
-  own_part(&lo, &hi);
+  rnn_mpi_node_part(&lo, &hi);
   float sum[BLOCK] __attribute__((aligned(64)));
   // On one machine, the sum can go into every rank's buffer at once; with other machines, it goes
   // into this rank's own, where the part's sum across the machines then replaces it.
@@ -185,8 +184,6 @@ float *rnn_mpi_node_values_setup(const float *values, int *status) {
   *status = synchronize();  // the copy is there before any rank reads it
   return machine;
 }
-
-void rnn_mpi_node_part(long *lo, long *hi) { own_part(lo, hi); }
 
 int rnn_mpi_node_reduce(void) { return sum_part(0); }
 

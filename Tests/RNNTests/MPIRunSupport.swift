@@ -62,7 +62,12 @@ class MPIRunTestCase: CommandLineTestCase {
       try Checkpoint(contentsOf: folder + "/" + a).model, try Checkpoint(contentsOf: folder + "/" + b).model
     )
     XCTAssertEqual(x.parameters.count, y.parameters.count)
-    return zip(x.parameters.values, y.parameters.values).reduce(0) { max($0, abs($1.0 - $1.1)) }
+    return largestDifference(x.parameters.values, y.parameters.values)
+  }
+
+  /// The largest absolute difference between elements in the same places of `x` and `y`.
+  private func largestDifference(_ x: some Sequence<Float>, _ y: some Sequence<Float>) -> Float {
+    zip(x, y).reduce(0) { max($0, abs($1.0 - $1.1)) }
   }
 
   /// The largest absolute difference between the optimizer buffers saved beside checkpoints `a`
@@ -74,9 +79,7 @@ class MPIRunTestCase: CommandLineTestCase {
     }
     let (x, y) = (try buffers(a), try buffers(b))
     XCTAssertEqual(Set(x.keys), Set(y.keys))
-    return x.keys.sorted().reduce(0) { largest, name in
-      zip(x[name]!, y[name] ?? []).reduce(largest) { max($0, abs($1.0 - $1.1)) }
-    }
+    return x.keys.map { largestDifference(x[$0]!, y[$0] ?? []) }.max() ?? 0
   }
 
   /// The ids of the processes whose parent is `parent` (from /proc).

@@ -222,7 +222,11 @@ public final class Trainer {
     }
     let diverged = TrainingError.diverged(step: progress.step + 1, loss: loss)
     guard loss.isFinite else { throw diverged }
-    guard let norm = gradientNorm(shared: sharedNorm) else { throw diverged }
+    // The norm after `gradClipValue` clamped the gradients: from the shared update's sums, which
+    // clamped and measured part by part, or here, over the whole buffer.
+    let clampedNorm =
+      sharedUpdate != nil ? sharedNorm : model.parameters.finiteGradientNorm(afterClampingTo: config.gradClipValue)
+    guard let norm = clampedNorm else { throw diverged }
     let part = sharedUpdate?.part
     if config.gradClip > 0 { model.parameters.clipGradientNorm(config.gradClip, norm: norm, in: part) }
     let rate = learningRate
@@ -238,17 +242,6 @@ public final class Trainer {
     advance()
     if let workSeconds { try rebalance(workSeconds) }
     return StepReport(loss: loss, gradientNorm: norm, learningRate: rate)
-  }
-
-  /// The norm of the summed gradients after `gradClipValue` clamped them, or nil where one is not
-  /// finite: from the shared update's sums (`shared`, which clamped and measured part by part), or
-  /// here, over the whole buffer.
-  private func gradientNorm(shared: Float?) -> Float? {
-    if sharedUpdate != nil { return shared }
-    let whole = 0..<model.parameters.count
-    return model.parameters.clampedGradientSumOfSquares(clipValue: config.gradClipValue, in: whole).map {
-      Float($0.squareRoot())
-    }
   }
 
   /// At the first sum, has the ranks on each machine share the update from this step on and make

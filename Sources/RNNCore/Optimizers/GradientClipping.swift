@@ -4,9 +4,11 @@ extension Parameters {
     Float(gradientSumOfSquares(in: 0..<count).squareRoot())
   }
 
-  /// The L2 norm of all gradients together, or nil when one of them is not finite.
-  public func finiteGradientNorm() -> Float? {
-    clampedGradientSumOfSquares(clipValue: 0, in: 0..<count).map { Float($0.squareRoot()) }
+  /// The L2 norm of all gradients together, or nil when one of them is not finite; with
+  /// `clipValue > 0`, after clamping them to `[-clipValue, clipValue]` (`clip_grad_value_`; none is
+  /// clamped where one is not finite).
+  public func finiteGradientNorm(afterClampingTo clipValue: Float = 0) -> Float? {
+    clampedGradientSumOfSquares(clipValue: clipValue, in: 0..<count).map { Float($0.squareRoot()) }
   }
 
   /// The sum of the squares of the gradients in `part` of the flat buffer after clamping them to
